@@ -1,0 +1,148 @@
+package mysqlgw
+
+import (
+	"context"
+	"net"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/request"
+
+	"github.com/miekg/dns"
+)
+
+// ServeDNS implements plugin.Handler.
+func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	// The table is class IN data for standard queries; anything else is
+	// another plugin's to answer.
+	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || r.Question[0].Qclass != dns.ClassINET {
+		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
+	}
+	state := request.Request{W: w, Req: r}
+	qname, qtype := state.QName(), state.QType()
+	table := g.names.Load()
+	key := lowerASCII(qname)
+
+	nd := table.nodes[key]
+	if nd == nil {
+		zone := table.zones.Matches(key)
+		if zone == "" {
+			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
+		}
+		if g.Fall.Through(key) {
+			count(ctx, zone, qtype, kindFallthrough)
+			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
+		}
+		return g.negative(ctx, w, r, table.apex[zone], dns.RcodeNameError)
+	}
+
+	var set *rrset
+	switch {
+	case qtype == dns.TypeANY:
+		// RFC 8482: a name that exists gets one small synthesised record
+		// instead of everything it has.
+		return g.write(ctx, w, r, nd.zone, []dns.RR{rfc8482(qname, g.opt.ttl)}, nil)
+	case nd.isNS && (qtype == dns.TypeA || qtype == dns.TypeAAAA):
+		if rr := localAddress(state, qtype, g.opt.ttl); rr != nil {
+			return g.write(ctx, w, r, nd.zone, []dns.RR{rr}, nil)
+		}
+	case nd.active != nil:
+		rrsets := nd.active.rrsets()
+		for i := range rrsets {
+			if rrsets[i].qtype == qtype {
+				set = &rrsets[i]
+			}
+		}
+	default:
+		set = nd.lookup(qtype)
+	}
+	if set == nil {
+		return g.negative(ctx, w, r, nd.zone, dns.RcodeSuccess)
+	}
+	return g.write(ctx, w, r, nd.zone, copyRecords(set.answer, qname), copyRecords(set.extra, ""))
+}
+
+// write sends a positive answer.
+func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, answer, extra []dns.RR) (int, error) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.Answer, m.Extra = answer, extra
+	w.WriteMsg(m)
+	count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
+	return dns.RcodeSuccess, nil
+}
+
+// negative sends NXDOMAIN or NODATA, authoritative and with the zone's SOA in
+// the authority section so that resolvers can cache it (RFC 2308).
+func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, rcode int) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.Authoritative = true
+	m.Ns = []dns.RR{dns.Copy(zone.soa)}
+	w.WriteMsg(m)
+	kind := kindNoData
+	if rcode == dns.RcodeNameError {
+		kind = kindNXDomain
+	}
+	count(ctx, zone.name, r.Question[0].Qtype, kind)
+	return rcode, nil
+}
+
+func count(ctx context.Context, zone string, qtype uint16, kind string) {
+	requestCount.WithLabelValues(metrics.WithServer(ctx), zone, metrics.WithView(ctx), typeLabel(qtype), kind).Inc()
+}
+
+// copyRecords returns fresh copies of records, so that a plugin that edits
+// its answer (rewrite, loadbalance, cache) never edits the table. A non-empty
+// owner renames them: answers carry the name as the client spelled it.
+func copyRecords(records []dns.RR, owner string) []dns.RR {
+	if len(records) == 0 {
+		return nil
+	}
+	out := make([]dns.RR, len(records))
+	for i, rr := range records {
+		out[i] = dns.Copy(rr)
+		if owner != "" {
+			out[i].Header().Name = owner
+		}
+	}
+	return out
+}
+
+// rfc8482 is the minimal answer to ANY (RFC 8482 section 4.2).
+func rfc8482(name string, ttl uint32) dns.RR {
+	return &dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: ttl}, Cpu: "RFC8482"}
+}
+
+// localAddress answers ns.dns.Z with the address the query arrived on: the
+// zone's name server is whichever server answered.
+func localAddress(state request.Request, qtype uint16, ttl uint32) dns.RR {
+	ip := net.ParseIP(state.LocalIP())
+	hdr := dns.RR_Header{Name: state.QName(), Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
+	if v4 := ip.To4(); v4 != nil && qtype == dns.TypeA {
+		return &dns.A{Hdr: hdr, A: v4}
+	}
+	if ip != nil && ip.To4() == nil && qtype == dns.TypeAAAA {
+		return &dns.AAAA{Hdr: hdr, AAAA: ip}
+	}
+	return nil
+}
+
+// lowerASCII lower-cases s, allocating only when s has an upper-case letter;
+// most queries arrive in lower case. DNS names compare case-insensitively for
+// ASCII only (RFC 4343).
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package mysqlgw
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	minProbeInterval    = 100 * time.Millisecond
+	defaultProbeTimeout = time.Second
+)
+
+// healthChecker probes every address of the table with a TCP connect to the
+// gateway port. Each address has one goroutine, so at most one probe per
+// address is ever in flight; rounds after the first are jittered so that the
+// probes of a large table do not all fire at once. It runs only between
+// start and stop, which the server calls, so a Corefile reload leaves no
+// goroutine behind.
+type healthChecker struct {
+	interval, timeout time.Duration
+	port              uint16
+	rise, fall        int // consecutive passes (fails) before an address is up (down)
+
+	mu      sync.Mutex
+	targets map[netip.Addr]*addrHealth
+	regions []Region // the table being served, for the gateway_up gauge
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ready   atomic.Bool // the first probe round has finished
+}
+
+// addrHealth is one address's state. up is read by queries, lock-free; the
+// counters belong to the address's own prober goroutine.
+type addrHealth struct {
+	addr    netip.Addr
+	isUp    atomic.Bool
+	known   atomic.Bool // at least one probe has finished
+	passes  int
+	fails   int
+	cancel  context.CancelFunc // stops this address's prober
+	stopped chan struct{}
+}
+
+func newHealthChecker(interval, timeout time.Duration, port uint16, rise, fall int) *healthChecker {
+	return &healthChecker{
+		interval: interval, timeout: timeout, port: port, rise: rise, fall: fall,
+		targets: make(map[netip.Addr]*addrHealth),
+	}
+}
+
+// up reports whether the address passes its checks. An address not probed
+// yet counts as up: until a probe says otherwise, the table's order stands.
+func (h *addrHealth) up() bool { return !h.known.Load() || h.isUp.Load() }
+
+// settled reports whether the first probe round has finished.
+func (c *healthChecker) settled() bool { return c.ready.Load() }
+
+// track returns the state of addr, creating it (and, while running, its
+// prober) the first time the address appears in a table.
+func (c *healthChecker) track(addr netip.Addr) *addrHealth {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h, ok := c.targets[addr]; ok {
+		return h
+	}
+	h := &addrHealth{addr: addr}
+	c.targets[addr] = h
+	if c.ctx != nil {
+		c.launch(h, nil)
+	}
+	return h
+}
+
+// retain stops probing the addresses the new table no longer has.
+func (c *healthChecker) retain(regions []Region) {
+	keep := make(map[netip.Addr]bool)
+	for _, r := range regions {
+		for _, a := range r.Addrs {
+			keep[a] = true
+		}
+	}
+	c.mu.Lock()
+	var gone []*addrHealth
+	for a, h := range c.targets {
+		if !keep[a] {
+			delete(c.targets, a)
+			gone = append(gone, h)
+		}
+	}
+	c.regions = regions
+	c.mu.Unlock()
+	for _, h := range gone {
+		if h.cancel != nil {
+			h.cancel()
+			<-h.stopped
+		}
+	}
+	c.publish()
+}
+
+func (c *healthChecker) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil {
+		return
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	var first sync.WaitGroup
+	for _, h := range c.targets {
+		first.Add(1)
+		c.launch(h, &first)
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		first.Wait()
+		c.ready.Store(true)
+		c.publish()
+	}()
+}
+
+func (c *healthChecker) stop() {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	c.wg.Wait()
+	c.mu.Lock()
+	c.ctx, c.cancel = nil, nil
+	c.mu.Unlock()
+}
+
+// launch starts h's prober; first, if not nil, is told when its first probe
+// is done. Called with c.mu held.
+func (c *healthChecker) launch(h *addrHealth, first *sync.WaitGroup) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	h.cancel, h.stopped = cancel, make(chan struct{})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(h.stopped)
+		c.probe(ctx, h)
+		if first != nil {
+			first.Done()
+		}
+		for {
+			// Up to a fifth of the interval of jitter spreads the probes out.
+			wait := c.interval + rand.N(c.interval/5+1)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			c.probe(ctx, h)
+		}
+	}()
+}
+
+// probe sends one TCP connect and updates h. The first result decides the
+// state at once; after that, a state changes only after rise passes or fall
+// failures in a row, so one lost SYN does not move clients.
+func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
+	target := net.JoinHostPort(h.addr.String(), strconv.Itoa(int(c.port)))
+	dialer := net.Dialer{Timeout: c.timeout}
+	conn, err := dialer.DialContext(ctx, "tcp", target)
+	if ctx.Err() != nil {
+		return // stopped mid-probe: the result says nothing about the gateway
+	}
+	label := h.addr.String()
+	probeCount.WithLabelValues(label).Inc()
+	passed := err == nil
+	if passed {
+		conn.Close()
+		h.passes, h.fails = h.passes+1, 0
+	} else {
+		probeFailureCount.WithLabelValues(label).Inc()
+		h.passes, h.fails = 0, h.fails+1
+	}
+	if !h.known.Load() {
+		h.isUp.Store(passed)
+		h.known.Store(true)
+		c.changed(h, passed, err)
+		return
+	}
+	switch up := h.isUp.Load(); {
+	case !up && h.passes >= c.rise:
+		h.isUp.Store(true)
+		c.changed(h, true, nil)
+	case up && h.fails >= c.fall:
+		h.isUp.Store(false)
+		c.changed(h, false, err)
+	}
+}
+
+// changed logs a state change once and updates the gauges.
+func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
+	if up {
+		log.Infof("Gateway %s port %d is up", h.addr, c.port)
+	} else {
+		log.Warningf("Gateway %s port %d is down: %v", h.addr, c.port, err)
+	}
+	c.publish()
+}
+
+// publish sets gateway_up for every region and role of the table.
+func (c *healthChecker) publish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gatewayUp.Reset()
+	for _, r := range c.regions {
+		for role, a := range r.Addrs {
+			h, ok := c.targets[a]
+			if !ok || !h.known.Load() {
+				continue
+			}
+			v := 0.0
+			if h.isUp.Load() {
+				v = 1
+			}
+			gatewayUp.WithLabelValues(r.Name, Role(role).String(), a.String()).Set(v)
+		}
+	}
+}

@@ -1,0 +1,256 @@
+package mysqlgw
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/miekg/dns"
+)
+
+// names is everything mysqlgw answers, built once per table load so that a
+// query costs one map lookup. A reload builds a new names and swaps it in whole.
+type names struct {
+	nodes   map[string]*node // lower-case FQDN -> what exists there
+	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
+	apex    map[string]*zoneInfo
+	regions []Region // the table these answers were built from
+	addrs   int      // distinct addresses served
+}
+
+// zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
+type zoneInfo struct {
+	name string
+	soa  *dns.SOA
+}
+
+// node is one name that exists: its record sets by type, or none for an empty
+// non-terminal. active names decide their records per query instead.
+type node struct {
+	zone   *zoneInfo
+	rrsets []rrset
+	active *activeName
+	isNS   bool // ns.dns.Z: answered with the address the query arrived on
+}
+
+// rrset is the answer to one (name, type): the records, which the handler
+// copies before handing them out, and any additional-section records.
+type rrset struct {
+	qtype  uint16
+	answer []dns.RR
+	extra  []dns.RR
+}
+
+func (n *node) lookup(qtype uint16) *rrset {
+	for i := range n.rrsets {
+		if n.rrsets[i].qtype == qtype {
+			return &n.rrsets[i]
+		}
+	}
+	return nil
+}
+
+// options are the Corefile settings that shape the answers.
+type options struct {
+	zones     []string // forward zones, lower-case FQDNs
+	reverse   []string // in-addr.arpa and ip6.arpa zones among ZONES
+	ttl       uint32
+	activeTTL uint32
+	port      uint16
+	failOpen  bool
+}
+
+// nsLabel is where the zone's name server lives: ns.dns.Z. The "dns" label is
+// reserved so no region can shadow it.
+const nsLabel = "ns.dns."
+
+// buildNames turns a table into answers for every zone.
+func buildNames(regions []Region, opt options, health *healthChecker) *names {
+	n := &names{
+		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
+		apex:    make(map[string]*zoneInfo),
+		regions: regions,
+	}
+	n.zones = append(append(plugin.Zones{}, opt.zones...), opt.reverse...)
+	serial := uint32(time.Now().Unix())
+	ptrZone := ""
+	if len(opt.zones) > 0 {
+		ptrZone = opt.zones[0]
+	}
+	for _, z := range n.zones {
+		n.addApex(z, opt, serial, ptrZone)
+	}
+	for _, z := range opt.zones {
+		n.addForward(z, opt, health)
+	}
+	for _, z := range opt.reverse {
+		n.addReverse(z, opt, ptrZone)
+	}
+	seen := make(map[netip.Addr]bool)
+	for _, r := range regions {
+		for _, a := range r.Addrs {
+			seen[a] = true
+		}
+	}
+	n.addrs = len(seen)
+	return n
+}
+
+// nsZone names the zone whose ns.dns name serves as the name server of z:
+// forward zones name their own, reverse zones the first forward zone's.
+func nsHost(z, ptrZone string) string {
+	if isReverseZone(z) && ptrZone != "" {
+		return nsLabel + ptrZone
+	}
+	return nsLabel + z
+}
+
+func (n *names) addApex(z string, opt options, serial uint32, ptrZone string) {
+	host := nsHost(z, ptrZone)
+	soa := &dns.SOA{
+		Hdr:     dns.RR_Header{Name: z, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: opt.ttl},
+		Ns:      host,
+		Mbox:    "hostmaster." + strings.TrimPrefix(host, "ns."),
+		Serial:  serial,
+		Refresh: 7200,
+		Retry:   1800,
+		Expire:  86400,
+		Minttl:  opt.ttl,
+	}
+	info := &zoneInfo{name: z, soa: soa}
+	n.apex[z] = info
+	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
+	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})
+	n.add(z, z, rrset{qtype: dns.TypeNS, answer: []dns.RR{ns}})
+	if !isReverseZone(z) {
+		n.node(z, nsLabel+z).isNS = true
+	}
+}
+
+// addForward adds the region names of one forward zone.
+func (n *names) addForward(z string, opt options, health *healthChecker) {
+	var all []netip.Addr
+	seen := make(map[netip.Addr]bool)
+	for _, r := range n.regions {
+		for _, a := range r.Addrs {
+			if !seen[a] {
+				seen[a] = true
+				all = append(all, a)
+			}
+		}
+	}
+	allName := "all." + z
+	n.addAddrs(z, allName, all, opt.ttl)
+	n.add(z, allName, rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(allName, opt.ttl, spf(all)...)}})
+
+	for _, r := range n.regions {
+		for _, label := range append([]string{r.Name}, r.Aliases...) {
+			n.addRegion(z, label+"."+z, r, opt, health)
+		}
+	}
+}
+
+// addRegion adds one label's names for region r: the region, its roles,
+// active and the SRV names.
+func (n *names) addRegion(z, base string, r Region, opt options, health *healthChecker) {
+	n.addAddrs(z, base, r.Addrs, opt.ttl)
+	texts := make([]dns.RR, 0, len(r.Addrs)+1)
+	for i, a := range r.Addrs {
+		texts = append(texts, txt(base, opt.ttl, Role(i).String()+"="+a.String()))
+	}
+	texts = append(texts, txt(base, opt.ttl, "region="+r.DisplayName()))
+	n.add(z, base, rrset{qtype: dns.TypeTXT, answer: texts})
+
+	targets := make([]string, len(r.Addrs))
+	for i, a := range r.Addrs {
+		role := Role(i).String()
+		targets[i] = role + "." + base
+		n.addAddrs(z, targets[i], r.Addrs[i:i+1], opt.ttl)
+		n.add(z, targets[i], rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(targets[i], opt.ttl, role+"="+a.String())}})
+	}
+	srvName := "_mysql._tcp." + base
+	n.add(z, srvName, srvSet(srvName, r.Addrs, targets, opt, allRoles(len(r.Addrs))))
+	n.addActive(z, base, r, targets, opt, health)
+}
+
+// addAddrs adds the A and AAAA sets of name; a family with no address is
+// simply absent, so the name answers NODATA for it.
+func (n *names) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
+	a, aaaa := addressRecords(name, addrs, ttl)
+	if len(a) > 0 {
+		n.add(z, name, rrset{qtype: dns.TypeA, answer: a})
+	}
+	if len(aaaa) > 0 {
+		n.add(z, name, rrset{qtype: dns.TypeAAAA, answer: aaaa})
+	}
+	if len(a) == 0 && len(aaaa) == 0 {
+		n.node(z, name)
+	}
+}
+
+// addReverse adds a PTR for every table address inside reverse zone z, naming
+// each role of each region that uses it, in the first forward zone.
+func (n *names) addReverse(z string, opt options, ptrZone string) {
+	if ptrZone == "" {
+		return
+	}
+	for _, r := range n.regions {
+		for i, a := range r.Addrs {
+			rev, err := dns.ReverseAddr(a.String())
+			if err != nil || !dns.IsSubDomain(z, rev) {
+				continue
+			}
+			ptr := &dns.PTR{
+				Hdr: dns.RR_Header{Name: rev, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: opt.ttl},
+				Ptr: Role(i).String() + "." + r.Name + "." + ptrZone,
+			}
+			nd := n.node(z, rev)
+			if set := nd.lookup(dns.TypePTR); set != nil {
+				set.answer = append(set.answer, ptr)
+				continue
+			}
+			nd.rrsets = append(nd.rrsets, rrset{qtype: dns.TypePTR, answer: []dns.RR{ptr}})
+		}
+	}
+}
+
+// add puts set at name in zone z.
+func (n *names) add(z, name string, set rrset) {
+	nd := n.node(z, name)
+	if nd == nil {
+		return
+	}
+	nd.rrsets = append(nd.rrsets, set)
+}
+
+// node returns the node for name, creating it and every empty non-terminal
+// between it and the apex of z. Names that belong to a more specific zone
+// served here are left to that zone, so nested zones do not shadow each other.
+func (n *names) node(z, name string) *node {
+	if n.zones.Matches(name) != z {
+		return nil
+	}
+	if nd, ok := n.nodes[name]; ok {
+		return nd
+	}
+	nd := &node{zone: n.apex[z]}
+	n.nodes[name] = nd
+	for parent := name; parent != z; {
+		i, end := dns.NextLabel(parent, 0)
+		if end {
+			break
+		}
+		parent = parent[i:]
+		if _, ok := n.nodes[parent]; ok || n.zones.Matches(parent) != z {
+			break
+		}
+		n.nodes[parent] = &node{zone: n.apex[z]}
+	}
+	return nd
+}
+
+func isReverseZone(z string) bool {
+	return dns.IsSubDomain("in-addr.arpa.", z) || dns.IsSubDomain("ip6.arpa.", z)
+}

@@ -1,0 +1,45 @@
+// Package mysqlgw is a CoreDNS plugin that serves the Azure Database for MySQL
+// gateway table over DNS: each region's gateway addresses by region and role,
+// an all-regions allowlist, SRV for MySQL clients, PTR, and failover-aware
+// active names.
+package mysqlgw
+
+import (
+	"sync/atomic"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+)
+
+var log = clog.NewWithPlugin("mysqlgw")
+
+// defaultZone is served when the Corefile names no zone of its own: a server
+// block for the root (".") would otherwise publish eastus2. at the top level.
+const defaultZone = "gateway.mysql.local."
+
+// MysqlGW is the plugin: the gateway table's answers, swapped whole on reload.
+type MysqlGW struct {
+	Next plugin.Handler
+	Fall fall.F
+
+	opt       options
+	file      string    // regions FILE, or "" for the built-in table
+	overrides overrides // the Corefile's region and alias lines
+	watcher   *fileWatcher
+	health    *healthChecker // nil unless healthcheck is configured
+
+	names atomic.Pointer[names]
+}
+
+// Name implements plugin.Handler.
+func (g *MysqlGW) Name() string { return "mysqlgw" }
+
+// Ready implements ready.Readiness: ready once a table is loaded and, with
+// health checking on, once the first probe round has told which address is up.
+func (g *MysqlGW) Ready() bool {
+	if g.names.Load() == nil {
+		return false
+	}
+	return g.health == nil || g.health.settled()
+}

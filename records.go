@@ -1,0 +1,89 @@
+package mysqlgw
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// addressRecords returns name's A and AAAA records for addrs, in table order.
+func addressRecords(name string, addrs []netip.Addr, ttl uint32) (a, aaaa []dns.RR) {
+	for _, addr := range addrs {
+		if addr.Is4() {
+			a = append(a, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: net.IP(addr.AsSlice())})
+			continue
+		}
+		aaaa = append(aaaa, &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: net.IP(addr.AsSlice())})
+	}
+	return a, aaaa
+}
+
+func txt(name string, ttl uint32, texts ...string) *dns.TXT {
+	return &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: texts}
+}
+
+// maxTXTString is the longest character-string a TXT record can hold.
+const maxTXTString = 255
+
+// spf renders addrs as one SPF record, "v=spf1 ip4:... ip6:... -all", cut into
+// character-strings of at most 255 bytes. RFC 7208 3.3 has readers join them
+// with nothing in between, so every cut falls just after a space.
+func spf(addrs []netip.Addr) []string {
+	terms := make([]string, 0, len(addrs)+2)
+	terms = append(terms, "v=spf1")
+	for _, a := range addrs {
+		if a.Is4() {
+			terms = append(terms, "ip4:"+a.String())
+		} else {
+			terms = append(terms, "ip6:"+a.String())
+		}
+	}
+	terms = append(terms, "-all")
+
+	var strs []string
+	var cur strings.Builder
+	for i, t := range terms {
+		if i < len(terms)-1 {
+			t += " "
+		}
+		if cur.Len()+len(t) > maxTXTString {
+			strs = append(strs, cur.String())
+			cur.Reset()
+		}
+		cur.WriteString(t)
+	}
+	return append(strs, cur.String())
+}
+
+// srvPriority orders SRV targets by role: the primary first, then the
+// addresses that only listen after a failover.
+func srvPriority(role int) uint16 { return uint16(10 * (role + 1)) }
+
+// srvSet is the SRV answer at name for the given roles of a region, with the
+// targets' address records in the additional section so a client needs no
+// second query.
+func srvSet(name string, addrs []netip.Addr, targets []string, opt options, roles []int) rrset {
+	set := rrset{qtype: dns.TypeSRV}
+	for _, role := range roles {
+		set.answer = append(set.answer, &dns.SRV{
+			Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: opt.ttl},
+			Priority: srvPriority(role),
+			Weight:   0,
+			Port:     opt.port,
+			Target:   targets[role],
+		})
+		a, aaaa := addressRecords(targets[role], addrs[role:role+1], opt.ttl)
+		set.extra = append(append(set.extra, a...), aaaa...)
+	}
+	return set
+}
+
+func allRoles(n int) []int {
+	roles := make([]int, n)
+	for i := range roles {
+		roles[i] = i
+	}
+	return roles
+}

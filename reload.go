@@ -1,0 +1,104 @@
+package mysqlgw
+
+import (
+	"crypto/sha256"
+	"os"
+	"sync"
+	"time"
+)
+
+// fileWatcher re-reads the regions file every interval and applies a new
+// version once it has read the same bytes twice in a row: a file caught while
+// an editor or config management is still writing it is never applied
+// half-written. Reading the content, not trusting mtime and size, also catches
+// a rename over the file and a Kubernetes ConfigMap's ..data symlink swap.
+type fileWatcher struct {
+	path     string
+	interval time.Duration
+
+	applied  [sha256.Size]byte // content of the table being served
+	pending  [sha256.Size]byte // content seen last time, not yet applied
+	rejected [sha256.Size]byte // content that failed to apply, not retried
+	lastErr  string            // so that each distinct error is logged once
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func (fw *fileWatcher) start(g *MysqlGW) {
+	if content, err := os.ReadFile(fw.path); err == nil {
+		fw.applied = sha256.Sum256(content)
+		fw.pending = fw.applied
+	}
+	fw.done = make(chan struct{})
+	fw.wg.Add(1)
+	go func() {
+		defer fw.wg.Done()
+		ticker := time.NewTicker(fw.interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-fw.done:
+				return
+			case <-ticker.C:
+				fw.check(g)
+			}
+		}
+	}()
+}
+
+func (fw *fileWatcher) stop() {
+	if fw.done == nil {
+		return
+	}
+	close(fw.done)
+	fw.wg.Wait()
+	fw.done = nil
+}
+
+// check runs one poll. It is only called from the watcher's goroutine (and
+// from tests), so its fields need no lock.
+func (fw *fileWatcher) check(g *MysqlGW) {
+	content, err := os.ReadFile(fw.path)
+	if err != nil {
+		fw.fail(err)
+		return
+	}
+	sum := sha256.Sum256(content)
+	if sum == fw.applied {
+		fw.pending, fw.lastErr = sum, ""
+		return
+	}
+	if sum != fw.pending {
+		fw.pending = sum // changed since the last look: wait until it holds still
+		return
+	}
+	if sum == fw.rejected {
+		return // already logged and counted
+	}
+	regions, err := parseRegionsContent(content, fw.path)
+	if err == nil {
+		err = g.apply(regions)
+	}
+	if err != nil {
+		fw.rejected = sum
+		fw.fail(err)
+		return
+	}
+	fw.applied, fw.lastErr = sum, ""
+	reloadCount.WithLabelValues(fw.path).Inc()
+	table := g.names.Load()
+	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(table.regions), table.addrs)
+}
+
+// fail keeps the last good table, and logs and counts an error the first time
+// it is seen, not on every poll.
+func (fw *fileWatcher) fail(err error) {
+	msg := err.Error()
+	if msg == fw.lastErr {
+		return
+	}
+	fw.lastErr = msg
+	reloadFailureCount.WithLabelValues(fw.path).Inc()
+	log.Errorf("Keeping the last good table: %s", msg)
+}

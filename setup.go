@@ -1,0 +1,297 @@
+package mysqlgw
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+)
+
+func init() { plugin.Register("mysqlgw", setup) }
+
+// Defaults and bounds of the Corefile's settings.
+const (
+	defaultTTL       = 300
+	defaultActiveTTL = 5
+	defaultPort      = 3306
+	defaultReload    = 5 * time.Second
+	minReload        = 100 * time.Millisecond
+	maxTTL           = 86400
+)
+
+func setup(c *caddy.Controller) error {
+	g, err := parse(c)
+	if err != nil {
+		return plugin.Error("mysqlgw", err)
+	}
+	if err := g.load(); err != nil {
+		return plugin.Error("mysqlgw", err)
+	}
+	// Background work starts with the server and stops with it: a reload
+	// builds a new instance before the old one stops.
+	c.OnStartup(g.start)
+	c.OnShutdown(g.stop)
+
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		g.Next = next
+		return g
+	})
+	return nil
+}
+
+func parse(c *caddy.Controller) (*MysqlGW, error) {
+	g := &MysqlGW{opt: options{
+		ttl:       defaultTTL,
+		activeTTL: defaultActiveTTL,
+		port:      defaultPort,
+		failOpen:  true,
+	}}
+	var (
+		reload            = defaultReload
+		reloadSet         bool
+		interval, timeout time.Duration
+		rise, fall        = 2, 3
+		regionLines       = map[string]int{}
+	)
+	blocks := 0
+	for c.Next() {
+		if blocks++; blocks > 1 {
+			return nil, plugin.ErrOnce
+		}
+		for _, z := range plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys) {
+			switch {
+			case z == ".":
+				g.opt.zones = appendNew(g.opt.zones, defaultZone)
+			case isReverseZone(z):
+				g.opt.reverse = appendNew(g.opt.reverse, z)
+			default:
+				g.opt.zones = appendNew(g.opt.zones, z)
+			}
+		}
+		for c.NextBlock() {
+			switch c.Val() {
+			case "ttl":
+				ttl, err := intArg(c, 0, maxTTL)
+				if err != nil {
+					return nil, err
+				}
+				g.opt.ttl = uint32(ttl)
+			case "active_ttl":
+				ttl, err := intArg(c, 0, maxTTL)
+				if err != nil {
+					return nil, err
+				}
+				g.opt.activeTTL = uint32(ttl)
+			case "port":
+				port, err := intArg(c, 1, 65535)
+				if err != nil {
+					return nil, err
+				}
+				g.opt.port = uint16(port)
+			case "regions":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				if g.file != "" {
+					return nil, c.Errf("regions is given twice")
+				}
+				g.file = args[0]
+				if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(g.file) && root != "" {
+					g.file = filepath.Join(root, g.file)
+				}
+			case "reload":
+				d, err := durationArg(c)
+				if err != nil {
+					return nil, err
+				}
+				if d != 0 && d < minReload {
+					return nil, c.Errf("reload must be 0 (off) or at least %s, got %s", minReload, d)
+				}
+				reload, reloadSet = d, true
+			case "region":
+				args := c.RemainingArgs()
+				r, err := newRegion(args)
+				if err != nil {
+					return nil, c.Errf("region: %v", err)
+				}
+				if prev, ok := regionLines[r.Name]; ok {
+					return nil, c.Errf("region %q is already defined on line %d", r.Name, prev)
+				}
+				regionLines[r.Name] = c.Line()
+				g.overrides.regions = append(g.overrides.regions, r)
+			case "alias":
+				args := c.RemainingArgs()
+				if len(args) != 2 {
+					return nil, c.ArgErr()
+				}
+				alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
+				if err := checkLabel(alias); err != nil {
+					return nil, c.Errf("alias: %v", err)
+				}
+				g.overrides.aliases = append(g.overrides.aliases, aliasRule{
+					alias: alias, target: target, where: fmt.Sprintf("%s:%d", c.File(), c.Line()),
+				})
+			case "fallthrough":
+				g.Fall.SetZonesFromArgs(c.RemainingArgs())
+			case "healthcheck":
+				args := c.RemainingArgs()
+				if len(args) < 1 || len(args) > 2 {
+					return nil, c.ArgErr()
+				}
+				var err error
+				if interval, err = parseDuration(c, "healthcheck", args[0]); err != nil {
+					return nil, err
+				}
+				if interval < minProbeInterval {
+					return nil, c.Errf("healthcheck interval must be at least %s, got %s", minProbeInterval, interval)
+				}
+				timeout = min(defaultProbeTimeout, interval)
+				if len(args) == 2 {
+					if timeout, err = parseDuration(c, "healthcheck", args[1]); err != nil {
+						return nil, err
+					}
+					if timeout <= 0 || timeout > interval {
+						return nil, c.Errf("healthcheck timeout must be above 0 and at most the interval %s, got %s", interval, timeout)
+					}
+				}
+			case "rise":
+				n, err := intArg(c, 1, 100)
+				if err != nil {
+					return nil, err
+				}
+				rise = n
+			case "fall":
+				n, err := intArg(c, 1, 100)
+				if err != nil {
+					return nil, err
+				}
+				fall = n
+			case "failover":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				switch args[0] {
+				case "open":
+					g.opt.failOpen = true
+				case "closed":
+					g.opt.failOpen = false
+				default:
+					return nil, c.Errf("failover must be open or closed, got %q", args[0])
+				}
+			default:
+				return nil, c.Errf("unknown property '%s'", c.Val())
+			}
+		}
+	}
+	if reloadSet && g.file == "" {
+		return nil, c.Errf("reload needs a regions FILE to watch")
+	}
+	if g.file != "" && reload > 0 {
+		g.watcher = &fileWatcher{path: g.file, interval: reload}
+	}
+	if interval > 0 {
+		g.health = newHealthChecker(interval, timeout, g.opt.port, rise, fall)
+	}
+	return g, nil
+}
+
+// load reads the table, applies the Corefile's overrides and swaps the
+// answers in. At start-up its error stops the server; at reload the caller
+// keeps the last good answers.
+func (g *MysqlGW) load() error {
+	base := builtinRegions
+	if g.file != "" {
+		var err error
+		if base, err = readRegionsFile(g.file); err != nil {
+			return err
+		}
+	}
+	return g.apply(base)
+}
+
+// apply builds answers for base plus the overrides and swaps them in whole.
+func (g *MysqlGW) apply(base []Region) error {
+	regions, err := g.overrides.apply(base)
+	if err != nil {
+		return err
+	}
+	table := buildNames(regions, g.opt, g.health)
+	g.names.Store(table)
+	if g.health != nil {
+		g.health.retain(regions)
+	}
+	label := tableLabel(g.file)
+	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
+	addressesServed.WithLabelValues(label).Set(float64(table.addrs))
+	return nil
+}
+
+func (g *MysqlGW) start() error {
+	if g.watcher != nil {
+		g.watcher.start(g)
+	}
+	if g.health != nil {
+		g.health.start()
+	}
+	return nil
+}
+
+func (g *MysqlGW) stop() error {
+	if g.watcher != nil {
+		g.watcher.stop()
+	}
+	if g.health != nil {
+		g.health.stop()
+	}
+	return nil
+}
+
+// intArg reads the one integer argument of the current property, in [lo, hi].
+func intArg(c *caddy.Controller, lo, hi int) (int, error) {
+	name := c.Val()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return 0, c.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return 0, c.Errf("%s: %q is not a whole number", name, args[0])
+	}
+	if n < lo || n > hi {
+		return 0, c.Errf("%s must be in range [%d, %d], got %d", name, lo, hi, n)
+	}
+	return n, nil
+}
+
+func durationArg(c *caddy.Controller) (time.Duration, error) {
+	name := c.Val()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return 0, c.ArgErr()
+	}
+	return parseDuration(c, name, args[0])
+}
+
+func parseDuration(c *caddy.Controller, name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, c.Errf("%s: %q is not a duration such as 5s or 1m", name, s)
+	}
+	return d, nil
+}
+
+func appendNew(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

@@ -1,0 +1,167 @@
+package mysqlgw
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Role is an address's place in a region's failover order.
+type Role int
+
+const (
+	Primary   Role = iota // live now
+	Secondary             // listens only once a failover activates it
+	Tertiary              // East US 2 only, in Azure's table
+)
+
+// roleNames are the labels of the role names, as in primary.eastus2.Z.
+var roleNames = [...]string{"primary", "secondary", "tertiary"}
+
+func (r Role) String() string { return roleNames[r] }
+
+// maxRoles bounds a region's addresses: primary, secondary, tertiary.
+const maxRoles = len(roleNames)
+
+// Region is one row of the gateway table.
+type Region struct {
+	Name    string       // DNS label, lower case: "eastus2"
+	Title   string       // as Azure's table spells it ("East US 2"); empty for regions from a file
+	Aliases []string     // further labels that answer for this region
+	Addrs   []netip.Addr // by Role: Addrs[Primary], Addrs[Secondary], ...
+}
+
+// DisplayName is what the region= TXT record says.
+func (r Region) DisplayName() string {
+	if r.Title != "" {
+		return r.Title
+	}
+	return r.Name
+}
+
+// reservedLabels cannot name a region: they are names of their own under the zone.
+var reservedLabels = map[string]string{
+	"all": "the all-regions name",
+	"dns": "the name server's own names",
+}
+
+// checkLabel reports why s cannot be a region name or alias, or nil.
+// Labels are letters, digits and hyphens (RFC 952/1123 host names), so every
+// name that answers is one a person can type and a firewall can store.
+func checkLabel(s string) error {
+	if s == "" || len(s) > 63 {
+		return fmt.Errorf("region name %q must be 1 to 63 characters", s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0 && i < len(s)-1:
+		default:
+			return fmt.Errorf("region name %q: only letters, digits and inner hyphens are allowed", s)
+		}
+	}
+	if what, ok := reservedLabels[s]; ok {
+		return fmt.Errorf("region name %q is reserved for %s", s, what)
+	}
+	return nil
+}
+
+// parseAddr parses one gateway address. IPv4-mapped IPv6 addresses are taken
+// as the IPv4 address they carry, so one host never answers as both A and AAAA.
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
+	}
+	a = a.Unmap()
+	switch {
+	case a.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("address %q has a zone; only global addresses can be published", s)
+	case a.IsUnspecified(), a.IsMulticast():
+		return netip.Addr{}, fmt.Errorf("address %q is not a host address", s)
+	}
+	return a, nil
+}
+
+// newRegion validates one row given as NAME PRIMARY [SECONDARY [TERTIARY]].
+func newRegion(fields []string) (Region, error) {
+	if len(fields) < 2 || len(fields) > 1+maxRoles {
+		return Region{}, fmt.Errorf("want NAME PRIMARY [SECONDARY [TERTIARY]], got %d field(s)", len(fields))
+	}
+	r := Region{Name: strings.ToLower(fields[0])}
+	if err := checkLabel(r.Name); err != nil {
+		return Region{}, err
+	}
+	for i, f := range fields[1:] {
+		a, err := parseAddr(f)
+		if err != nil {
+			return Region{}, fmt.Errorf("%s address: %w", Role(i), err)
+		}
+		for j, prev := range r.Addrs {
+			if prev == a {
+				return Region{}, fmt.Errorf("%s address %s repeats the %s address", Role(i), a, Role(j))
+			}
+		}
+		r.Addrs = append(r.Addrs, a)
+	}
+	return r, nil
+}
+
+// aliasRule is one `alias ALIAS NAME` line of the Corefile, kept with its
+// position so an error at reload still points at the line that caused it.
+type aliasRule struct {
+	alias, target string
+	where         string // "Corefile:12"
+}
+
+// overrides are the Corefile's own additions to whatever table is loaded:
+// `region` lines replace or add regions, `alias` lines add names.
+type overrides struct {
+	regions []Region
+	aliases []aliasRule
+}
+
+// apply returns base with the overrides laid over it, every name checked to be
+// unique. base is not modified, so the built-in table stays pristine.
+func (o overrides) apply(base []Region) ([]Region, error) {
+	regions := make([]Region, 0, len(base)+len(o.regions))
+	index := make(map[string]int, len(base)+len(o.regions))
+	for _, r := range base {
+		r.Aliases = append([]string(nil), r.Aliases...)
+		index[r.Name] = len(regions)
+		regions = append(regions, r)
+	}
+	for _, r := range o.regions {
+		if i, ok := index[r.Name]; ok {
+			r.Title = regions[i].Title
+			regions[i] = r
+			continue
+		}
+		index[r.Name] = len(regions)
+		regions = append(regions, r)
+	}
+	// Every label, name or alias, must lead to exactly one region.
+	owner := make(map[string]string, 2*len(regions))
+	for _, r := range regions {
+		for _, label := range append([]string{r.Name}, r.Aliases...) {
+			if other, ok := owner[label]; ok {
+				return nil, fmt.Errorf("name %q is used by both region %q and region %q", label, other, r.Name)
+			}
+			owner[label] = r.Name
+		}
+	}
+	for _, a := range o.aliases {
+		target, ok := owner[a.target]
+		if !ok {
+			return nil, fmt.Errorf("%s: alias %q: unknown region %q", a.where, a.alias, a.target)
+		}
+		if other, ok := owner[a.alias]; ok {
+			return nil, fmt.Errorf("%s: alias %q: already names region %q", a.where, a.alias, other)
+		}
+		owner[a.alias] = target
+		i := index[target]
+		regions[i].Aliases = append(regions[i].Aliases, a.alias)
+	}
+	return regions, nil
+}
