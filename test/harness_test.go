@@ -1,0 +1,231 @@
+// Package test holds mysqlgw's end-to-end tests: the real binary, or a real
+// CoreDNS server in-process, on a loopback port, queried by real clients.
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/miekg/dns"
+
+	_ "github.com/mysqlgw/mysqlgw/internal/chain"
+)
+
+// binary is cmd/coredns, built once by TestMain (with -race when the tests
+// themselves run under the race detector).
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mysqlgw-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "coredns")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/coredns")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building cmd/coredns:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireTool returns the path of an outside tool. Without it the test skips
+// on a laptop but fails in CI, where .ci/run installs it: a skip proves nothing.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed; .ci/run installs it", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// freePort finds a loopback port that is free for both UDP and TCP.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port on 127.0.0.1")
+	return 0
+}
+
+// server is the real binary running a Corefile in its own folder.
+type server struct {
+	t    testing.TB
+	dir  string
+	port int
+	addr string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+}
+
+// startServer writes files (the Corefile among them, with {PORT} replaced by
+// a free port) into a fresh folder and starts the binary there. It returns
+// once the server answers.
+func startServer(t testing.TB, files map[string]string) *server {
+	t.Helper()
+	s := &server{t: t, dir: t.TempDir(), port: freePort(t), out: &syncBuffer{}}
+	s.addr = fmt.Sprintf("127.0.0.1:%d", s.port)
+	for name, content := range files {
+		s.writeFile(name, content)
+	}
+	s.cmd = exec.Command(binary, "-conf", "Corefile")
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { s.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Fatalf("server exited at start-up:\n%s", s.out.String())
+		default:
+		}
+		m := new(dns.Msg)
+		m.SetQuestion("start.up.check.", dns.TypeA)
+		c := &dns.Client{Timeout: 200 * time.Millisecond}
+		if _, _, err := c.Exchange(m, s.addr); err == nil {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server did not answer within 30s:\n%s", s.out.String())
+	return nil
+}
+
+// writeFile writes a file into the server's folder, replacing {PORT}.
+func (s *server) writeFile(name, content string) {
+	s.t.Helper()
+	content = strings.ReplaceAll(content, "{PORT}", fmt.Sprint(s.port))
+	if err := os.WriteFile(filepath.Join(s.dir, name), []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// waitLog waits until the server's output contains substr.
+func (s *server) waitLog(substr string, within time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.out.String(), substr) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("server output has no %q after %s:\n%s", substr, within, s.out.String())
+}
+
+// exchange sends one query over net ("udp" or "tcp").
+func (s *server) exchange(m *dns.Msg, net string) *dns.Msg {
+	s.t.Helper()
+	c := &dns.Client{Net: net, Timeout: 5 * time.Second}
+	r, _, err := c.Exchange(m, s.addr)
+	if err != nil {
+		s.t.Fatalf("%s %s over %s: %v", m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype], net, err)
+	}
+	return r
+}
+
+// dig runs Debian's dig against the server and returns its output.
+func (s *server) dig(args ...string) string {
+	s.t.Helper()
+	dig := requireTool(s.t, "dig")
+	all := append([]string{"@127.0.0.1", "-p", fmt.Sprint(s.port), "+time=5", "+tries=1"}, args...)
+	out, err := exec.Command(dig, all...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("dig %s: %v\n%s", strings.Join(all, " "), err, out)
+	}
+	return string(out)
+}
+
+// syncBuffer is a bytes.Buffer the server's output can be written to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+var startMu sync.Mutex
+
+// startInProcess runs corefile in this process, so that the race detector
+// sees the server, the plugin and the test together. It returns the UDP and
+// TCP addresses of the first server.
+func startInProcess(t testing.TB, corefile string) (udp, tcp string) {
+	t.Helper()
+	startMu.Lock()
+	caddy.Quiet, dnsserver.Quiet = true, true
+	instance, err := caddy.Start(caddy.CaddyfileInput{Filepath: "Corefile", Contents: []byte(corefile), ServerTypeName: "dns"})
+	startMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		instance.ShutdownCallbacks()
+		instance.Stop()
+		instance.Wait()
+	})
+	srv := instance.Servers()[0]
+	return srv.LocalAddr().String(), srv.Addr().String()
+}
