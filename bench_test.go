@@ -1,0 +1,227 @@
+package mysqlgw
+
+// In-process benchmarks of ServeDNS: every kind of answer mysqlgw gives, and
+// the same A query through CoreDNS's own hosts and file plugins loaded with
+// the same records, so that one `go test -bench` run yields the ratios of
+// issue 4. See bench/README.md for how to compare two commits with benchstat.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	_ "github.com/coredns/coredns/plugin/file"
+	_ "github.com/coredns/coredns/plugin/hosts"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+)
+
+// benchZone is the zone every benchmark serves.
+const benchZone = "gateway.mysql.local."
+
+// benchA is the query the peer comparison uses: a region with three addresses.
+const benchA = "eastus2." + benchZone
+
+// benchPlugin loads mysqlgw with the built-in table, as the shipped Corefile
+// does (forward zone plus in-addr.arpa), with a next plugin that answers
+// REFUSED so that a passed-on query is visible.
+func benchPlugin(b *testing.B) *MysqlGW {
+	b.Helper()
+	c := caddy.NewTestController("dns", "mysqlgw "+benchZone+" in-addr.arpa.")
+	g, err := parse(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		b.Fatal(err)
+	}
+	g.Next = test.NextHandler(dns.RcodeRefused, nil)
+	return g
+}
+
+// serveBench runs one query through h b.N times, after checking the answer
+// once: rcode and number of answer and authority records (ns < 0: any, as
+// file adds the zone's NS to positive answers).
+func serveBench(b *testing.B, h plugin.Handler, qname string, qtype uint16, rcode, answers, ns int) {
+	b.Helper()
+	ctx := context.Background()
+	r := new(dns.Msg)
+	r.SetQuestion(qname, qtype)
+	w := dnstest.NewRecorder(&test.ResponseWriter{})
+
+	code, err := h.ServeDNS(ctx, w, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if w.Msg == nil { // passed on to the next plugin, which writes nothing
+		if code != rcode {
+			b.Fatalf("%s %s: rcode %d from the chain, want %d", qname, dns.TypeToString[qtype], code, rcode)
+		}
+	} else {
+		m := w.Msg
+		if m.Rcode != rcode || len(m.Answer) != answers || (ns >= 0 && len(m.Ns) != ns) {
+			b.Fatalf("%s %s: rcode %d, %d answers, %d authority; want %d, %d, %d\n%s",
+				qname, dns.TypeToString[qtype], m.Rcode, len(m.Answer), len(m.Ns), rcode, answers, ns, m)
+		}
+	}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeDNS(ctx, w, r)
+	}
+}
+
+// BenchmarkServeDNS measures every kind of answer.
+func BenchmarkServeDNS(b *testing.B) {
+	g := benchPlugin(b)
+	nRegions := len(g.names.Load().regions)
+	all := len(g.names.Load().nodes["all."+benchZone].lookup(dns.TypeA).answer)
+	cases := []struct {
+		name    string
+		qname   string
+		qtype   uint16
+		rcode   int
+		answers int
+		ns      int
+	}{
+		{"kind=regionA", benchA, dns.TypeA, dns.RcodeSuccess, 3, 0},
+		{"kind=regionA-mixedcase", "EastUS2.Gateway.MySQL.Local.", dns.TypeA, dns.RcodeSuccess, 3, 0},
+		{"kind=roleA", "primary." + benchA, dns.TypeA, dns.RcodeSuccess, 1, 0},
+		{"kind=activeA", "active." + benchA, dns.TypeA, dns.RcodeSuccess, 1, 0},
+		{"kind=TXT", benchA, dns.TypeTXT, dns.RcodeSuccess, 4, 0},
+		{"kind=SRV", "_mysql._tcp." + benchA, dns.TypeSRV, dns.RcodeSuccess, 3, 0},
+		{"kind=allA", "all." + benchZone, dns.TypeA, dns.RcodeSuccess, all, 0},
+		{"kind=NXDOMAIN", "nosuchregion." + benchZone, dns.TypeA, dns.RcodeNameError, 0, 1},
+		{"kind=NODATA", benchA, dns.TypeMX, dns.RcodeSuccess, 0, 1},
+		{"kind=next", "example.org.", dns.TypeA, dns.RcodeRefused, 0, 0},
+	}
+	if nRegions < 31 {
+		b.Fatalf("built-in table has %d regions", nRegions)
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			serveBench(b, g, tc.qname, tc.qtype, tc.rcode, tc.answers, tc.ns)
+		})
+	}
+}
+
+// BenchmarkPeers sends the same A query (eastus2, three addresses) to
+// mysqlgw and to CoreDNS's hosts and file plugins, each loaded with the same
+// records through its own setup, so the ns/op ratio comes out of one run.
+func BenchmarkPeers(b *testing.B) {
+	g := benchPlugin(b)
+	dir := b.TempDir()
+
+	zoneFile := filepath.Join(dir, "db."+strings.TrimSuffix(benchZone, "."))
+	if err := os.WriteFile(zoneFile, []byte(zoneText(g.names.Load(), benchZone)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	file := peerPlugin(b, "file", fmt.Sprintf("file %s %s", zoneFile, benchZone))
+
+	// hosts takes its entries inline: the test controller never runs the
+	// start-up hook that would read a hosts file, and inline entries go
+	// through the same lookup.
+	hostsFile := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hostsFile, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	hosts := peerPlugin(b, "hosts", fmt.Sprintf("hosts %s %s {\n%s\treload 0\n\tno_reverse\n}",
+		hostsFile, benchZone, hostsText(g.names.Load(), benchZone)))
+
+	for _, peer := range []struct {
+		name string
+		h    plugin.Handler
+	}{{"mysqlgw", g}, {"hosts", hosts}, {"file", file}} {
+		b.Run("plugin="+peer.name, func(b *testing.B) {
+			serveBench(b, peer.h, benchA, dns.TypeA, dns.RcodeSuccess, 3, -1)
+		})
+	}
+}
+
+// peerPlugin builds another plugin through its registered setup function,
+// as CoreDNS would from a Corefile.
+func peerPlugin(b *testing.B, name, corefile string) plugin.Handler {
+	b.Helper()
+	setup, err := caddy.DirectiveAction("dns", name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := caddy.NewTestController("dns", corefile)
+	if err := setup(c); err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	stack := dnsserver.GetConfig(c).Plugin
+	if len(stack) != 1 {
+		b.Fatalf("%s: %d plugins set up, want 1", name, len(stack))
+	}
+	return stack[0](test.NextHandler(dns.RcodeRefused, nil))
+}
+
+// zoneText renders the forward zone z of table as an RFC 1035 zone file: the
+// same records mysqlgw serves, with active names as they answer now.
+func zoneText(table *names, z string) string {
+	var sb strings.Builder
+	sb.WriteString(table.apex[z].soa.String() + "\n")
+	for _, name := range sortedNames(table, z) {
+		nd := table.nodes[name]
+		sets := nd.rrsets
+		if nd.active != nil {
+			sets = nd.active.rrsets()
+		}
+		for _, set := range sets {
+			if set.qtype == dns.TypeSOA {
+				continue
+			}
+			for _, rr := range set.answer {
+				sb.WriteString(rr.String() + "\n")
+			}
+		}
+		if nd.isNS {
+			sb.WriteString(name + "\t300\tIN\tA\t127.0.0.1\n")
+		}
+	}
+	return sb.String()
+}
+
+// hostsText renders the A and AAAA records of zone z as inline hosts lines.
+func hostsText(table *names, z string) string {
+	var sb strings.Builder
+	for _, name := range sortedNames(table, z) {
+		nd := table.nodes[name]
+		sets := nd.rrsets
+		if nd.active != nil {
+			sets = nd.active.rrsets()
+		}
+		for _, set := range sets {
+			for _, rr := range set.answer {
+				switch rr := rr.(type) {
+				case *dns.A:
+					fmt.Fprintf(&sb, "\t%s %s\n", rr.A, name)
+				case *dns.AAAA:
+					fmt.Fprintf(&sb, "\t%s %s\n", rr.AAAA, name)
+				}
+			}
+		}
+	}
+	return sb.String()
+}
+
+func sortedNames(table *names, z string) []string {
+	var list []string
+	for name, nd := range table.nodes {
+		if nd.zone != nil && nd.zone.name == z {
+			list = append(list, name)
+		}
+	}
+	sort.Strings(list)
+	return list
+}

@@ -1,0 +1,132 @@
+package mysqlgw
+
+// How mysqlgw grows with its table: synthetic tables of 31, 1,000 and 100,000
+// regions, loaded the way a regions file is (parseRegions, overrides.apply,
+// buildNames), reporting load time, retained memory per region and lookup
+// cost. Lookups should stay flat; load time and memory should grow linearly.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+)
+
+var scaleSizes = []int{31, 1000, 100000}
+
+// scaleOptions are the shipped Corefile's: the forward zone and in-addr.arpa.
+var scaleOptions = options{
+	zones:     []string{benchZone},
+	reverse:   []string{"in-addr.arpa."},
+	ttl:       defaultTTL,
+	activeTTL: defaultActiveTTL,
+	port:      defaultPort,
+	failOpen:  true,
+}
+
+// syntheticRegions is a regions file of n regions shaped like Azure's table:
+// about half the regions have a secondary address, one in 31 a tertiary.
+// Addresses come from the benchmarking range 198.18.0.0/15 and the shared
+// range 100.64.0.0/10; nothing ever connects to them.
+func syntheticRegions(n int) []byte {
+	var sb strings.Builder
+	bench := netip.MustParseAddr("198.18.0.0").As4()
+	shared := netip.MustParseAddr("100.64.0.0").As4()
+	addr := func(base [4]byte, i int) netip.Addr {
+		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+		v += uint32(i)
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	}
+	for i := range n {
+		fmt.Fprintf(&sb, "region%06d %s", i, addr(bench, i+1))
+		if i%2 == 0 {
+			fmt.Fprintf(&sb, " %s", addr(shared, 2*i+1))
+		}
+		if i%31 == 0 {
+			fmt.Fprintf(&sb, " %s", addr(shared, 2*i+2))
+		}
+		sb.WriteByte('\n')
+	}
+	return []byte(sb.String())
+}
+
+// loadSynthetic runs the whole load path of a regions file.
+func loadSynthetic(b *testing.B, content []byte) *names {
+	regions, err := parseRegions(content, "synthetic")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if regions, err = (overrides{}).apply(regions); err != nil {
+		b.Fatal(err)
+	}
+	return buildNames(regions, scaleOptions, nil)
+}
+
+// BenchmarkScale reports, per table size: load (ns/op is one whole load,
+// plus the retained heap per region and per name), and lookup (ns/op and
+// allocs of ServeDNS for A queries spread at random over the table).
+func BenchmarkScale(b *testing.B) {
+	for _, n := range scaleSizes {
+		content := syntheticRegions(n)
+
+		b.Run(fmt.Sprintf("regions=%d/load", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var table *names
+			for b.Loop() {
+				table = loadSynthetic(b, content)
+			}
+			b.StopTimer()
+			// Retained memory of one table: measure a fresh load with
+			// the heap settled before and after.
+			table = nil
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			table = loadSynthetic(b, content)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+			b.ReportMetric(heap/float64(n), "B/region")
+			b.ReportMetric(heap/float64(len(table.nodes)), "B/name")
+			b.ReportMetric(float64(len(table.nodes))/float64(n), "names/region")
+			runtime.KeepAlive(table)
+		})
+
+		b.Run(fmt.Sprintf("regions=%d/lookup", n), func(b *testing.B) {
+			g := &MysqlGW{opt: scaleOptions, Next: test.NextHandler(dns.RcodeRefused, nil)}
+			g.names.Store(loadSynthetic(b, content))
+			// 4096 queries for random regions and roles, so that a large
+			// table's lookups miss the CPU caches as they would in service.
+			rng := rand.New(rand.NewPCG(1, uint64(n)))
+			queries := make([]*dns.Msg, 4096)
+			for i := range queries {
+				name := fmt.Sprintf("region%06d.%s", rng.IntN(n), benchZone)
+				if i%3 == 0 {
+					name = "primary." + name
+				}
+				queries[i] = new(dns.Msg).SetQuestion(name, dns.TypeA)
+			}
+			ctx := context.Background()
+			w := dnstest.NewRecorder(&test.ResponseWriter{})
+			for _, q := range queries[:16] {
+				if code, _ := g.ServeDNS(ctx, w, q); code != dns.RcodeSuccess || len(w.Msg.Answer) == 0 {
+					b.Fatalf("%s: rcode %d, answer %v", q.Question[0].Name, code, w.Msg)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				g.ServeDNS(ctx, w, queries[i&(len(queries)-1)])
+				i++
+			}
+		})
+	}
+}
