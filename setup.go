@@ -190,6 +190,9 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			}
 		}
 	}
+	if len(g.opt.zones) == 0 && len(g.opt.reverse) == 0 {
+		g.opt.zones = []string{defaultZone}
+	}
 	if reloadSet && g.file == "" {
 		return nil, c.Errf("reload needs a regions FILE to watch")
 	}
