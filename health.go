@@ -2,6 +2,8 @@ package mysqlgw
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -17,7 +19,7 @@ const (
 )
 
 // healthChecker probes every address of the table with a TCP connect to the
-// gateway port. Each address has one goroutine, so at most one probe per
+// gateway port (and, by default, a read of the MySQL server's greeting). Each address has one goroutine, so at most one probe per
 // address is ever in flight; rounds after the first are jittered so that the
 // probes of a large table do not all fire at once. It runs only between
 // start and stop, which the server calls, so a Corefile reload leaves no
@@ -25,7 +27,8 @@ const (
 type healthChecker struct {
 	interval, timeout time.Duration
 	port              uint16
-	rise, fall        int // consecutive passes (fails) before an address is up (down)
+	rise, fall        int  // consecutive passes (fails) before an address is up (down)
+	greeting          bool // wait for the MySQL handshake, not just the TCP connect
 
 	mu      sync.Mutex
 	targets map[netip.Addr]*addrHealth
@@ -48,9 +51,9 @@ type addrHealth struct {
 	stopped chan struct{}
 }
 
-func newHealthChecker(interval, timeout time.Duration, port uint16, rise, fall int) *healthChecker {
+func newHealthChecker(interval, timeout time.Duration, port uint16, rise, fall int, greeting bool) *healthChecker {
 	return &healthChecker{
-		interval: interval, timeout: timeout, port: port, rise: rise, fall: fall,
+		interval: interval, timeout: timeout, port: port, rise: rise, fall: fall, greeting: greeting,
 		targets: make(map[netip.Addr]*addrHealth),
 	}
 }
@@ -166,13 +169,11 @@ func (c *healthChecker) launch(h *addrHealth, first *sync.WaitGroup) {
 	}()
 }
 
-// probe sends one TCP connect and updates h. The first result decides the
+// probe checks h once and updates its state. The first result decides the
 // state at once; after that, a state changes only after rise passes or fall
 // failures in a row, so one lost SYN does not move clients.
 func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
-	target := net.JoinHostPort(h.addr.String(), strconv.Itoa(int(c.port)))
-	dialer := net.Dialer{Timeout: c.timeout}
-	conn, err := dialer.DialContext(ctx, "tcp", target)
+	err := c.check(ctx, h.addr)
 	if ctx.Err() != nil {
 		return // stopped mid-probe: the result says nothing about the gateway
 	}
@@ -180,7 +181,6 @@ func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
 	probeCount.WithLabelValues(label).Inc()
 	passed := err == nil
 	if passed {
-		conn.Close()
 		h.passes, h.fails = h.passes+1, 0
 	} else {
 		probeFailureCount.WithLabelValues(label).Inc()
@@ -200,6 +200,37 @@ func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
 		h.isUp.Store(false)
 		c.changed(h, false, err)
 	}
+}
+
+// check connects to addr's gateway port and, in greeting mode, waits for the
+// first packet of the MySQL handshake: MySQL servers speak first, so a
+// gateway that accepts connections but no longer serves them fails too.
+// The whole check, connect and read, is bounded by the timeout.
+func (c *healthChecker) check(ctx context.Context, addr netip.Addr) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(int(c.port))))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if !c.greeting {
+		return nil
+	}
+	deadline, _ := ctx.Deadline()
+	conn.SetReadDeadline(deadline)
+	// A MySQL packet: 3 bytes of length, a sequence number, then the payload,
+	// whose first byte is 10 for a handshake or 0xff for an error packet (a
+	// server that is up but refusing this client).
+	var head [5]byte
+	if _, err := io.ReadFull(conn, head[:]); err != nil {
+		return fmt.Errorf("no MySQL greeting: %w", err)
+	}
+	if head[4] != 10 && head[4] != 0xff {
+		return fmt.Errorf("not a MySQL greeting: first payload byte %#x", head[4])
+	}
+	return nil
 }
 
 // changed logs a state change once and updates the gauges.

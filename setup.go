@@ -56,6 +56,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		reloadSet         bool
 		interval, timeout time.Duration
 		rise, fall        = 2, 3
+		greeting          = true
 		regionLines       = map[string]int{}
 	)
 	blocks := 0
@@ -172,6 +173,19 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 					return nil, err
 				}
 				fall = n
+			case "probe":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				switch args[0] {
+				case "greeting":
+					greeting = true
+				case "connect":
+					greeting = false
+				default:
+					return nil, c.Errf("probe must be greeting or connect, got %q", args[0])
+				}
 			case "failover":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -200,7 +214,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		g.watcher = &fileWatcher{path: g.file, interval: reload}
 	}
 	if interval > 0 {
-		g.health = newHealthChecker(interval, timeout, g.opt.port, rise, fall)
+		g.health = newHealthChecker(interval, timeout, g.opt.port, rise, fall, greeting)
 	}
 	return g, nil
 }

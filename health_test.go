@@ -1,0 +1,323 @@
+package mysqlgw
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+)
+
+// The stand-in gateways live on these loopback addresses; the built-in
+// table's public addresses are never probed by a test.
+const (
+	gwPrimary   = "127.0.0.11"
+	gwSecondary = "127.0.0.12"
+	gwTertiary  = "127.0.0.13"
+)
+
+// gatewayPort finds a TCP port free on every stand-in address.
+func gatewayPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", gwPrimary+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		free := true
+		for _, a := range []string{gwPrimary, gwSecondary, gwTertiary} {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no port free on the stand-in addresses")
+	return 0
+}
+
+func listenGateway(t *testing.T, addr string, port int, silent bool) *fakegw.Gateway {
+	t.Helper()
+	gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), silent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	return gw
+}
+
+// healthPlugin is a plugin whose one region "lab" has the three stand-in
+// addresses, probed every 100ms.
+func healthPlugin(t *testing.T, port int, extra string) *MysqlGW {
+	t.Helper()
+	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw {
+		region lab %s %s %s
+		port %d
+		healthcheck 100ms 80ms
+		rise 2
+		fall 2
+		%s
+	}`, gwPrimary, gwSecondary, gwTertiary, port, extra))
+	t.Cleanup(func() { g.stop() })
+	return g
+}
+
+// activeAddrs answers active.lab.Z A through g.
+func activeAddrs(t *testing.T, g *MysqlGW) string {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("active.lab.gateway.mysql.local.", dns.TypeA)
+	resp, _ := serve(t, g, m)
+	var addrs []string
+	for _, rr := range resp.Answer {
+		addrs = append(addrs, rr.(*dns.A).A.String())
+	}
+	return strings.Join(addrs, " ")
+}
+
+// waitActive polls until active.lab.Z answers want; the probes run on their
+// own clock, so the test waits for the state rather than for a time.
+func waitActive(t *testing.T, g *MysqlGW, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if activeAddrs(t, g) == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("active.lab answers %q, want %q", activeAddrs(t, g), want)
+}
+
+func gaugeValue(region, role, addr string) float64 {
+	var m dto.Metric
+	if err := gatewayUp.WithLabelValues(region, role, addr).Write(&m); err != nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
+}
+
+func TestHealthFailoverAndFailback(t *testing.T) {
+	port := gatewayPort(t)
+	primary := listenGateway(t, gwPrimary, port, false)
+	listenGateway(t, gwSecondary, port, false)
+	g := healthPlugin(t, port, "")
+	g.start()
+	waitReady(t, g)
+	if got := activeAddrs(t, g); got != gwPrimary {
+		t.Fatalf("all up: active %q, want the primary", got)
+	}
+	if gaugeValue("lab", "primary", gwPrimary) != 1 || gaugeValue("lab", "tertiary", gwTertiary) != 0 {
+		t.Error("gateway_up does not show primary up and tertiary down")
+	}
+
+	primary.Close()
+	waitActive(t, g, gwSecondary)
+	if gaugeValue("lab", "primary", gwPrimary) != 0 {
+		t.Error("gateway_up still shows the primary up")
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("_mysql._tcp.active.lab.gateway.mysql.local.", dns.TypeSRV)
+	resp, _ := serve(t, g, m)
+	if len(resp.Answer) != 1 || resp.Answer[0].(*dns.SRV).Target != "secondary.lab.gateway.mysql.local." || resp.Answer[0].Header().Ttl != 5 {
+		t.Errorf("active SRV after failover: %v", resp.Answer)
+	}
+	m.SetQuestion("active.lab.gateway.mysql.local.", dns.TypeTXT)
+	if resp, _ := serve(t, g, m); len(resp.Answer) != 1 || resp.Answer[0].(*dns.TXT).Txt[0] != "secondary="+gwSecondary {
+		t.Errorf("active TXT after failover: %v", resp.Answer)
+	}
+	// The region's own names never depend on health.
+	m.SetQuestion("lab.gateway.mysql.local.", dns.TypeA)
+	if resp, _ := serve(t, g, m); len(resp.Answer) != 3 {
+		t.Errorf("lab A after failover: %d addresses, want all 3", len(resp.Answer))
+	}
+
+	listenGateway(t, gwPrimary, port, false)
+	waitActive(t, g, gwPrimary)
+}
+
+func waitReady(t *testing.T, g *MysqlGW) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !g.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready after the first probe round")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHealthNoneHealthy(t *testing.T) {
+	port := gatewayPort(t) // nothing listens: every connect is refused
+	open := healthPlugin(t, port, "failover open")
+	open.start()
+	waitReady(t, open)
+	if got := activeAddrs(t, open); got != gwPrimary+" "+gwSecondary+" "+gwTertiary {
+		t.Errorf("none healthy, failover open: active %q, want every address", got)
+	}
+
+	closed := healthPlugin(t, port, "failover closed")
+	closed.start()
+	waitReady(t, closed)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"active.lab.gateway.mysql.local.", dns.TypeA}, {"_mysql._tcp.active.lab.gateway.mysql.local.", dns.TypeSRV}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		resp, _ := serve(t, closed, m)
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != 1 {
+			t.Errorf("none healthy, failover closed: %s answers %v, want NODATA", q.name, resp)
+		}
+	}
+}
+
+// TestHealthSilentGateway checks a probe that gets no answer is bounded by
+// the timeout and fails: a gateway that accepts but never greets is down,
+// unless only the connect is checked.
+func TestHealthSilentGateway(t *testing.T) {
+	port := gatewayPort(t)
+	listenGateway(t, gwPrimary, port, true)
+	listenGateway(t, gwSecondary, port, false)
+	g := healthPlugin(t, port, "")
+	g.start()
+	waitReady(t, g)
+	if got := activeAddrs(t, g); got != gwSecondary {
+		t.Errorf("silent primary: active %q, want the secondary", got)
+	}
+
+	connect := healthPlugin(t, port, "probe connect")
+	connect.start()
+	waitReady(t, connect)
+	if got := activeAddrs(t, connect); got != gwPrimary {
+		t.Errorf("silent primary, connect probes: active %q, want the primary", got)
+	}
+}
+
+// TestHealthNotReadyBeforeFirstRound: until the first probes are back,
+// active answers the primary and Ready is false.
+func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
+	port := gatewayPort(t)
+	listenGateway(t, gwPrimary, port, true) // holds the first probe for its whole timeout
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n region lab %s %s\n port %d\n healthcheck 20s 10s\n}", gwPrimary, gwSecondary, port))
+	if g.Ready() {
+		t.Error("ready before health checking started")
+	}
+	g.start()
+	defer g.stop()
+	if g.Ready() {
+		t.Error("ready before the first probe round finished")
+	}
+	if got := activeAddrs(t, g); got != gwPrimary {
+		t.Errorf("before the first round: active %q, want the primary", got)
+	}
+}
+
+// TestHealthHysteresis drives probes by hand: after the first result, a
+// state changes only after rise passes or fall failures in a row.
+func TestHealthHysteresis(t *testing.T) {
+	port := gatewayPort(t)
+	c := newHealthChecker(time.Hour, time.Second, uint16(port), 2, 3, true)
+	h := c.track(netip.MustParseAddr(gwPrimary))
+	ctx := context.Background()
+
+	c.probe(ctx, h) // nothing listens: the first result counts at once
+	if h.up() {
+		t.Fatal("first failed probe did not mark the address down")
+	}
+	gw := listenGateway(t, gwPrimary, port, false)
+	c.probe(ctx, h)
+	if h.up() {
+		t.Fatal("up after one pass with rise 2")
+	}
+	c.probe(ctx, h)
+	if !h.up() {
+		t.Fatal("still down after two passes with rise 2")
+	}
+	gw.Close()
+	for i := 1; i <= 2; i++ {
+		c.probe(ctx, h)
+		if !h.up() {
+			t.Fatalf("down after %d failure(s) with fall 3", i)
+		}
+	}
+	c.probe(ctx, h)
+	if h.up() {
+		t.Fatal("still up after three failures with fall 3")
+	}
+}
+
+// TestHealthReloadWhileProbing swaps the table under running probes: the
+// old address stops being probed and the new one is.
+func TestHealthReloadWhileProbing(t *testing.T) {
+	port := gatewayPort(t)
+	listenGateway(t, gwPrimary, port, false)
+	listenGateway(t, gwSecondary, port, false)
+	base := runtime.NumGoroutine()
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n region lab %s\n port %d\n healthcheck 100ms 80ms\n}", gwPrimary, port))
+	g.start()
+	waitReady(t, g)
+	waitActive(t, g, gwPrimary)
+
+	regions, err := parseRegions([]byte("lab "+gwSecondary+"\n"), "regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Corefile's own region line overrides the file, so apply the new
+	// table with the override dropped, as a file-based table would be.
+	g.overrides.regions = nil
+	if err := g.apply(regions); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, g, gwSecondary)
+	old := counterValue(probeCount.WithLabelValues(gwPrimary))
+	fresh := counterValue(probeCount.WithLabelValues(gwSecondary))
+	g.health.mu.Lock()
+	_, stillTracked := g.health.targets[netip.MustParseAddr(gwPrimary)]
+	g.health.mu.Unlock()
+	if stillTracked {
+		t.Error("the address the new table dropped is still tracked")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(probeCount.WithLabelValues(gwSecondary)) < fresh+3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if counterValue(probeCount.WithLabelValues(gwPrimary)) != old {
+		t.Error("the dropped address is still being probed")
+	}
+	if counterValue(probeCount.WithLabelValues(gwSecondary)) < fresh+3 {
+		t.Error("the new address is not being probed")
+	}
+
+	g.stop()
+	waitGoroutines(t, base)
+}
+
+// waitGoroutines waits for the goroutine count to fall back to base: every
+// prober has ended.
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after stop, %d before start:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
