@@ -1,0 +1,584 @@
+// Command reloadcheck rewrites a regions file every second, alternating two
+// valid tables (A and B) with invalid versions, while it queries the server
+// continuously and checks that every answer comes from table A or table B
+// whole, never a mix and never SERVFAIL. It samples the server's goroutines
+// and RSS from its prometheus endpoint. It is part of robust/run.sh.
+//
+//	reloadcheck init -dir DIR              # DIR/regions.txt (table A) and DIR/queries.txt for dnsperf
+//	reloadcheck run -server ADDR -file DIR/regions.txt -metrics URL -duration 60s
+//	reloadcheck freeport                   # a loopback port free for UDP and TCP
+//	reloadcheck wait -server ADDR          # until the server answers
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const zone = "gateway.mysql.local."
+
+// regionCount regions r01..rNN are in both tables; onlya and onlyb in one each.
+const regionCount = 30
+
+type region struct {
+	name  string
+	addrs []netip.Addr // by role
+}
+
+type table struct {
+	name    string
+	regions map[string]region
+}
+
+// tableA gives every region an IPv4 primary and secondary; tableB an IPv4
+// primary and an IPv6 secondary, all in documentation ranges.
+func tableA() table {
+	t := table{name: "A", regions: map[string]region{}}
+	for i := 1; i <= regionCount; i++ {
+		name := fmt.Sprintf("r%02d", i)
+		t.regions[name] = region{name, []netip.Addr{addr("192.0.2.%d", i), addr("198.51.100.%d", i)}}
+	}
+	t.regions["onlya"] = region{"onlya", []netip.Addr{addr("192.0.2.%d", 200)}}
+	return t
+}
+
+func tableB() table {
+	t := table{name: "B", regions: map[string]region{}}
+	for i := 1; i <= regionCount; i++ {
+		name := fmt.Sprintf("r%02d", i)
+		t.regions[name] = region{name, []netip.Addr{addr("203.0.113.%d", i), netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i))}}
+	}
+	t.regions["onlyb"] = region{"onlyb", []netip.Addr{addr("203.0.113.%d", 200)}}
+	return t
+}
+
+func addr(format string, i int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf(format, i)) }
+
+func (t table) text() string {
+	names := make([]string, 0, len(t.regions))
+	for n := range t.regions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# table %s\n", t.name)
+	for _, n := range names {
+		b.WriteString(n)
+		for _, a := range t.regions[n].addrs {
+			b.WriteString(" " + a.String())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// invalid versions of the file, each refused by the parser as a whole.
+func invalidVersions() []string {
+	a := tableA().text()
+	cut := strings.Index(a, "r05 192.") + len("r05 192.")
+	return []string{
+		"",                           // emptied
+		a[:cut],                      // truncated mid-address
+		a + "r07 192.0.2.99\n",       // a region twice
+		a + "r99 192.0.2.1 bogus\n",  // a bad address
+		"\x00\xff\xfe binary junk\n", // not text at all
+		a + "all 192.0.2.250\n",      // a reserved name
+		strings.Replace(a, "r10 ", "r10 203.0.113.1 ", 1) + "", // four addresses
+	}
+}
+
+// question is one name and type the checker and dnsperf ask.
+type question struct {
+	name  string
+	qtype uint16
+}
+
+func questions() []question {
+	var qs []question
+	for i := 1; i <= regionCount; i++ {
+		r := fmt.Sprintf("r%02d.", i)
+		qs = append(qs,
+			question{r + zone, dns.TypeA},
+			question{r + zone, dns.TypeAAAA},
+			question{r + zone, dns.TypeTXT},
+			question{"primary." + r + zone, dns.TypeA},
+			question{"secondary." + r + zone, dns.TypeA},
+			question{"secondary." + r + zone, dns.TypeAAAA},
+			question{"active." + r + zone, dns.TypeA},
+			question{"_mysql._tcp." + r + zone, dns.TypeSRV},
+		)
+	}
+	return append(qs,
+		question{"all." + zone, dns.TypeA},
+		question{"all." + zone, dns.TypeAAAA},
+		question{"all." + zone, dns.TypeTXT},
+		question{"onlya." + zone, dns.TypeA},
+		question{"onlyb." + zone, dns.TypeA},
+	)
+}
+
+// expected is the rcode and the set of addresses an answer must carry.
+type expected struct {
+	rcode int
+	addrs string // sorted, space-separated
+}
+
+// expect computes what table t answers to q, from the table alone.
+func (t table) expect(q question) expected {
+	labels := dns.SplitDomainName(strings.TrimSuffix(q.name, zone))
+	family := func(addrs []netip.Addr) []netip.Addr {
+		var out []netip.Addr
+		for _, a := range addrs {
+			if q.qtype == dns.TypeTXT || q.qtype == dns.TypeSRV ||
+				(q.qtype == dns.TypeA && a.Is4()) || (q.qtype == dns.TypeAAAA && a.Is6()) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	found := func(addrs []netip.Addr) expected { return expected{dns.RcodeSuccess, addrSet(family(addrs))} }
+	if labels[0] == "all" {
+		var all []netip.Addr
+		for _, r := range t.regions {
+			all = append(all, r.addrs...)
+		}
+		return found(all)
+	}
+	if labels[0] == "_mysql" {
+		labels = labels[2:]
+	}
+	r, ok := t.regions[labels[len(labels)-1]]
+	if !ok {
+		return expected{dns.RcodeNameError, ""}
+	}
+	if len(labels) == 1 {
+		return found(r.addrs)
+	}
+	role := map[string]int{"primary": 0, "active": 0, "secondary": 1}[labels[0]]
+	if role >= len(r.addrs) {
+		return expected{dns.RcodeNameError, ""}
+	}
+	return found(r.addrs[role : role+1])
+}
+
+func addrSet(addrs []netip.Addr) string {
+	s := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		s = append(s, a.String())
+	}
+	sort.Strings(s)
+	return strings.Join(slices.Compact(s), " ")
+}
+
+// got reduces a reply to its rcode and every address it carries anywhere:
+// A and AAAA records, role=ADDR and SPF terms in TXT, SRV targets' glue.
+func got(r *dns.Msg) expected {
+	var addrs []netip.Addr
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	for _, rr := range append(append([]dns.RR{}, r.Answer...), r.Extra...) {
+		switch rr := rr.(type) {
+		case *dns.A:
+			add(rr.A.String())
+		case *dns.AAAA:
+			add(rr.AAAA.String())
+		case *dns.TXT:
+			for _, term := range strings.Fields(strings.Join(rr.Txt, "")) {
+				if _, v, ok := strings.Cut(term, "="); ok {
+					add(v)
+				} else if _, v, ok := strings.Cut(term, ":"); ok {
+					add(v)
+				}
+			}
+		}
+	}
+	return expected{r.Rcode, addrSet(addrs)}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: reloadcheck init|run|freeport [flags]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "init":
+		fs := flag.NewFlagSet("init", flag.ExitOnError)
+		dir := fs.String("dir", ".", "where to write regions.txt and queries.txt")
+		fs.Parse(os.Args[2:])
+		initFiles(*dir)
+	case "run":
+		os.Exit(run(os.Args[2:]))
+	case "freeport":
+		fmt.Println(freePort())
+	case "wait":
+		fs := flag.NewFlagSet("wait", flag.ExitOnError)
+		server := fs.String("server", "127.0.0.1:1053", "the server's UDP address")
+		within := fs.Duration("within", 30*time.Second, "how long to wait")
+		fs.Parse(os.Args[2:])
+		if err := waitServer(*server, *within); err != nil {
+			fatal(err)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "reloadcheck: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func initFiles(dir string) {
+	if err := os.WriteFile(filepath.Join(dir, "regions.txt"), []byte(tableA().text()), 0o644); err != nil {
+		fatal(err)
+	}
+	var b strings.Builder
+	for _, q := range questions() {
+		fmt.Fprintf(&b, "%s %s\n", q.name, dns.TypeToString[q.qtype])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "queries.txt"), []byte(b.String()), 0o644); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "reloadcheck:", err)
+	os.Exit(2)
+}
+
+func freePort() int {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	fatal(errors.New("no free port on 127.0.0.1"))
+	return 0
+}
+
+// waitServer returns once the server answers a query.
+func waitServer(server string, within time.Duration) error {
+	client := &dns.Client{Timeout: 200 * time.Millisecond}
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		m := new(dns.Msg)
+		m.SetQuestion("all."+zone, dns.TypeSOA)
+		if _, _, err := client.Exchange(m, server); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not answer within %s", server, within)
+}
+
+// counts are the checker's tallies.
+type counts struct {
+	sent, answered, lost, servfail, wrong atomic.Int64
+	fromA, fromB, both                    atomic.Int64 // answers matching one table, or both (unchanged names)
+	mu                                    sync.Mutex
+	examples                              []string
+}
+
+func (c *counts) wrongAnswer(s string) {
+	c.wrong.Add(1)
+	c.mu.Lock()
+	if len(c.examples) < 10 {
+		c.examples = append(c.examples, s)
+	}
+	c.mu.Unlock()
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	server := fs.String("server", "127.0.0.1:1053", "the server's UDP address, loopback only")
+	file := fs.String("file", "regions.txt", "the regions file the server watches")
+	metricsURL := fs.String("metrics", "", "the server's prometheus /metrics URL")
+	duration := fs.Duration("duration", 60*time.Second, "how long to rewrite and check")
+	settle := fs.Duration("settle", 5*time.Second, "how long to let the server settle before the last sample")
+	workers := fs.Int("workers", 2, "concurrent checking clients")
+	every := fs.Duration("every", time.Second, "how often the file is rewritten")
+	fs.Parse(args)
+
+	host, _, err := net.SplitHostPort(*server)
+	if err != nil || !net.ParseIP(host).IsLoopback() {
+		fatal(fmt.Errorf("-server must be a loopback address, got %q", *server))
+	}
+	a, b := tableA(), tableB()
+	qs := questions()
+	want := make([][2]expected, len(qs))
+	for i, q := range qs {
+		want[i] = [2]expected{a.expect(q), b.expect(q)}
+	}
+
+	base := sample(*metricsURL)
+	fmt.Printf("reloadcheck: before: %s\n", base)
+
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	var rewrites, invalid atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rewrite(ctx, *file, *every, &rewrites, &invalid)
+	}()
+	var c counts
+	for w := range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			check(ctx, *server, qs, want, w, &c)
+		}()
+	}
+	var samples []metrics
+	ticker := time.NewTicker(time.Second)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-ticker.C:
+			samples = append(samples, sample(*metricsURL))
+		}
+	}
+	ticker.Stop()
+	wg.Wait()
+	end := sample(*metricsURL)
+	time.Sleep(*settle)
+	settled := sample(*metricsURL)
+
+	fmt.Printf("reloadcheck: %d rewrites (%d invalid) every %s over %s\n", rewrites.Load(), invalid.Load(), *every, *duration)
+	fmt.Printf("reloadcheck: checker sent %d, answered %d, lost %d (%.3f%%), SERVFAIL %d, wrong %d; answers from table A only %d, B only %d, either %d\n",
+		c.sent.Load(), c.answered.Load(), c.lost.Load(), pct(c.lost.Load(), c.sent.Load()), c.servfail.Load(), c.wrong.Load(),
+		c.fromA.Load(), c.fromB.Load(), c.both.Load())
+	for _, e := range c.examples {
+		fmt.Println("  wrong:", e)
+	}
+	mid := base
+	if len(samples) > 0 {
+		mid = samples[len(samples)/2]
+	}
+	peak := base
+	for _, s := range samples {
+		peak.goroutines = max(peak.goroutines, s.goroutines)
+		peak.rss = max(peak.rss, s.rss)
+	}
+	fmt.Printf("reloadcheck: middle:  %s\n", mid)
+	fmt.Printf("reloadcheck: peak:    goroutines=%.0f rss=%.1fMiB\n", peak.goroutines, peak.rss/(1<<20))
+	fmt.Printf("reloadcheck: end:     %s\n", end)
+	fmt.Printf("reloadcheck: settled: %s (after %s)\n", settled, *settle)
+	fmt.Printf("reloadcheck: reloads applied %.0f, reload failures %.0f during the run\n",
+		settled.reloads-base.reloads, settled.failures-base.failures)
+
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL: "+format+"\n", args...)
+		ok = false
+	}
+	if c.wrong.Load() > 0 {
+		fail("%d wrong answers", c.wrong.Load())
+	}
+	if c.servfail.Load() > 0 {
+		fail("%d SERVFAIL answers", c.servfail.Load())
+	}
+	if pct(c.lost.Load(), c.sent.Load()) >= 0.1 {
+		fail("checker lost %.3f%% of its queries", pct(c.lost.Load(), c.sent.Load()))
+	}
+	if c.fromA.Load() == 0 || c.fromB.Load() == 0 {
+		fail("never saw both tables served: the reloads did not happen")
+	}
+	if *metricsURL != "" {
+		// Goroutines return to where they were; memory stops growing once
+		// the load ends (Go keeps its heap, so settled is compared with the
+		// middle of the run, not with the idle start).
+		if settled.goroutines > base.goroutines+2 {
+			fail("goroutines grew from %.0f to %.0f", base.goroutines, settled.goroutines)
+		}
+		if settled.rss > mid.rss*1.25+8<<20 {
+			fail("RSS kept growing: %.1fMiB in the middle of the run, %.1fMiB settled", mid.rss/(1<<20), settled.rss/(1<<20))
+		}
+		if settled.reloads-base.reloads < 2 {
+			fail("the server applied %.0f reloads", settled.reloads-base.reloads)
+		}
+	}
+	if !ok {
+		return 1
+	}
+	fmt.Println("OK: no wrong answers, no SERVFAIL, nothing leaked")
+	return 0
+}
+
+func pct(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
+}
+
+// rewrite writes the file every interval: invalid, B, invalid, A, ... Valid
+// versions are written in place in two halves a few milliseconds apart or
+// renamed into place, so that the watcher also meets a file mid-write.
+func rewrite(ctx context.Context, path string, every time.Duration, rewrites, invalid *atomic.Int64) {
+	valid := []string{tableB().text(), tableA().text()}
+	bad := invalidVersions()
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			// Leave a valid file behind, whatever the last version was.
+			os.WriteFile(path, []byte(tableA().text()), 0o644)
+			return
+		case <-ticker.C:
+		}
+		var err error
+		switch {
+		case i%2 == 0:
+			err = os.WriteFile(path, []byte(bad[(i/2)%len(bad)]), 0o644)
+			invalid.Add(1)
+		case (i/2)%2 == 0:
+			err = writeInHalves(path, valid[(i/2)%2])
+		default:
+			tmp := path + ".tmp"
+			if err = os.WriteFile(tmp, []byte(valid[(i/2)%2]), 0o644); err == nil {
+				err = os.Rename(tmp, path)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "reloadcheck: rewriting:", err)
+		}
+		rewrites.Add(1)
+	}
+}
+
+func writeInHalves(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	half := len(content) / 2
+	if _, err := f.WriteString(content[:half]); err != nil {
+		f.Close()
+		return err
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := f.WriteString(content[half:]); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// check queries continuously and classifies every reply.
+func check(ctx context.Context, server string, qs []question, want [][2]expected, worker int, c *counts) {
+	client := &dns.Client{Timeout: time.Second}
+	for i := worker; ctx.Err() == nil; i++ {
+		q := qs[i%len(qs)]
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		c.sent.Add(1)
+		r, _, err := client.Exchange(m, server)
+		if err != nil {
+			c.lost.Add(1)
+			continue
+		}
+		c.answered.Add(1)
+		if r.Rcode == dns.RcodeServerFailure {
+			c.servfail.Add(1)
+			continue
+		}
+		if r.Truncated {
+			// The SRV and all answers fit in 512 bytes here; a TC reply
+			// would hide a mix, so ask again over TCP.
+			tcp := &dns.Client{Net: "tcp", Timeout: time.Second}
+			if r, _, err = tcp.Exchange(m, server); err != nil {
+				c.lost.Add(1)
+				continue
+			}
+		}
+		g := got(r)
+		w := want[i%len(qs)]
+		switch {
+		case g == w[0] && g == w[1]:
+			c.both.Add(1)
+		case g == w[0]:
+			c.fromA.Add(1)
+		case g == w[1]:
+			c.fromB.Add(1)
+		default:
+			c.wrongAnswer(fmt.Sprintf("%s %s: rcode %s addresses [%s]; table A: %s [%s]; table B: %s [%s]",
+				q.name, dns.TypeToString[q.qtype], dns.RcodeToString[g.rcode], g.addrs,
+				dns.RcodeToString[w[0].rcode], w[0].addrs, dns.RcodeToString[w[1].rcode], w[1].addrs))
+		}
+	}
+}
+
+// metrics is one sample of the server's own gauges.
+type metrics struct {
+	goroutines, rss, reloads, failures float64
+}
+
+func (m metrics) String() string {
+	return fmt.Sprintf("goroutines=%.0f rss=%.1fMiB", m.goroutines, m.rss/(1<<20))
+}
+
+func sample(url string) metrics {
+	var m metrics
+	if url == "" {
+		return m
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reloadcheck: metrics:", err)
+		return m
+	}
+	defer resp.Body.Close()
+	scanner := bufio.NewScanner(resp.Body)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case name == "go_goroutines":
+			m.goroutines = v
+		case name == "process_resident_memory_bytes":
+			m.rss = v
+		case strings.HasPrefix(name, "coredns_mysqlgw_reloads_total"):
+			m.reloads += v
+		case strings.HasPrefix(name, "coredns_mysqlgw_reload_failures_total"):
+			m.failures += v
+		}
+	}
+	return m
+}
