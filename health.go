@@ -124,8 +124,8 @@ func (c *healthChecker) start() {
 	go func() {
 		defer c.wg.Done()
 		first.Wait()
-		c.ready.Store(true)
 		c.publish()
+		c.ready.Store(true)
 	}()
 }
 

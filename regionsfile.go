@@ -13,19 +13,20 @@ import (
 // exhaust memory; 16 MiB holds hundreds of thousands of regions.
 const maxRegionsFileSize = 16 << 20
 
-// readRegionsFile reads and parses FILE. Errors name the file and, for
-// content errors, the line.
-func readRegionsFile(path string) ([]Region, error) {
+// readRegionsFile reads and parses FILE, returning the content it parsed.
+// Errors name the file and, for content errors, the line.
+func readRegionsFile(path string) ([]Region, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	content, err := io.ReadAll(io.LimitReader(f, maxRegionsFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return parseRegionsContent(content, path)
+	regions, err := parseRegionsContent(content, path)
+	return regions, content, err
 }
 
 // parseRegionsContent parses a file's content, refusing one over the size

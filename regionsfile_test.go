@@ -55,7 +55,7 @@ func TestReadRegionsFileTooLarge(t *testing.T) {
 	if err := os.WriteFile(path, make([]byte, maxRegionsFileSize+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readRegionsFile(path); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, _, err := readRegionsFile(path); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("error %v, want larger than", err)
 	}
 }

@@ -16,20 +16,24 @@ type fileWatcher struct {
 	path     string
 	interval time.Duration
 
-	applied  [sha256.Size]byte // content of the table being served
-	pending  [sha256.Size]byte // content seen last time, not yet applied
-	rejected [sha256.Size]byte // content that failed to apply, not retried
-	lastErr  string            // so that each distinct error is logged once
+	applied   [sha256.Size]byte // content of the table being served
+	pending   [sha256.Size]byte // content seen last time, not yet applied
+	rejected  [sha256.Size]byte // content that failed to apply, not parsed again
+	rejectErr error             // why it failed
+	lastErr   string            // so that each distinct error is logged once
 
 	done chan struct{}
 	wg   sync.WaitGroup
 }
 
+// loaded records the content setup served, so that a version written between
+// setup and start is still seen as new.
+func (fw *fileWatcher) loaded(content []byte) {
+	fw.applied = sha256.Sum256(content)
+	fw.pending = fw.applied
+}
+
 func (fw *fileWatcher) start(g *MysqlGW) {
-	if content, err := os.ReadFile(fw.path); err == nil {
-		fw.applied = sha256.Sum256(content)
-		fw.pending = fw.applied
-	}
 	fw.done = make(chan struct{})
 	fw.wg.Add(1)
 	go func() {
@@ -66,7 +70,7 @@ func (fw *fileWatcher) check(g *MysqlGW) {
 	}
 	sum := sha256.Sum256(content)
 	if sum == fw.applied {
-		fw.pending, fw.lastErr = sum, ""
+		fw.pending, fw.lastErr, fw.rejected = sum, "", [sha256.Size]byte{}
 		return
 	}
 	if sum != fw.pending {
@@ -74,18 +78,19 @@ func (fw *fileWatcher) check(g *MysqlGW) {
 		return
 	}
 	if sum == fw.rejected {
-		return // already logged and counted
+		fw.fail(fw.rejectErr) // logged again only if another error came between
+		return
 	}
 	regions, err := parseRegionsContent(content, fw.path)
 	if err == nil {
 		err = g.apply(regions)
 	}
 	if err != nil {
-		fw.rejected = sum
+		fw.rejected, fw.rejectErr = sum, err
 		fw.fail(err)
 		return
 	}
-	fw.applied, fw.lastErr = sum, ""
+	fw.applied, fw.lastErr, fw.rejected = sum, "", [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
 	table := g.names.Load()
 	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(table.regions), table.addrs)

@@ -223,14 +223,20 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 // answers in. At start-up its error stops the server; at reload the caller
 // keeps the last good answers.
 func (g *MysqlGW) load() error {
-	base := builtinRegions
-	if g.file != "" {
-		var err error
-		if base, err = readRegionsFile(g.file); err != nil {
-			return err
-		}
+	if g.file == "" {
+		return g.apply(builtinRegions)
 	}
-	return g.apply(base)
+	base, content, err := readRegionsFile(g.file)
+	if err != nil {
+		return err
+	}
+	if err := g.apply(base); err != nil {
+		return err
+	}
+	if g.watcher != nil {
+		g.watcher.loaded(content)
+	}
+	return nil
 }
 
 // apply builds answers for base plus the overrides and swaps them in whole.
