@@ -1,0 +1,103 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+)
+
+// gatewayPort finds a TCP port free on every given loopback address.
+func gatewayPort(t *testing.T, addrs ...string) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", addrs[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		free := true
+		for _, a := range addrs {
+			if l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port)); err != nil {
+				free = false
+			} else {
+				l.Close()
+			}
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no common free port")
+	return 0
+}
+
+// TestFailoverWithDig runs the README's failover example: the real binary
+// probes stand-in gateways on loopback, and dig sees active move to the
+// secondary when the primary's listener stops, and back when it returns.
+func TestFailoverWithDig(t *testing.T) {
+	const primary, secondary = "127.0.0.21", "127.0.0.22"
+	port := gatewayPort(t, primary, secondary)
+	listen := func(addr string) *fakegw.Gateway {
+		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { gw.Close() })
+		return gw
+	}
+	primaryGW := listen(primary)
+	listen(secondary)
+	s := startServer(t, map[string]string{
+		"regions": fmt.Sprintf("lab %s %s\n", primary, secondary),
+		"Corefile": fmt.Sprintf(`gateway.mysql.local:{PORT} {
+			bind 127.0.0.1
+			log
+			mysqlgw {
+				regions regions
+				port %d
+				healthcheck 200ms 150ms
+				rise 2
+				fall 2
+			}
+		}`, port),
+	})
+	active := func() string { return strings.TrimSpace(s.dig("active.lab.gateway.mysql.local", "+short")) }
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if active() == want {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("active.lab answers %q, want %q", active(), want)
+	}
+	waitFor(primary)
+	if got := strings.Fields(s.dig("active.lab.gateway.mysql.local", "+noall", "+answer")); strings.Join(got, " ") != "active.lab.gateway.mysql.local. 5 IN A "+primary {
+		t.Errorf("active answer %q, want the primary at the short TTL of 5", got)
+	}
+
+	primaryGW.Close()
+	waitFor(secondary)
+	s.waitLog("Gateway "+primary+" port", 5*time.Second)
+	if got := strings.TrimSpace(s.dig("_mysql._tcp.active.lab.gateway.mysql.local", "SRV", "+short")); got != fmt.Sprintf("20 0 %d secondary.lab.gateway.mysql.local.", port) {
+		t.Errorf("active SRV after failover: %q", got)
+	}
+	// The region's own name keeps both addresses for allowlists.
+	if got := strings.Fields(s.dig("lab.gateway.mysql.local", "+short")); len(got) != 2 {
+		t.Errorf("lab A during failover: %v", got)
+	}
+
+	listen(primary)
+	waitFor(primary)
+	// Each change is logged once, not every interval.
+	if n := strings.Count(s.out.String(), "Gateway "+primary+" port "+fmt.Sprint(port)+" is down"); n != 1 {
+		t.Errorf("primary down logged %d times, want once", n)
+	}
+}
