@@ -5,7 +5,6 @@ import (
 	"net"
 
 	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/request"
 
 	"github.com/miekg/dns"
@@ -30,7 +29,7 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 		}
 		if g.Fall.Through(key) {
-			count(ctx, zone, qtype, kindFallthrough)
+			g.count(ctx, zone, qtype, kindFallthrough)
 			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 		}
 		return g.negative(ctx, w, r, table.apex[zone], dns.RcodeNameError)
@@ -41,10 +40,10 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	case qtype == dns.TypeANY:
 		// RFC 8482: a name that exists gets one small synthesised record
 		// instead of everything it has.
-		return g.write(ctx, w, r, nd.zone, []dns.RR{rfc8482(qname, g.opt.ttl)}, nil)
+		return g.write(ctx, w, r, nd.zone, []dns.RR{rfc8482(qname, g.opt.ttl)})
 	case nd.isNS && (qtype == dns.TypeA || qtype == dns.TypeAAAA):
 		if rr := localAddress(state, qtype, g.opt.ttl); rr != nil {
-			return g.write(ctx, w, r, nd.zone, []dns.RR{rr}, nil)
+			return g.write(ctx, w, r, nd.zone, []dns.RR{rr})
 		}
 	case nd.active != nil:
 		rrsets := nd.active.rrsets()
@@ -59,55 +58,40 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if set == nil {
 		return g.negative(ctx, w, r, nd.zone, dns.RcodeSuccess)
 	}
-	return g.write(ctx, w, r, nd.zone, copyRecords(set.answer, qname), copyRecords(set.extra, ""))
+	return g.writeSet(ctx, w, r, nd.zone, set)
 }
 
 // write sends a positive answer.
-func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, answer, extra []dns.RR) (int, error) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	m.Answer, m.Extra = answer, extra
-	w.WriteMsg(m)
-	count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
+func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, answer []dns.RR) (int, error) {
+	resp := newResponse(r, dns.RcodeSuccess)
+	resp.msg.Answer = answer
+	w.WriteMsg(&resp.msg)
+	g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
+	return dns.RcodeSuccess, nil
+}
+
+// writeSet sends the records of set, renamed to the question's name.
+func (g *MysqlGW) writeSet(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, set *rrset) (int, error) {
+	resp := newResponse(r, dns.RcodeSuccess)
+	resp.msg.Answer = resp.copyAnswer(set, r.Question[0].Name)
+	resp.msg.Extra = copyRecords(set.extra, "")
+	w.WriteMsg(&resp.msg)
+	g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
 	return dns.RcodeSuccess, nil
 }
 
 // negative sends NXDOMAIN or NODATA, authoritative and with the zone's SOA in
 // the authority section so that resolvers can cache it (RFC 2308).
 func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, rcode int) (int, error) {
-	m := new(dns.Msg)
-	m.SetRcode(r, rcode)
-	m.Authoritative = true
-	m.Ns = []dns.RR{dns.Copy(zone.soa)}
-	w.WriteMsg(m)
+	resp := newResponse(r, rcode)
+	resp.setSOA(zone.soa)
+	w.WriteMsg(&resp.msg)
 	kind := kindNoData
 	if rcode == dns.RcodeNameError {
 		kind = kindNXDomain
 	}
-	count(ctx, zone.name, r.Question[0].Qtype, kind)
+	g.count(ctx, zone.name, r.Question[0].Qtype, kind)
 	return rcode, nil
-}
-
-func count(ctx context.Context, zone string, qtype uint16, kind string) {
-	requestCount.WithLabelValues(metrics.WithServer(ctx), zone, metrics.WithView(ctx), typeLabel(qtype), kind).Inc()
-}
-
-// copyRecords returns fresh copies of records, so that a plugin that edits
-// its answer (rewrite, loadbalance, cache) never edits the table. A non-empty
-// owner renames them: answers carry the name as the client spelled it.
-func copyRecords(records []dns.RR, owner string) []dns.RR {
-	if len(records) == 0 {
-		return nil
-	}
-	out := make([]dns.RR, len(records))
-	for i, rr := range records {
-		out[i] = dns.Copy(rr)
-		if owner != "" {
-			out[i].Header().Name = owner
-		}
-	}
-	return out
 }
 
 // rfc8482 is the minimal answer to ANY (RFC 8482 section 4.2).

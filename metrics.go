@@ -1,7 +1,12 @@
 package mysqlgw
 
 import (
+	"context"
+	"sync"
+	"sync/atomic"
+
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,4 +99,43 @@ func typeLabel(qtype uint16) string {
 		return dns.TypeToString[qtype]
 	}
 	return "other"
+}
+
+// counterKey is one requests_total series.
+type counterKey struct {
+	server, zone, view, qtype, kind string
+}
+
+// requestCounters caches requests_total's series so that counting a query
+// hashes no label values and takes no lock: readers load an immutable map;
+// a new series, rare after warm-up, copies it under a mutex.
+type requestCounters struct {
+	series atomic.Pointer[map[counterKey]prometheus.Counter]
+	mu     sync.Mutex
+}
+
+func (rc *requestCounters) inc(ctx context.Context, zone string, qtype uint16, kind string) {
+	key := counterKey{metrics.WithServer(ctx), zone, metrics.WithView(ctx), typeLabel(qtype), kind}
+	if series := rc.series.Load(); series != nil {
+		if c, ok := (*series)[key]; ok {
+			c.Inc()
+			return
+		}
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	old := rc.series.Load()
+	next := make(map[counterKey]prometheus.Counter, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c, ok := next[key]
+	if !ok {
+		c = requestCount.WithLabelValues(key.server, key.zone, key.view, key.qtype, key.kind)
+		next[key] = c
+		rc.series.Store(&next)
+	}
+	c.Inc()
 }

@@ -5,6 +5,7 @@
 package mysqlgw
 
 import (
+	"context"
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
@@ -29,11 +30,16 @@ type MysqlGW struct {
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
 
-	names atomic.Pointer[names]
+	names    atomic.Pointer[names]
+	counters requestCounters
 }
 
 // Name implements plugin.Handler.
 func (g *MysqlGW) Name() string { return "mysqlgw" }
+
+func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, kind string) {
+	g.counters.inc(ctx, zone, qtype, kind)
+}
 
 // Ready implements ready.Readiness: ready once a table is loaded and, with
 // health checking on, once the first probe round has told which address is up.

@@ -10,6 +10,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+
+	"github.com/miekg/dns"
 )
 
 func init() { plugin.Register("mysqlgw", setup) }
@@ -65,6 +67,9 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			return nil, plugin.ErrOnce
 		}
 		for _, z := range plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys) {
+			if !validZone(z) {
+				return nil, c.Errf("%q is not a zone name", z)
+			}
 			switch {
 			case z == ".":
 				g.opt.zones = appendNew(g.opt.zones, defaultZone)
@@ -317,4 +322,18 @@ func appendNew(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// validZone accepts a domain name in presentation form made of printable
+// characters other than quotes and escapes, which no zone of this table needs.
+func validZone(z string) bool {
+	if _, ok := dns.IsDomainName(z); !ok {
+		return false
+	}
+	for i := 0; i < len(z); i++ {
+		if c := z[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '(' || c == ')' || c == ';' {
+			return false
+		}
+	}
+	return true
 }

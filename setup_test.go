@@ -75,6 +75,7 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n fall 101\n}", "fall must be in range [1, 100]"},
 		{"mysqlgw {\n failover sideways\n}", `failover must be open or closed, got "sideways"`},
 		{"mysqlgw\nmysqlgw", "this plugin"},
+		{"mysqlgw \"a b\"", `"a b." is not a zone name`},
 	}
 	for i, tc := range tests {
 		c := caddy.NewTestController("dns", tc.input)

@@ -1,0 +1,123 @@
+package mysqlgw
+
+import (
+	"github.com/miekg/dns"
+)
+
+// smallAnswer is how many address records fit in a response without a
+// further allocation: a region has at most three addresses.
+const smallAnswer = maxRoles
+
+// response is one reply with room for the common answers inside it, so that
+// a region's or a role's addresses, or a negative answer's SOA, cost a single
+// allocation. Every record is a fresh copy: plugins after mysqlgw (rewrite,
+// loadbalance, cache) may edit what they are handed, and must never edit
+// the table.
+type response struct {
+	msg  dns.Msg
+	q    [1]dns.Question
+	list [smallAnswer]dns.RR
+	a    [smallAnswer]dns.A
+	ip   [smallAnswer][4]byte
+	soa  dns.SOA
+	ns   [1]dns.RR
+}
+
+// newResponse starts the reply to r, as dns.Msg.SetReply does, authoritative.
+func newResponse(r *dns.Msg, rcode int) *response {
+	resp := new(response)
+	m := &resp.msg
+	m.Id = r.Id
+	m.Response = true
+	m.Authoritative = true
+	m.Opcode = r.Opcode
+	m.RecursionDesired = r.RecursionDesired
+	m.CheckingDisabled = r.CheckingDisabled
+	m.Rcode = rcode
+	resp.q[0] = r.Question[0]
+	m.Question = resp.q[:]
+	return resp
+}
+
+// setSOA puts a copy of soa in the authority section.
+func (resp *response) setSOA(soa *dns.SOA) {
+	resp.soa = *soa
+	resp.ns[0] = &resp.soa
+	resp.msg.Ns = resp.ns[:]
+}
+
+// copyAnswer copies set's records, renamed to owner: the name as the client
+// spelled it.
+func (resp *response) copyAnswer(set *rrset, owner string) []dns.RR {
+	switch {
+	case set.qtype == dns.TypeA && len(set.answer) <= smallAnswer:
+		for i, rr := range set.answer {
+			src := rr.(*dns.A)
+			resp.a[i] = dns.A{Hdr: src.Hdr}
+			resp.a[i].Hdr.Name = owner
+			copy(resp.ip[i][:], src.A)
+			resp.a[i].A = resp.ip[i][:len(src.A)]
+			resp.list[i] = &resp.a[i]
+		}
+		return resp.list[:len(set.answer)]
+	case set.qtype == dns.TypeA:
+		return copyAs(set.answer, owner)
+	case set.qtype == dns.TypeTXT:
+		return copyTXTs(set.answer, owner)
+	}
+	return copyRecords(set.answer, owner)
+}
+
+// copyAs copies a large A set in three allocations, whatever its size.
+func copyAs(records []dns.RR, owner string) []dns.RR {
+	rrs := make([]dns.A, len(records))
+	ips := make([]byte, 4*len(records))
+	out := make([]dns.RR, len(records))
+	for i, rr := range records {
+		src := rr.(*dns.A)
+		rrs[i] = dns.A{Hdr: src.Hdr}
+		rrs[i].Hdr.Name = owner
+		ip := ips[4*i : 4*i+4 : 4*i+4]
+		copy(ip, src.A.To4())
+		rrs[i].A = ip
+		out[i] = &rrs[i]
+	}
+	return out
+}
+
+// copyTXTs copies a TXT set in three allocations, whatever its size.
+func copyTXTs(records []dns.RR, owner string) []dns.RR {
+	n := 0
+	for _, rr := range records {
+		n += len(rr.(*dns.TXT).Txt)
+	}
+	rrs := make([]dns.TXT, len(records))
+	strs := make([]string, n)
+	out := make([]dns.RR, len(records))
+	for i, rr := range records {
+		src := rr.(*dns.TXT)
+		k := copy(strs, src.Txt)
+		rrs[i] = dns.TXT{Hdr: src.Hdr, Txt: strs[:k:k]}
+		rrs[i].Hdr.Name = owner
+		strs = strs[k:]
+		out[i] = &rrs[i]
+	}
+	return out
+}
+
+// copyRecords copies any records, one allocation or two each; for the rarer
+// answers (SRV, PTR, SOA, NS and additional sections). A non-empty owner
+// renames them.
+func copyRecords(records []dns.RR, owner string) []dns.RR {
+	if len(records) == 0 {
+		return nil
+	}
+	out := make([]dns.RR, len(records))
+	for i, rr := range records {
+		out[i] = dns.Copy(rr)
+		if owner != "" {
+			out[i].Header().Name = owner
+		}
+	}
+	return out
+}
