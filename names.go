@@ -43,6 +43,17 @@ type rrset struct {
 	extra  []dns.RR
 }
 
+// zoneOf returns the most specific zone served here that holds name, or nil.
+// It walks name's suffixes, longest first, without allocating.
+func (n *names) zoneOf(name string) *zoneInfo {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if z, ok := n.apex[name[off:]]; ok {
+			return z
+		}
+	}
+	return n.apex["."]
+}
+
 func (n *node) lookup(qtype uint16) *rrset {
 	for i := range n.rrsets {
 		if n.rrsets[i].qtype == qtype {

@@ -14,18 +14,27 @@ const smallAnswer = maxRoles
 // loadbalance, cache) may edit what they are handed, and must never edit
 // the table.
 type response struct {
-	msg  dns.Msg
-	q    [1]dns.Question
+	msg dns.Msg
+	q   [1]dns.Question
+}
+
+// answerResponse has room for a small answer.
+type answerResponse struct {
+	response
 	list [smallAnswer]dns.RR
 	a    [smallAnswer]dns.A
 	ip   [smallAnswer][4]byte
-	soa  dns.SOA
-	ns   [1]dns.RR
 }
 
-// newResponse starts the reply to r, as dns.Msg.SetReply does, authoritative.
-func newResponse(r *dns.Msg, rcode int) *response {
-	resp := new(response)
+// negativeResponse has room for the SOA.
+type negativeResponse struct {
+	response
+	soa dns.SOA
+	ns  [1]dns.RR
+}
+
+// init starts the reply to r, as dns.Msg.SetReply does, authoritative.
+func (resp *response) init(r *dns.Msg, rcode int) {
 	m := &resp.msg
 	m.Id = r.Id
 	m.Response = true
@@ -36,11 +45,10 @@ func newResponse(r *dns.Msg, rcode int) *response {
 	m.Rcode = rcode
 	resp.q[0] = r.Question[0]
 	m.Question = resp.q[:]
-	return resp
 }
 
 // setSOA puts a copy of soa in the authority section.
-func (resp *response) setSOA(soa *dns.SOA) {
+func (resp *negativeResponse) setSOA(soa *dns.SOA) {
 	resp.soa = *soa
 	resp.ns[0] = &resp.soa
 	resp.msg.Ns = resp.ns[:]
@@ -48,7 +56,7 @@ func (resp *response) setSOA(soa *dns.SOA) {
 
 // copyAnswer copies set's records, renamed to owner: the name as the client
 // spelled it.
-func (resp *response) copyAnswer(set *rrset, owner string) []dns.RR {
+func (resp *answerResponse) copyAnswer(set *rrset, owner string) []dns.RR {
 	switch {
 	case set.qtype == dns.TypeA && len(set.answer) <= smallAnswer:
 		for i, rr := range set.answer {
