@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -36,12 +37,25 @@ func gatewayPort(t *testing.T, addrs ...string) int {
 	return 0
 }
 
-// TestFailoverWithDig runs the README's failover example: the real binary
-// probes stand-in gateways on loopback, and dig sees active move to the
-// secondary when the primary's listener stops, and back when it returns.
+// TestFailoverWithDig runs the README's failover example, its Corefile and
+// regions file from examples/failover with free ports swapped in: the real
+// binary probes stand-in gateways on loopback, and dig sees active move to
+// the secondary when the primary's listener stops, and back when it returns.
 func TestFailoverWithDig(t *testing.T) {
-	const primary, secondary = "127.0.0.21", "127.0.0.22"
+	const primary, secondary = "127.0.0.2", "127.0.0.3"
 	port := gatewayPort(t, primary, secondary)
+	corefile, err := os.ReadFile("../examples/failover/Corefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions, err := os.ReadFile("../examples/failover/regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := strings.NewReplacer(":1054 ", ":{PORT} ", "port 13306", fmt.Sprintf("port %d", port)).Replace(string(corefile))
+	if example == string(corefile) || !strings.Contains(string(regions), "lab     127.0.0.2  127.0.0.3") {
+		t.Fatal("the failover example changed; update this test with it")
+	}
 	listen := func(addr string) *fakegw.Gateway {
 		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), false)
 		if err != nil {
@@ -52,20 +66,7 @@ func TestFailoverWithDig(t *testing.T) {
 	}
 	primaryGW := listen(primary)
 	listen(secondary)
-	s := startServer(t, map[string]string{
-		"regions": fmt.Sprintf("lab %s %s\n", primary, secondary),
-		"Corefile": fmt.Sprintf(`gateway.mysql.local:{PORT} {
-			bind 127.0.0.1
-			log
-			mysqlgw {
-				regions regions
-				port %d
-				healthcheck 200ms 150ms
-				rise 2
-				fall 2
-			}
-		}`, port),
-	})
+	s := startServer(t, map[string]string{"examples/failover/regions": string(regions), "Corefile": example})
 	active := func() string { return strings.TrimSpace(s.dig("active.lab.gateway.mysql.local", "+short")) }
 	waitFor := func(want string) {
 		t.Helper()

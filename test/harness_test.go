@@ -147,6 +147,9 @@ func startServer(t testing.TB, files map[string]string) *server {
 func (s *server) writeFile(name, content string) {
 	s.t.Helper()
 	content = strings.ReplaceAll(content, "{PORT}", fmt.Sprint(s.port))
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(s.dir, name)), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(s.dir, name), []byte(content), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
