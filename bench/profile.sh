@@ -63,7 +63,8 @@ free_port() {
 }
 
 # start NAME BODY: CoreDNS with BODY for the zone (and in-addr.arpa) on a
-# free loopback port; prints the port.
+# free loopback port, left in $STARTED_PORT (not printed: a command
+# substitution would lose the PID from PIDS, and the server with it).
 start() {
 	local name=$1 body=$2 port pid
 	port=$(free_port) && [[ -n $port ]] || exit 1
@@ -75,7 +76,7 @@ start() {
 	for _ in $(seq 150); do
 		kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name/log" >&2; exit 1; }
 		if dig @127.0.0.1 -p "$port" +time=1 +tries=1 +norec "$ZONE" SOA 2>/dev/null | grep -q 'status:'; then
-			echo "$port"
+			STARTED_PORT=$port
 			return
 		fi
 		sleep 0.2
@@ -89,13 +90,14 @@ go build -o "$WORK/coredns" ./cmd/coredns
 go build -o "$WORK/gen-bin" ./bench/gen
 
 # The query file comes from a plain mysqlgw, as in run.sh.
-GEN_PORT=$(start gen "    mysqlgw")
+start gen "    mysqlgw"
 mkdir -p "$WORK/gen"
-"$WORK/gen-bin" -server "127.0.0.1:$GEN_PORT" -zone "$ZONE" -out "$WORK/gen" >&2
+"$WORK/gen-bin" -server "127.0.0.1:$STARTED_PORT" -zone "$ZONE" -out "$WORK/gen" >&2
 
 PPROF_PORT=$(free_port)
-PORT=$(start profiled "    pprof 127.0.0.1:$PPROF_PORT
-    $PLUGIN")
+start profiled "    pprof 127.0.0.1:$PPROF_PORT
+    $PLUGIN"
+PORT=$STARTED_PORT
 log "profiling $PLUGIN on 127.0.0.1:$PORT (pprof on 127.0.0.1:$PPROF_PORT)"
 
 dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/gen/queries.txt" -l $((SECONDS_PROFILED + 4)) \
