@@ -427,3 +427,27 @@ func TestAnswersAreCopies(t *testing.T) {
 		t.Errorf("table changed by an edit to a previous answer: %s", a)
 	}
 }
+
+// TestSRVTargetsResolve checks a client that ignores the additional section
+// (or gets it cut by a small buffer) resolves every SRV target by itself, to
+// the address the additional section gave.
+func TestSRVTargetsResolve(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw")
+	for _, name := range []string{"_mysql._tcp.eastus2.gateway.mysql.local.", "_mysql._tcp.active.eastus2.gateway.mysql.local."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeSRV)
+		resp, _ := serve(t, g, m)
+		if len(resp.Answer) == 0 || len(resp.Extra) != len(resp.Answer) {
+			t.Fatalf("%s: %d SRV, %d additional", name, len(resp.Answer), len(resp.Extra))
+		}
+		for i, rr := range resp.Answer {
+			target := rr.(*dns.SRV).Target
+			q := new(dns.Msg)
+			q.SetQuestion(target, dns.TypeA)
+			a, _ := serve(t, g, q)
+			if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != resp.Extra[i].(*dns.A).A.String() {
+				t.Errorf("%s: target %s resolves to %v, additional says %v", name, target, a.Answer, resp.Extra[i])
+			}
+		}
+	}
+}
