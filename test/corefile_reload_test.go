@@ -1,0 +1,87 @@
+package test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+)
+
+// TestCorefileReloadLeavesNoProbers restarts an in-process server with
+// health checking several times, as the reload plugin or SIGUSR1 does: each
+// new instance probes, each old one stops, and the goroutine count comes back
+// to where it was.
+func TestCorefileReloadLeavesNoProbers(t *testing.T) {
+	const primary, secondary = "127.0.0.31", "127.0.0.32"
+	port := gatewayPort(t, primary, secondary)
+	for _, a := range []string{primary, secondary} {
+		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Close()
+	}
+	corefile := func(ttl int) caddy.Input {
+		return caddy.CaddyfileInput{ServerTypeName: "dns", Filepath: "Corefile", Contents: []byte(fmt.Sprintf(`gateway.mysql.local:0 {
+			bind 127.0.0.1
+			mysqlgw {
+				region lab %s %s
+				port %d
+				healthcheck 100ms 80ms
+				ttl %d
+			}
+		}`, primary, secondary, port, ttl))}
+	}
+	startMu.Lock()
+	caddy.Quiet, dnsserver.Quiet = true, true
+	base := runtime.NumGoroutine()
+	instance, err := caddy.Start(corefile(100))
+	startMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttlOf := func(i *caddy.Instance) uint32 {
+		m := new(dns.Msg)
+		m.SetQuestion("active.lab.gateway.mysql.local.", dns.TypeTXT)
+		r, err := dns.Exchange(m, i.Servers()[0].LocalAddr().String())
+		if err != nil || len(r.Answer) == 0 {
+			t.Fatalf("active.lab: %v %v", r, err)
+		}
+		m.SetQuestion("lab.gateway.mysql.local.", dns.TypeA)
+		r, err = dns.Exchange(m, i.Servers()[0].LocalAddr().String())
+		if err != nil || len(r.Answer) == 0 {
+			t.Fatalf("lab: %v %v", r, err)
+		}
+		return r.Answer[0].Header().Ttl
+	}
+	ttlOf(instance)
+	for i := 1; i <= 5; i++ {
+		instance, err = instance.Restart(corefile(100 + i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ttlOf(instance); got != uint32(100+i) {
+			t.Fatalf("after reload %d: TTL %d, want the new Corefile's %d", i, got, 100+i)
+		}
+	}
+	instance.ShutdownCallbacks()
+	instance.Stop()
+	instance.Wait()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A little slack for the runtime's and the test client's own goroutines.
+	if n := runtime.NumGoroutine(); n > base+2 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after five reloads and a stop, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
