@@ -239,44 +239,47 @@ func longName(rng *rand.Rand, zone string, n int) []byte {
 type stats struct {
 	mu          sync.Mutex
 	sentBy      map[string]int
-	queryBytes  map[uint16]int // id -> size of the last query with that id, for amplification
-	advertised  map[uint16]int // id -> the UDP size the query allowed
-	kindOf      map[uint16]string
-	servfailBy  map[string]int // kind -> SERVFAIL replies
+	queries     map[uint16]sentQuery // by ID; IDs repeat, so replies are matched by question too
 	replies     atomic.Int64
 	unparseable atomic.Int64
 	oversized   atomic.Int64
+	unmatched   atomic.Int64 // replies to datagrams that did not unpack, or whose ID was reused
 	writeErrors atomic.Int64
 	rcodes      map[string]int
+	servfailBy  map[string]int // kind -> SERVFAIL replies
 	largest     int
 	largestAmp  float64
 	ampDetail   string
 }
 
+// sentQuery is what a reply is checked against.
+type sentQuery struct {
+	kind     string
+	size     int
+	question *dns.Question // nil when the datagram does not unpack to one question
+	limit    int           // the UDP size the query allows
+}
+
 func newStats() *stats {
-	return &stats{sentBy: map[string]int{}, queryBytes: map[uint16]int{}, advertised: map[uint16]int{}, kindOf: map[uint16]string{}, servfailBy: map[string]int{}, rcodes: map[string]int{}}
+	return &stats{sentBy: map[string]int{}, queries: map[uint16]sentQuery{}, servfailBy: map[string]int{}, rcodes: map[string]int{}}
 }
 
 func (s *stats) sent(kind string, pkt []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sentBy[kind]++
-	if len(pkt) < 12 {
+	if len(pkt) < 2 {
 		return
 	}
-	id := binary.BigEndian.Uint16(pkt)
-	s.queryBytes[id] = len(pkt)
-	s.kindOf[id] = kind
-	size := dns.MinMsgSize
+	q := sentQuery{kind: kind, size: len(pkt), limit: dns.MinMsgSize}
 	m := new(dns.Msg)
-	if m.Unpack(pkt) == nil {
-		if opt := m.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
-			size = int(opt.UDPSize())
+	if m.Unpack(pkt) == nil && len(m.Question) == 1 {
+		q.question = &m.Question[0]
+		if opt := m.IsEdns0(); opt != nil && int(opt.UDPSize()) > q.limit {
+			q.limit = int(opt.UDPSize())
 		}
-	} else {
-		size = dns.MaxMsgSize // unknown: do not call its reply oversized
 	}
-	s.advertised[id] = size
+	s.queries[binary.BigEndian.Uint16(pkt)] = q
 }
 
 func (s *stats) read(conn net.Conn) {
@@ -292,7 +295,7 @@ func (s *stats) read(conn net.Conn) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // ECONNREFUSED and the like; counted by the final check
+			continue // ECONNREFUSED and the like; the final check catches a dead server
 		}
 		s.replies.Add(1)
 		m := new(dns.Msg)
@@ -302,19 +305,27 @@ func (s *stats) read(conn net.Conn) {
 		}
 		s.mu.Lock()
 		s.rcodes[dns.RcodeToString[m.Rcode]]++
-		if m.Rcode == dns.RcodeServerFailure {
-			s.servfailBy[s.kindOf[m.Id]]++
+		s.largest = max(s.largest, n)
+		q, ok := s.queries[m.Id]
+		if !ok || q.question == nil || len(m.Question) != 1 || m.Question[0] != *q.question {
+			s.unmatched.Add(1)
+			if n > dns.MinMsgSize {
+				// Only a query that unpacked can have asked for more.
+				s.oversized.Add(1)
+			}
+			s.mu.Unlock()
+			continue
 		}
-		if n > s.advertised[m.Id] && s.advertised[m.Id] > 0 {
+		if m.Rcode == dns.RcodeServerFailure {
+			s.servfailBy[q.kind]++
+		}
+		if n > q.limit {
 			s.oversized.Add(1)
 		}
-		if q := s.queryBytes[m.Id]; q > 0 {
-			if amp := float64(n) / float64(q); amp > s.largestAmp {
-				s.largestAmp = amp
-				s.ampDetail = fmt.Sprintf("%d-byte reply to a %d-byte query (%v)", n, q, m.Question)
-			}
+		if amp := float64(n) / float64(q.size); amp > s.largestAmp {
+			s.largestAmp = amp
+			s.ampDetail = fmt.Sprintf("%d-byte reply to a %d-byte query (%s %s, %s)", n, q.size, q.question.Name, dns.TypeToString[q.question.Qtype], q.kind)
 		}
-		s.largest = max(s.largest, n)
 		s.mu.Unlock()
 	}
 }
@@ -336,8 +347,8 @@ func (s *stats) report(sent int, took time.Duration) {
 		rc = append(rc, fmt.Sprintf("%s=%d", k, v))
 	}
 	sort.Strings(rc)
-	fmt.Printf("hostile: %d replies (%s), %d unparseable, %d larger than allowed, %d send errors\n",
-		s.replies.Load(), strings.Join(rc, " "), s.unparseable.Load(), s.oversized.Load(), s.writeErrors.Load())
+	fmt.Printf("hostile: %d replies (%s), %d unparseable, %d not matched to a query, %d larger than allowed, %d send errors\n",
+		s.replies.Load(), strings.Join(rc, " "), s.unparseable.Load(), s.unmatched.Load(), s.oversized.Load(), s.writeErrors.Load())
 	if len(s.servfailBy) > 0 {
 		fmt.Printf("hostile: SERVFAIL by kind of query: %v\n", s.servfailBy)
 	}

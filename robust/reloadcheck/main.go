@@ -100,7 +100,7 @@ func invalidVersions() []string {
 		a + "r99 192.0.2.1 bogus\n",  // a bad address
 		"\x00\xff\xfe binary junk\n", // not text at all
 		a + "all 192.0.2.250\n",      // a reserved name
-		strings.Replace(a, "r10 ", "r10 203.0.113.1 ", 1) + "", // four addresses
+		strings.Replace(a, "r10 ", "r10 203.0.113.1 203.0.113.2 ", 1), // four addresses
 	}
 }
 
