@@ -309,6 +309,7 @@ func TestRobustUDPAnswerSize(t *testing.T) {
 		what         string
 	}
 	var largest amp
+	largestBySize := map[int]amp{}
 	sawTC := false
 	for _, q := range []struct {
 		name  string
@@ -365,10 +366,17 @@ func TestRobustUDPAnswerSize(t *testing.T) {
 			if largest.query == 0 || len(wire)*largest.query > largest.reply*len(query) {
 				largest = amp{len(query), len(wire), what}
 			}
+			if l := largestBySize[bufsize]; l.query == 0 || len(wire)*l.query > l.reply*len(query) {
+				largestBySize[bufsize] = amp{len(query), len(wire), what}
+			}
 		}
 	}
 	if !sawTC {
 		t.Error("no answer needed truncation: the test no longer exercises the size limit")
+	}
+	for _, size := range []int{0, 100, 512, 1232, 4096} {
+		l := largestBySize[size]
+		t.Logf("bufsize %4d: largest UDP reply %d bytes to a %d-byte query, %.1fx (%s)", size, l.reply, l.query, float64(l.reply)/float64(l.query), l.what)
 	}
 	t.Logf("largest UDP amplification: %.1fx, a %d-byte reply to a %d-byte query (%s)",
 		float64(largest.reply)/float64(largest.query), largest.reply, largest.query, largest.what)
