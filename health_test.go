@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -61,18 +63,48 @@ func listenGateway(t *testing.T, addr string, port int, silent bool) *fakegw.Gat
 	return gw
 }
 
+// loopbackTable writes a regions file of stand-in addresses. Health checks
+// probe every address of the table, so a test's table must never include
+// the built-in one: a Corefile `region` line would add to it.
+func loopbackTable(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "regions")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startHealth starts g's background work after checking that it will only
+// ever probe loopback addresses.
+func startHealth(t *testing.T, g *MysqlGW) {
+	t.Helper()
+	g.health.mu.Lock()
+	for a := range g.health.targets {
+		if !a.IsLoopback() {
+			g.health.mu.Unlock()
+			t.Fatalf("refusing to probe %s: tests probe loopback listeners only", a)
+		}
+	}
+	g.health.mu.Unlock()
+	if err := g.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // healthPlugin is a plugin whose one region "lab" has the three stand-in
 // addresses, probed every 100ms.
 func healthPlugin(t *testing.T, port int, extra string) *MysqlGW {
 	t.Helper()
 	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw {
-		region lab %s %s %s
+		regions %s
+		reload 0
 		port %d
 		healthcheck 100ms 80ms
 		rise 2
 		fall 2
 		%s
-	}`, gwPrimary, gwSecondary, gwTertiary, port, extra))
+	}`, loopbackTable(t, "lab "+gwPrimary+" "+gwSecondary+" "+gwTertiary), port, extra))
 	t.Cleanup(func() { g.stop() })
 	return g
 }
@@ -117,7 +149,7 @@ func TestHealthFailoverAndFailback(t *testing.T) {
 	primary := listenGateway(t, gwPrimary, port, false)
 	listenGateway(t, gwSecondary, port, false)
 	g := healthPlugin(t, port, "")
-	g.start()
+	startHealth(t, g)
 	waitReady(t, g)
 	if got := activeAddrs(t, g); got != gwPrimary {
 		t.Fatalf("all up: active %q, want the primary", got)
@@ -165,14 +197,14 @@ func waitReady(t *testing.T, g *MysqlGW) {
 func TestHealthNoneHealthy(t *testing.T) {
 	port := gatewayPort(t) // nothing listens: every connect is refused
 	open := healthPlugin(t, port, "failover open")
-	open.start()
+	startHealth(t, open)
 	waitReady(t, open)
 	if got := activeAddrs(t, open); got != gwPrimary+" "+gwSecondary+" "+gwTertiary {
 		t.Errorf("none healthy, failover open: active %q, want every address", got)
 	}
 
 	closed := healthPlugin(t, port, "failover closed")
-	closed.start()
+	startHealth(t, closed)
 	waitReady(t, closed)
 	for _, q := range []struct {
 		name  string
@@ -195,14 +227,14 @@ func TestHealthSilentGateway(t *testing.T) {
 	listenGateway(t, gwPrimary, port, true)
 	listenGateway(t, gwSecondary, port, false)
 	g := healthPlugin(t, port, "")
-	g.start()
+	startHealth(t, g)
 	waitReady(t, g)
 	if got := activeAddrs(t, g); got != gwSecondary {
 		t.Errorf("silent primary: active %q, want the secondary", got)
 	}
 
 	connect := healthPlugin(t, port, "probe connect")
-	connect.start()
+	startHealth(t, connect)
 	waitReady(t, connect)
 	if got := activeAddrs(t, connect); got != gwPrimary {
 		t.Errorf("silent primary, connect probes: active %q, want the primary", got)
@@ -214,11 +246,11 @@ func TestHealthSilentGateway(t *testing.T) {
 func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 	port := gatewayPort(t)
 	listenGateway(t, gwPrimary, port, true) // holds the first probe for its whole timeout
-	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n region lab %s %s\n port %d\n healthcheck 20s 10s\n}", gwPrimary, gwSecondary, port))
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n port %d\n healthcheck 20s 10s\n}", loopbackTable(t, "lab "+gwPrimary+" "+gwSecondary), port))
 	if g.Ready() {
 		t.Error("ready before health checking started")
 	}
-	g.start()
+	startHealth(t, g)
 	defer g.stop()
 	if g.Ready() {
 		t.Error("ready before the first probe round finished")
@@ -269,8 +301,8 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	listenGateway(t, gwPrimary, port, false)
 	listenGateway(t, gwSecondary, port, false)
 	base := runtime.NumGoroutine()
-	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n region lab %s\n port %d\n healthcheck 100ms 80ms\n}", gwPrimary, port))
-	g.start()
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n port %d\n healthcheck 100ms 80ms\n}", loopbackTable(t, "lab "+gwPrimary), port))
+	startHealth(t, g)
 	waitReady(t, g)
 	waitActive(t, g, gwPrimary)
 
@@ -278,9 +310,6 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The Corefile's own region line overrides the file, so apply the new
-	// table with the override dropped, as a file-based table would be.
-	g.overrides.regions = nil
 	if err := g.apply(regions); err != nil {
 		t.Fatal(err)
 	}

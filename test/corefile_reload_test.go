@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -28,16 +30,23 @@ func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 		}
 		defer gw.Close()
 	}
+	// Only a regions file keeps the built-in table's public addresses out of
+	// the probes; a Corefile region line would add to them.
+	regions := filepath.Join(t.TempDir(), "regions")
+	if err := os.WriteFile(regions, []byte("lab "+primary+" "+secondary+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	corefile := func(ttl int) caddy.Input {
 		return caddy.CaddyfileInput{ServerTypeName: "dns", Filepath: "Corefile", Contents: []byte(fmt.Sprintf(`gateway.mysql.local:0 {
 			bind 127.0.0.1
 			mysqlgw {
-				region lab %s %s
+				regions %s
+				reload 0
 				port %d
 				healthcheck 100ms 80ms
 				ttl %d
 			}
-		}`, primary, secondary, port, ttl))}
+		}`, regions, port, ttl))}
 	}
 	startMu.Lock()
 	caddy.Quiet, dnsserver.Quiet = true, true
