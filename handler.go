@@ -52,6 +52,7 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		for i := range rrsets {
 			if rrsets[i].qtype == qtype {
 				set = &rrsets[i]
+				break
 			}
 		}
 	default:

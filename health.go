@@ -30,13 +30,14 @@ type healthChecker struct {
 	rise, fall        int  // consecutive passes (fails) before an address is up (down)
 	greeting          bool // wait for the MySQL handshake, not just the TCP connect
 
-	mu      sync.Mutex
-	targets map[netip.Addr]*addrHealth
-	regions []Region // the table being served, for the gateway_up gauge
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	ready   atomic.Bool // the first probe round has finished
+	mu        sync.Mutex
+	targets   map[netip.Addr]*addrHealth
+	regions   []Region           // the table being served, for the gateway_up gauge
+	published map[[3]string]bool // gateway_up series this checker set
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	ready     atomic.Bool // the first probe round has finished
 }
 
 // addrHealth is one address's state. up is read by queries, lock-free; the
@@ -243,11 +244,21 @@ func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
 	c.publish()
 }
 
-// publish sets gateway_up for every region and role of the table.
+// publish sets gateway_up for every region and role of the table, and
+// deletes the series this checker set for addresses the table dropped; it
+// leaves other server blocks' series alone.
 func (c *healthChecker) publish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	gatewayUp.Reset()
+	current := make(map[[3]string]bool)
+	defer func() {
+		for labels := range c.published {
+			if !current[labels] {
+				gatewayUp.DeleteLabelValues(labels[:]...)
+			}
+		}
+		c.published = current
+	}()
 	for _, r := range c.regions {
 		for role, a := range r.Addrs {
 			h, ok := c.targets[a]
@@ -258,7 +269,9 @@ func (c *healthChecker) publish() {
 			if h.isUp.Load() {
 				v = 1
 			}
-			gatewayUp.WithLabelValues(r.Name, Role(role).String(), a.String()).Set(v)
+			labels := [3]string{r.Name, Role(role).String(), a.String()}
+			gatewayUp.WithLabelValues(labels[:]...).Set(v)
+			current[labels] = true
 		}
 	}
 }

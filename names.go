@@ -109,8 +109,8 @@ func buildNames(regions []Region, opt options, health *healthChecker) *names {
 	return n
 }
 
-// nsZone names the zone whose ns.dns name serves as the name server of z:
-// forward zones name their own, reverse zones the first forward zone's.
+// nsHost is the name server of zone z: forward zones name their own
+// ns.dns, reverse zones the first forward zone's.
 func nsHost(z, ptrZone string) string {
 	if isReverseZone(z) && ptrZone != "" {
 		return nsLabel + ptrZone
