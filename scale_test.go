@@ -1,3 +1,5 @@
+//go:build unix
+
 package mysqlgw
 
 // How mysqlgw grows with its table: synthetic tables of 31, 1,000 and 100,000
@@ -79,10 +81,12 @@ func BenchmarkScale(b *testing.B) {
 
 		b.Run(fmt.Sprintf("regions=%d/load", n), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := startCPU()
 			var table *names
 			for b.Loop() {
 				table = loadSynthetic(b, content)
 			}
+			cpu.report(b)
 			b.StopTimer()
 			// Retained memory of one table: measure a fresh load with
 			// the heap settled before and after.
@@ -122,11 +126,13 @@ func BenchmarkScale(b *testing.B) {
 				}
 			}
 			b.ReportAllocs()
+			cpu := startCPU()
 			i := 0
 			for b.Loop() {
 				g.ServeDNS(ctx, w, queries[i&(len(queries)-1)])
 				i++
 			}
+			cpu.report(b)
 		})
 	}
 }

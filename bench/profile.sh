@@ -10,6 +10,7 @@
 #   SECONDS_PROFILED=10   length of the profile; dnsperf runs 4 s longer
 #   PLUGIN=mysqlgw        the plugin behind the server (mysqlgw or whoami)
 #   CLIENTS=8 THREADS=2 OUTSTANDING=100   dnsperf -c, -T and -q
+#   NICE=0                nice level of the server and dnsperf (see run.sh)
 #   OUT=dir               where profile-PLUGIN.md and profile-PLUGIN.pb.gz go
 # Needs dnsperf, curl and go.
 set -euo pipefail
@@ -21,6 +22,7 @@ PLUGIN=${PLUGIN:-mysqlgw}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
 OUTSTANDING=${OUTSTANDING:-100}
+NICE=${NICE:-0}
 OUT=${OUT:-$ROOT/bench/results}
 ZONE=gateway.mysql.local.
 
@@ -70,7 +72,7 @@ start() {
 	port=$(free_port) && [[ -n $port ]] || exit 1
 	mkdir -p "$WORK/$name"
 	printf '%s:%s in-addr.arpa:%s {\n    bind 127.0.0.1\n%s\n}\n' "${ZONE%.}" "$port" "$port" "$body" >"$WORK/$name/Corefile"
-	(cd "$WORK/$name" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
+	(cd "$WORK/$name" && exec nice -n "$NICE" "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
 	pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 150); do
@@ -100,7 +102,7 @@ start profiled "    pprof 127.0.0.1:$PPROF_PORT
 PORT=$STARTED_PORT
 log "profiling $PLUGIN on 127.0.0.1:$PORT (pprof on 127.0.0.1:$PPROF_PORT)"
 
-dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/gen/queries.txt" -l $((SECONDS_PROFILED + 4)) \
+nice -n "$NICE" dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/gen/queries.txt" -l $((SECONDS_PROFILED + 4)) \
 	-c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -t 1 >"$WORK/dnsperf.txt" 2>&1 &
 DNSPERF=$!
 PIDS+=("$DNSPERF")

@@ -12,6 +12,8 @@
 #   SHORT=1           DURATION=2 ROUNDS=1, written to bench/results/tmp/
 #   SERVERS="..."     which servers to measure, in this order (default: all below)
 #   CLIENTS=8 THREADS=2 OUTSTANDING=100   dnsperf -c, -T and -q
+#   NICE=0            run the servers and dnsperf at this nice level (as root,
+#                     e.g. -5, on a machine busy with other work)
 #   WAIT_IDLE=0       wait up to this many seconds for the 1-minute load
 #                     average to drop below IDLE_LOAD (default 1.0) first
 #   OUT=dir           where latest.md, latest.svg and latest.tsv go
@@ -37,6 +39,7 @@ OUT=${OUT:-$ROOT/bench/results}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
 OUTSTANDING=${OUTSTANDING:-100}
+NICE=${NICE:-0}
 WAIT_IDLE=${WAIT_IDLE:-0}
 IDLE_LOAD=${IDLE_LOAD:-1.0}
 ALL_SERVERS="mysqlgw mysqlgw-multisocket whoami file hosts template knot chain-mysqlgw chain-whoami"
@@ -130,7 +133,7 @@ start_coredns() {
 		echo "$body"
 		echo "}"
 	} >"$dir/Corefile"
-	(cd "$dir" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
+	(cd "$dir" && exec nice -n "$NICE" "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
 	pid=$!
 	PIDS+=("$pid")
 	wait_answer "$name" "$port" "$pid"
@@ -161,7 +164,7 @@ zone:
   - domain: ${ZONE%.}
     file: "$WORK/gen/db.zone"
 EOF
-	knotd -c "$dir/knot.conf" >"$dir/log" 2>&1 &
+	nice -n "$NICE" knotd -c "$dir/knot.conf" >"$dir/log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait_answer knot "$port" "$pid"
@@ -208,7 +211,7 @@ check() {
 # results: round, server, QPS, mean latency (ms), lost, sent.
 measure() {
 	local round=$1 name=$2 out
-	out=$(dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$WORK/gen/queries.txt" -l "$DURATION" \
+	out=$(nice -n "$NICE" dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$WORK/gen/queries.txt" -l "$DURATION" \
 		-c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" -t 1 2>&1) || {
 		echo "run.sh: dnsperf against $name failed:" >&2
 		echo "$out" >&2
@@ -333,7 +336,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 	echo "# mysqlgw end to end, $DATE"
 	echo
 	echo "Commit $COMMIT; $(go env GOVERSION); $CPU, $(nproc) cores; $(uname -sr)."
-	echo "dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }') -c $CLIENTS -T $THREADS -q $OUTSTANDING, $DURATION s a run, $ROUNDS round(s) interleaved, medians."
+	echo "dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }') -c $CLIENTS -T $THREADS -q $OUTSTANDING, $DURATION s a run, $ROUNDS round(s) interleaved, medians; servers and dnsperf at nice $NICE."
 	echo "Query mix: 70% A over region and role names, 20% TXT, 10% NXDOMAIN ($(wc -l <"$WORK/gen/queries.txt") lines, bench/gen)."
 	echo "Load average before/after measuring: $LOAD_BEFORE / $LOAD_AFTER."
 	echo
@@ -365,7 +368,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 
 # The chart: one horizontal bar per server, mysqlgw's in blue.
 awk -F'\t' -v title="mysqlgw end to end: median queries/s ($DATE, $COMMIT)" \
-	-v subtitle="dnsperf -c $CLIENTS -T $THREADS, $DURATION s x $ROUNDS rounds, 127.0.0.1, $(nproc) cores" '
+	-v subtitle="dnsperf -c $CLIENTS -T $THREADS, $DURATION s x $ROUNDS rounds, 127.0.0.1, $(nproc) cores, load average ${LOAD_BEFORE%% *} before" '
 	{ name[NR] = $1; qps[NR] = $2; if ($2 > max) max = $2 }
 	END {
 		left = 170; barw = 460; row = 30; top = 62
