@@ -47,6 +47,15 @@ const (
 `
 )
 
+// clusterCorefile is the server block to add to the cluster's own CoreDNS
+// (the coredns ConfigMap in kube-system), with the mysqlgw Service's IP.
+const clusterCorefile = `gateway.mysql.local:53 {
+    errors
+    cache 30
+    forward . 10.96.0.53
+}
+`
+
 // resolverCorefile runs mysqlgw with the log plugin, so that the test sees
 // every query a resolver sends it, and bufsize 512, so that the all-regions
 // answer is truncated over UDP and the resolver must fetch it over TCP.
@@ -71,6 +80,7 @@ func TestResolvers(t *testing.T) {
 		{"unbound", startUnbound},
 		{"dnsmasq", startDnsmasq},
 		{"bind", startNamed},
+		{"coredns", startClusterCoreDNS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -315,6 +325,20 @@ controls { };
 `, dir, port, sink, bindOptions) + strings.ReplaceAll(bindZone, "port 1053", fmt.Sprintf("port %d", upstream))
 	writeConfig(t, dir, "named.conf", config)
 	return startResolver(t, dir, port, bin, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
+}
+
+// startClusterCoreDNS runs the cluster's CoreDNS as the binary under test:
+// errors, cache and forward are CoreDNS's own plugins, compiled in unchanged.
+func startClusterCoreDNS(t *testing.T, upstream int) string {
+	dir, port := t.TempDir(), freePort(t)
+	config := strings.Replace(clusterCorefile, "gateway.mysql.local:53 {\n",
+		fmt.Sprintf("gateway.mysql.local:%d {\n    bind 127.0.0.1\n", port), 1)
+	config = strings.ReplaceAll(config, "forward . 10.96.0.53", fmt.Sprintf("forward . 127.0.0.1:%d", upstream))
+	if !strings.Contains(config, "bind 127.0.0.1") || !strings.Contains(config, fmt.Sprintf("127.0.0.1:%d", upstream)) {
+		t.Fatalf("clusterCorefile no longer has the lines this test rewrites:\n%s", clusterCorefile)
+	}
+	writeConfig(t, dir, "Corefile", config)
+	return startResolver(t, dir, port, binary, "-conf", filepath.Join(dir, "Corefile"))
 }
 
 func writeConfig(t *testing.T, dir, name, content string) {
