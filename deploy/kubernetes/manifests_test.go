@@ -539,7 +539,7 @@ func buildImageBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var run []string
-	var user, copyFrom string
+	var user, copyFrom, builder string
 	var stages int
 	for _, line := range strings.Split(string(content), "\n") {
 		fields := strings.Fields(line)
@@ -550,6 +550,9 @@ func buildImageBinary(t *testing.T) string {
 		case "FROM":
 			stages++
 			user = ""
+			if stages == 1 && len(fields) > 1 {
+				builder = fields[1]
+			}
 		case "RUN":
 			if strings.Contains(line, "build-image-binary.sh") {
 				if run != nil {
@@ -573,6 +576,15 @@ func buildImageBinary(t *testing.T) string {
 	}
 	if uid, _, _ := strings.Cut(user, ":"); uid == "" || uid == "0" || uid == "root" {
 		t.Errorf("Dockerfile's final stage runs as user %q, want a non-root USER", user)
+	}
+	// The image builds with the Go that go.mod asks for.
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	if goVersion == nil || !strings.HasPrefix(builder, "golang:"+string(goVersion[1])+"-") {
+		t.Errorf("Dockerfile builds on %q; want golang:%s-..., the Go of go.mod", builder, goVersion[1])
 	}
 
 	out := filepath.Join(t.TempDir(), "coredns")
