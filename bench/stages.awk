@@ -17,7 +17,7 @@ function stage(f) {
 		return "reply sizing (ScrubWriter: Len, Truncate)"
 	if (f ~ /miekg\/dns\.(\(\*Msg\)\.[Uu]npack|[Uu]npackDomainName|unpackMsgHdr|unpackQuestion|UnpackRR)/)
 		return "unpack (miekg/dns)"
-	if (f ~ /mysqlgw\/mysqlgw\.count$/)
+	if (f ~ /mysqlgw\/mysqlgw\.(count$|\(\*requestCounters\)\.)/)
 		return "mysqlgw: requests_total counter"
 	if (f ~ /mysqlgw\/mysqlgw\./)
 		return "mysqlgw ServeDNS (lookup, copy, reply)"
