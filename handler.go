@@ -15,6 +15,9 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	// The table is class IN data for standard queries; anything else is
 	// another plugin's to answer.
 	if len(r.Question) != 1 || r.Opcode != dns.OpcodeQuery || r.Question[0].Qclass != dns.ClassINET {
+		if g.Next == nil {
+			return notOurs(r), nil
+		}
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
 	// The question is read directly rather than through request.Request:
@@ -98,6 +101,17 @@ func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 	g.count(ctx, zone.name, r.Question[0].Qtype, kind)
 	return rcode, nil
+}
+
+// notOurs is the error the server sends for a query mysqlgw does not take
+// when no plugin follows it: NOTIMP for an opcode other than QUERY (RFC 1996
+// has a NOTIFY for an unknown zone answered so), REFUSED otherwise, rather than
+// the SERVFAIL of an empty chain, which would read as a failure of this server.
+func notOurs(r *dns.Msg) int {
+	if r.Opcode != dns.OpcodeQuery {
+		return dns.RcodeNotImplemented
+	}
+	return dns.RcodeRefused
 }
 
 // rfc8482 is the minimal answer to ANY (RFC 8482 section 4.2).

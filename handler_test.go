@@ -451,3 +451,23 @@ func TestSRVTargetsResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestNotOursWithoutNext: with no plugin after mysqlgw, a query it does not
+// take gets NOTIMP or REFUSED for the server to send, not SERVFAIL.
+func TestNotOursWithoutNext(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw")
+	g.Next = nil
+	notify := new(dns.Msg).SetNotify("gateway.mysql.local.")
+	chaos := new(dns.Msg).SetQuestion("eastus2.gateway.mysql.local.", dns.TypeTXT)
+	chaos.Question[0].Qclass = dns.ClassCHAOS
+	for _, tc := range []struct {
+		m    *dns.Msg
+		want int
+	}{{notify, dns.RcodeNotImplemented}, {chaos, dns.RcodeRefused}} {
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		rcode, _ := g.ServeDNS(context.Background(), rec, tc.m)
+		if rcode != tc.want || rec.Msg != nil {
+			t.Errorf("opcode %d class %d: rcode %d (wrote %v), want %d for the server to write", tc.m.Opcode, tc.m.Question[0].Qclass, rcode, rec.Msg != nil, tc.want)
+		}
+	}
+}
