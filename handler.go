@@ -25,9 +25,19 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	// cost, and an unpacked name is already in presentation form.
 	qname, qtype := r.Question[0].Name, r.Question[0].Qtype
 	table := g.names.Load()
-	key := lowerASCII(qname)
-
-	nd := table.nodes[key]
+	key := qname
+	var nd *node
+	if hasUpperASCII(qname) {
+		// Look up through a stack buffer: Go does not allocate for a map
+		// index by string(bytes), so only a miss pays for the string.
+		var buf [256]byte
+		lower := appendLowerASCII(buf[:0], qname)
+		if nd = table.nodes[string(lower)]; nd == nil {
+			key = string(lower)
+		}
+	} else {
+		nd = table.nodes[qname]
+	}
 	if nd == nil {
 		zone := table.zoneOf(key)
 		if zone == nil {
@@ -79,6 +89,14 @@ func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, z
 
 // writeSet sends the records of set, renamed to the question's name.
 func (g *MysqlGW) writeSet(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, set *rrset) (int, error) {
+	if fitsSRVResponse(set) {
+		resp := new(srvResponse)
+		resp.init(r, dns.RcodeSuccess)
+		resp.msg.Answer, resp.msg.Extra = resp.copySRV(set, r.Question[0].Name)
+		w.WriteMsg(&resp.msg)
+		g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
+		return dns.RcodeSuccess, nil
+	}
 	resp := new(answerResponse)
 	resp.init(r, dns.RcodeSuccess)
 	resp.msg.Answer = resp.copyAnswer(set, r.Question[0].Name)
@@ -95,11 +113,11 @@ func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	resp.init(r, rcode)
 	resp.setSOA(zone.soa)
 	w.WriteMsg(&resp.msg)
-	kind := kindNoData
+	k := kindNoData
 	if rcode == dns.RcodeNameError {
-		kind = kindNXDomain
+		k = kindNXDomain
 	}
-	g.count(ctx, zone.name, r.Question[0].Qtype, kind)
+	g.count(ctx, zone.name, r.Question[0].Qtype, k)
 	return rcode, nil
 }
 
@@ -133,20 +151,32 @@ func localAddress(state request.Request, qtype uint16, ttl uint32) dns.RR {
 	return nil
 }
 
-// lowerASCII lower-cases s, allocating only when s has an upper-case letter;
-// most queries arrive in lower case. DNS names compare case-insensitively for
-// ASCII only (RFC 4343).
+// lowerASCII lower-cases s, allocating only when s has an upper-case letter.
+// DNS names compare case-insensitively for ASCII only (RFC 4343).
 func lowerASCII(s string) string {
+	if !hasUpperASCII(s) {
+		return s
+	}
+	return string(appendLowerASCII(make([]byte, 0, len(s)), s))
+}
+
+func hasUpperASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
+			return true
 		}
 	}
-	return s
+	return false
+}
+
+// appendLowerASCII appends s to b, lower-cased.
+func appendLowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }

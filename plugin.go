@@ -37,8 +37,8 @@ type MysqlGW struct {
 // Name implements plugin.Handler.
 func (g *MysqlGW) Name() string { return "mysqlgw" }
 
-func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, kind string) {
-	g.counters.inc(ctx, zone, qtype, kind)
+func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, k kind) {
+	g.counters.inc(ctx, zone, qtype, k)
 }
 
 // Ready implements ready.Readiness: ready once a table is loaded and, with

@@ -54,20 +54,64 @@ func (resp *negativeResponse) setSOA(soa *dns.SOA) {
 	resp.msg.Ns = resp.ns[:]
 }
 
+// srvResponse has room for a region's SRV answer and its targets' addresses.
+type srvResponse struct {
+	response
+	list  [smallAnswer]dns.RR
+	srv   [smallAnswer]dns.SRV
+	extra [smallAnswer]dns.RR
+	a     [smallAnswer]dns.A
+	ip    [smallAnswer][4]byte
+}
+
+// fitsSRVResponse reports whether set's records fit a srvResponse: up to
+// three SRV records whose targets are IPv4.
+func fitsSRVResponse(set *rrset) bool {
+	if set.qtype != dns.TypeSRV || len(set.answer) > smallAnswer || len(set.extra) > smallAnswer {
+		return false
+	}
+	for _, rr := range set.extra {
+		if _, ok := rr.(*dns.A); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// copySRV copies set's SRV records, renamed to owner, and their targets'
+// address records, keeping those records' own names.
+func (resp *srvResponse) copySRV(set *rrset, owner string) (answer, extra []dns.RR) {
+	for i, rr := range set.answer {
+		resp.srv[i] = *rr.(*dns.SRV)
+		resp.srv[i].Hdr.Name = owner
+		resp.list[i] = &resp.srv[i]
+	}
+	copyAsInto(resp.a[:], resp.ip[:], resp.extra[:], set.extra, "")
+	return resp.list[:len(set.answer)], resp.extra[:len(set.extra)]
+}
+
+// copyAsInto copies A records into room the caller provides; a non-empty
+// owner renames them.
+func copyAsInto(rrs []dns.A, ips [][4]byte, list []dns.RR, src []dns.RR, owner string) []dns.RR {
+	for i, rr := range src {
+		a := rr.(*dns.A)
+		rrs[i] = dns.A{Hdr: a.Hdr}
+		if owner != "" {
+			rrs[i].Hdr.Name = owner
+		}
+		copy(ips[i][:], a.A)
+		rrs[i].A = ips[i][:len(a.A)]
+		list[i] = &rrs[i]
+	}
+	return list[:len(src)]
+}
+
 // copyAnswer copies set's records, renamed to owner: the name as the client
 // spelled it.
 func (resp *answerResponse) copyAnswer(set *rrset, owner string) []dns.RR {
 	switch {
 	case set.qtype == dns.TypeA && len(set.answer) <= smallAnswer:
-		for i, rr := range set.answer {
-			src := rr.(*dns.A)
-			resp.a[i] = dns.A{Hdr: src.Hdr}
-			resp.a[i].Hdr.Name = owner
-			copy(resp.ip[i][:], src.A)
-			resp.a[i].A = resp.ip[i][:len(src.A)]
-			resp.list[i] = &resp.a[i]
-		}
-		return resp.list[:len(set.answer)]
+		return copyAsInto(resp.a[:], resp.ip[:], resp.list[:], set.answer, owner)
 	case set.qtype == dns.TypeA:
 		return copyAs(set.answer, owner)
 	case set.qtype == dns.TypeTXT:
