@@ -26,26 +26,6 @@ const fuzzCorefile = `mysqlgw gateway.mysql.local. 191.in-addr.arpa. ip6.arpa. {
 	alias fl fuzzland
 }`
 
-// fuzzNextRcode is what the next handler returns, so a query mysqlgw passed
-// on can be told from one it answered.
-const fuzzNextRcode = 99
-
-// fuzzPlugin builds a plugin the way setup does (parse, then load) with
-// test.NextHandler as the next plugin.
-func fuzzPlugin(t testing.TB, corefile string) *MysqlGW {
-	t.Helper()
-	c := caddy.NewTestController("dns", corefile)
-	g, err := parse(c)
-	if err != nil {
-		t.Fatalf("parse %q: %v", corefile, err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatalf("load %q: %v", corefile, err)
-	}
-	g.Next = test.NextHandler(fuzzNextRcode, nil)
-	return g
-}
-
 // FuzzServeDNS feeds every message the fuzzer can unpack through ServeDNS.
 // The handler must not panic, must pass on exactly what is not its own, and
 // every reply must be a well-formed answer to the question asked.
@@ -75,7 +55,7 @@ func FuzzServeDNS(f *testing.F) {
 		f.Add(wire)
 	}
 
-	g := fuzzPlugin(f, fuzzCorefile)
+	g := newTestPlugin(f, fuzzCorefile)
 	f.Fuzz(func(t *testing.T, wire []byte) {
 		r := new(dns.Msg)
 		if err := r.Unpack(wire); err != nil {
@@ -103,13 +83,13 @@ func checkServeDNS(t *testing.T, g *MysqlGW, r *dns.Msg) {
 	}
 	if inZone == "" {
 		// Not ours: passed on untouched, nothing written.
-		if rec.Msg != nil || rcode != fuzzNextRcode || err != nil {
+		if rec.Msg != nil || rcode != dnsRcodeNextMarker || err != nil {
 			t.Fatalf("query outside the plugin's remit %v was answered (rcode %d, err %v):\n%v", query.Question, rcode, err, rec.Msg)
 		}
 		return
 	}
 	if key := lowerASCII(query.Question[0].Name); rec.Msg == nil && g.names.Load().nodes[key] == nil && g.Fall.Through(key) {
-		if rcode != fuzzNextRcode || err != nil {
+		if rcode != dnsRcodeNextMarker || err != nil {
 			t.Fatalf("fallthrough for %v returned rcode %d, err %v", query.Question, rcode, err)
 		}
 		return
@@ -269,7 +249,7 @@ func FuzzSetup(f *testing.F) {
 		if err := g.load(); err != nil {
 			return
 		}
-		g.Next = test.NextHandler(fuzzNextRcode, nil)
+		g.Next = test.NextHandler(dnsRcodeNextMarker, nil)
 		table := g.names.Load()
 		if table == nil {
 			t.Fatal("load succeeded without a table")
