@@ -52,7 +52,8 @@ func TestFailoverWithDig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	example := strings.NewReplacer(":1054 ", ":{PORT} ", "port 13306", fmt.Sprintf("port %d", port)).Replace(string(corefile))
+	example := strings.NewReplacer(":1054 ", ":{PORT} ", "port 13306", fmt.Sprintf("port %d", port),
+		":9154", fmt.Sprintf(":%d", freePort(t))).Replace(string(corefile))
 	if example == string(corefile) || !strings.Contains(string(regions), "lab     127.0.0.2  127.0.0.3") {
 		t.Fatal("the failover example changed; update this test with it")
 	}
