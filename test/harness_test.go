@@ -3,15 +3,12 @@
 package test
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	_ "github.com/mysqlgw/mysqlgw/internal/chain"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // binary is cmd/coredns, built once by TestMain (with -race when the tests
@@ -49,40 +47,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool returns the path of an outside tool. Without it the test skips
-// on a laptop but fails in CI, where .ci/run installs it: a skip proves nothing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed; .ci/run installs it", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
-
-// freePort finds a loopback port that is free for both UDP and TCP.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port on 127.0.0.1")
-	return 0
-}
+// requireTool and freePort: see internal/testutil.
+var (
+	requireTool = testutil.RequireTool
+	freePort    = testutil.FreePort
+)
 
 // server is the real binary running a Corefile in its own folder.
 type server struct {
@@ -90,8 +59,8 @@ type server struct {
 	dir  string
 	port int
 	addr string
-	cmd  *exec.Cmd
-	out  *syncBuffer
+	proc *testutil.Process
+	out  *testutil.SyncBuffer
 }
 
 // startServer writes files (the Corefile among them, with {PORT} replaced by
@@ -99,35 +68,19 @@ type server struct {
 // once the server answers.
 func startServer(t testing.TB, files map[string]string) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), port: freePort(t), out: &syncBuffer{}}
+	s := &server{t: t, dir: t.TempDir(), port: freePort(t)}
 	s.addr = fmt.Sprintf("127.0.0.1:%d", s.port)
 	for name, content := range files {
 		s.writeFile(name, content)
 	}
-	s.cmd = exec.Command(binary, "-conf", "Corefile")
-	s.cmd.Dir = s.dir
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.out.String())
-		}
-	})
+	cmd := exec.Command(binary, "-conf", "Corefile")
+	cmd.Dir = s.dir
+	s.proc = testutil.Start(t, cmd, 10*time.Second)
+	s.out = s.proc.Out
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
+		case <-s.proc.Exited:
 			t.Fatalf("server exited at start-up:\n%s", s.out.String())
 		default:
 		}
@@ -189,25 +142,6 @@ func (s *server) dig(args ...string) string {
 		s.t.Fatalf("dig %s: %v\n%s", strings.Join(all, " "), err, out)
 	}
 	return string(out)
-}
-
-// syncBuffer is a bytes.Buffer the server's output can be written to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 var startMu sync.Mutex

@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // The resolver configurations below are the README's, word for word, with
@@ -360,27 +361,10 @@ func writeConfig(t *testing.T, dir, name, content string) {
 func startResolver(t *testing.T, dir string, port int, bin string, args ...string) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	out := &syncBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
-		}
-	})
+	proc := testutil.Start(t, cmd, 10*time.Second)
+	out, exited := proc.Out, proc.Exited
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {

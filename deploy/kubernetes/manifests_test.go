@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +39,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	_ "github.com/mysqlgw/mysqlgw" // registers mysqlgw's setup
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // manifests is everything in deploy/kubernetes/*.yaml, one of each kind.
@@ -459,7 +459,7 @@ func TestImageServesConfigMap(t *testing.T) {
 	cf := parseCorefile(t, m.configMap.Data["Corefile"])
 	ports := map[int]int{}
 	for _, p := range []int{cf.dnsPort, cf.pluginPort(t, "ready"), cf.pluginPort(t, "health"), cf.pluginPort(t, "prometheus")} {
-		ports[p] = freePort(t)
+		ports[p] = testutil.FreePort(t)
 	}
 	corefile := regexp.MustCompile(`:(\d+)\b`).ReplaceAllStringFunc(cf.text, func(s string) string {
 		n, _ := strconv.Atoi(s[1:])
@@ -487,31 +487,13 @@ func TestImageServesConfigMap(t *testing.T) {
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", out.String())
-		}
-	})
+	proc := testutil.Start(t, cmd, 15*time.Second)
 
 	// The probes, as the kubelet sends them.
 	for _, probe := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
 		port := ports[containerPort(t, c, probe.HTTPGet.Port, corev1.ProtocolTCP)]
 		url := fmt.Sprintf("http://127.0.0.1:%d%s", port, probe.HTTPGet.Path)
-		waitHTTP(t, url, exited, &out)
+		waitHTTP(t, url, proc)
 	}
 
 	// A region from the ConfigMap's regions file, over UDP and TCP.
@@ -638,14 +620,14 @@ func firstRegion(t *testing.T, content string) region {
 	return region{}
 }
 
-func waitHTTP(t *testing.T, url string, exited <-chan struct{}, out *syncBuffer) {
+func waitHTTP(t *testing.T, url string, proc *testutil.Process) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
-			t.Fatalf("server exited:\n%s", out.String())
+		case <-proc.Exited:
+			t.Fatalf("server exited:\n%s", proc.Out.String())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -665,42 +647,4 @@ func waitHTTP(t *testing.T, url string, exited <-chan struct{}, out *syncBuffer)
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("GET %s: %s, want 200 OK", url, last)
-}
-
-// freePort finds a loopback port free for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port on 127.0.0.1")
-	return 0
-}
-
-// syncBuffer collects the server's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -1,0 +1,103 @@
+// Package testutil holds what mysqlgw's end-to-end tests share: outside
+// tools, free loopback ports, and child processes that stop with the test.
+package testutil
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireTool returns the path of an outside tool. Without it the test skips
+// on a laptop but fails in CI, where .ci/run installs it: a skip proves nothing.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed; .ci/run installs it", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// FreePort finds a loopback port that is free for both UDP and TCP.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port on 127.0.0.1")
+	return 0
+}
+
+// SyncBuffer collects a child's output while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Process is a child started by Start.
+type Process struct {
+	Cmd    *exec.Cmd
+	Out    *SyncBuffer
+	Exited <-chan struct{} // closed once the child has exited
+}
+
+// Start runs cmd with its output collected. At the end of the test the child
+// gets SIGTERM, then SIGKILL if it has not exited within grace, and its
+// output is logged if the test failed.
+func Start(t testing.TB, cmd *exec.Cmd, grace time.Duration) *Process {
+	t.Helper()
+	out := &SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
+		}
+	})
+	return &Process{Cmd: cmd, Out: out, Exited: exited}
+}
