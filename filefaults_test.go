@@ -1,7 +1,6 @@
 package mysqlgw
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	golog "log"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,8 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // The two good tables the fault tests switch between. tableSameSize has the
@@ -32,22 +32,13 @@ const (
 // library's log package, so swapping its output is enough; the tests using
 // it do not run in parallel.
 type faultLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *faultLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+	testutil.SyncBuffer
 }
 
 // errors returns the plugin's error lines logged so far.
 func (l *faultLog) errors() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		if strings.Contains(line, "[ERROR] plugin/mysqlgw") {
 			out = append(out, line)
 		}

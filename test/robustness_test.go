@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/dnscheck"
 )
 
 // robustTable is one valid version of the regions file in the reload test.
@@ -107,33 +109,9 @@ func (t robustTable) expect(name string, qtype uint16) robustOutcome {
 	return pick(addrs)
 }
 
-// robustReduce reduces a reply to its rcode and the addresses it carries in
-// A, AAAA, TXT (role=ADDR and SPF ip4:/ip6: terms) and SRV glue.
+// robustReduce reduces a reply to its rcode and the addresses it carries.
 func robustReduce(r *dns.Msg) robustOutcome {
-	var s []string
-	add := func(v string) {
-		if a, err := netip.ParseAddr(v); err == nil {
-			s = append(s, a.String())
-		}
-	}
-	for _, rr := range append(slices.Clone(r.Answer), r.Extra...) {
-		switch rr := rr.(type) {
-		case *dns.A:
-			add(rr.A.String())
-		case *dns.AAAA:
-			add(rr.AAAA.String())
-		case *dns.TXT:
-			for _, term := range strings.Fields(strings.Join(rr.Txt, "")) {
-				if _, v, ok := strings.Cut(term, "="); ok {
-					add(v)
-				} else if _, v, ok := strings.Cut(term, ":"); ok {
-					add(v)
-				}
-			}
-		}
-	}
-	sort.Strings(s)
-	return robustOutcome{r.Rcode, strings.Join(slices.Compact(s), " ")}
+	return robustOutcome{r.Rcode, dnscheck.Addresses(r)}
 }
 
 // Concurrent queries while the regions file is rewritten over and over,

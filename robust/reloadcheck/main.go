@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/dnscheck"
 )
 
 const zone = "gateway.mysql.local."
@@ -187,32 +189,9 @@ func addrSet(addrs []netip.Addr) string {
 	return strings.Join(slices.Compact(s), " ")
 }
 
-// got reduces a reply to its rcode and every address it carries anywhere:
-// A and AAAA records, role=ADDR and SPF terms in TXT, SRV targets' glue.
+// got reduces a reply to its rcode and every address it carries anywhere.
 func got(r *dns.Msg) expected {
-	var addrs []netip.Addr
-	add := func(s string) {
-		if a, err := netip.ParseAddr(s); err == nil {
-			addrs = append(addrs, a)
-		}
-	}
-	for _, rr := range append(append([]dns.RR{}, r.Answer...), r.Extra...) {
-		switch rr := rr.(type) {
-		case *dns.A:
-			add(rr.A.String())
-		case *dns.AAAA:
-			add(rr.AAAA.String())
-		case *dns.TXT:
-			for _, term := range strings.Fields(strings.Join(rr.Txt, "")) {
-				if _, v, ok := strings.Cut(term, "="); ok {
-					add(v)
-				} else if _, v, ok := strings.Cut(term, ":"); ok {
-					add(v)
-				}
-			}
-		}
-	}
-	return expected{r.Rcode, addrSet(addrs)}
+	return expected{r.Rcode, dnscheck.Addresses(r)}
 }
 
 func main() {
