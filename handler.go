@@ -61,15 +61,9 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 			return g.write(ctx, w, r, nd.zone, []dns.RR{rr})
 		}
 	case nd.active != nil:
-		rrsets := nd.active.rrsets()
-		for i := range rrsets {
-			if rrsets[i].qtype == qtype {
-				set = &rrsets[i]
-				break
-			}
-		}
+		set = findSet(nd.active.rrsets(), qtype)
 	default:
-		set = nd.lookup(qtype)
+		set = findSet(nd.rrsets, qtype)
 	}
 	if set == nil {
 		return g.negative(ctx, w, r, nd.zone, dns.RcodeSuccess)

@@ -54,10 +54,11 @@ func (n *names) zoneOf(name string) *zoneInfo {
 	return n.apex["."]
 }
 
-func (n *node) lookup(qtype uint16) *rrset {
-	for i := range n.rrsets {
-		if n.rrsets[i].qtype == qtype {
-			return &n.rrsets[i]
+// findSet returns the set for qtype among a name's sets, or nil.
+func findSet(sets []rrset, qtype uint16) *rrset {
+	for i := range sets {
+		if sets[i].qtype == qtype {
+			return &sets[i]
 		}
 	}
 	return nil
@@ -218,7 +219,7 @@ func (n *names) addReverse(z string, opt options, ptrZone string) {
 				Ptr: Role(i).String() + "." + r.Name + "." + ptrZone,
 			}
 			nd := n.node(z, rev)
-			if set := nd.lookup(dns.TypePTR); set != nil {
+			if set := findSet(nd.rrsets, dns.TypePTR); set != nil {
 				set.answer = append(set.answer, ptr)
 				continue
 			}
