@@ -49,20 +49,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+source "$ROOT/bench/lib.sh"
 
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		if [[ -z $(ss -Hantu "sport = :$p" 2>/dev/null) ]]; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "profile.sh: no free port" >&2
-	exit 1
-}
 
 # start NAME BODY: CoreDNS with BODY for the zone (and in-addr.arpa) on a
 # free loopback port, left in $STARTED_PORT (not printed: a command

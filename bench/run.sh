@@ -80,22 +80,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+source "$ROOT/bench/lib.sh"
 
-# free_port prints a loopback port free for both UDP and TCP, below the
-# kernel's ephemeral range so that no client socket takes it meanwhile.
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		if [[ -z $(ss -Hantu "sport = :$p" 2>/dev/null) ]] && [[ " ${PORT[*]} " != *" $p "* ]]; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "run.sh: no free port" >&2
-	exit 1
-}
 
 # wait_answer waits until the server on port $2 answers a query for the zone.
 wait_answer() {
