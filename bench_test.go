@@ -202,11 +202,7 @@ func zoneText(table *names, z string) string {
 	sb.WriteString(table.apex[z].soa.String() + "\n")
 	for _, name := range sortedNames(table, z) {
 		nd := table.nodes[name]
-		sets := nd.rrsets
-		if nd.active != nil {
-			sets = nd.active.rrsets()
-		}
-		for _, set := range sets {
+		for _, set := range nd.sets() {
 			if set.qtype == dns.TypeSOA {
 				continue
 			}
@@ -226,11 +222,7 @@ func hostsText(table *names, z string) string {
 	var sb strings.Builder
 	for _, name := range sortedNames(table, z) {
 		nd := table.nodes[name]
-		sets := nd.rrsets
-		if nd.active != nil {
-			sets = nd.active.rrsets()
-		}
-		for _, set := range sets {
+		for _, set := range nd.sets() {
 			for _, rr := range set.answer {
 				switch rr := rr.(type) {
 				case *dns.A:

@@ -60,10 +60,8 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		if rr := localAddress(request.Request{W: w, Req: r}, qtype, g.opt.ttl); rr != nil {
 			return g.write(ctx, w, r, nd.zone, []dns.RR{rr})
 		}
-	case nd.active != nil:
-		set = findSet(nd.active.rrsets(), qtype)
 	default:
-		set = findSet(nd.rrsets, qtype)
+		set = findSet(nd.sets(), qtype)
 	}
 	if set == nil {
 		return g.negative(ctx, w, r, nd.zone, dns.RcodeSuccess)

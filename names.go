@@ -51,10 +51,19 @@ func (n *names) zoneOf(name string) *zoneInfo {
 			return z
 		}
 	}
-	return n.apex["."]
+	return nil
 }
 
 // findSet returns the set for qtype among a name's sets, or nil.
+// sets returns what the name holds now: its own sets, or for an active
+// name the sets of the address chosen by health.
+func (n *node) sets() []rrset {
+	if n.active != nil {
+		return n.active.rrsets()
+	}
+	return n.rrsets
+}
+
 func findSet(sets []rrset, qtype uint16) *rrset {
 	for i := range sets {
 		if sets[i].qtype == qtype {
@@ -94,19 +103,14 @@ func buildNames(regions []Region, opt options, health *healthChecker) *names {
 	for _, z := range n.zones {
 		n.addApex(z, opt, serial, ptrZone)
 	}
+	all := distinctAddrs(regions)
+	n.addrs = len(all)
 	for _, z := range opt.zones {
-		n.addForward(z, opt, health)
+		n.addForward(z, all, opt, health)
 	}
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
 	}
-	seen := make(map[netip.Addr]bool)
-	for _, r := range regions {
-		for _, a := range r.Addrs {
-			seen[a] = true
-		}
-	}
-	n.addrs = len(seen)
 	return n
 }
 
@@ -141,18 +145,9 @@ func (n *names) addApex(z string, opt options, serial uint32, ptrZone string) {
 	}
 }
 
-// addForward adds the region names of one forward zone.
-func (n *names) addForward(z string, opt options, health *healthChecker) {
-	var all []netip.Addr
-	seen := make(map[netip.Addr]bool)
-	for _, r := range n.regions {
-		for _, a := range r.Addrs {
-			if !seen[a] {
-				seen[a] = true
-				all = append(all, a)
-			}
-		}
-	}
+// addForward adds the names of one forward zone: all (every address, once)
+// and each region's.
+func (n *names) addForward(z string, all []netip.Addr, opt options, health *healthChecker) {
 	allName := "all." + z
 	n.addAddrs(z, allName, all, opt.ttl)
 	n.add(z, allName, rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(allName, opt.ttl, spf(all)...)}})

@@ -165,3 +165,18 @@ func (o overrides) apply(base []Region) ([]Region, error) {
 	}
 	return regions, nil
 }
+
+// distinctAddrs returns every address of regions once, in table order.
+func distinctAddrs(regions []Region) []netip.Addr {
+	var all []netip.Addr
+	seen := make(map[netip.Addr]bool)
+	for _, r := range regions {
+		for _, a := range r.Addrs {
+			if !seen[a] {
+				seen[a] = true
+				all = append(all, a)
+			}
+		}
+	}
+	return all
+}
