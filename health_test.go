@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mysqlgw/mysqlgw/internal/fakegw"
@@ -136,12 +137,24 @@ func waitActive(t *testing.T, g *MysqlGW, want string) {
 	t.Fatalf("active.lab answers %q, want %q", activeAddrs(t, g), want)
 }
 
+// gaugeValue reads gateway_up for one series, or -1 when mysqlgw has not
+// published it: asking the vector for the series would create it at 0.
 func gaugeValue(region, role, addr string) float64 {
-	var m dto.Metric
-	if err := gatewayUp.WithLabelValues(region, role, addr).Write(&m); err != nil {
-		return -1
+	series := make(chan prometheus.Metric, 1024)
+	go func() { gatewayUp.Collect(series); close(series) }()
+	value := -1.0
+	for m := range series {
+		var d dto.Metric
+		m.Write(&d)
+		labels := map[string]string{}
+		for _, l := range d.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["region"] == region && labels["role"] == role && labels["address"] == addr {
+			value = d.GetGauge().GetValue()
+		}
 	}
-	return m.GetGauge().GetValue()
+	return value
 }
 
 func TestHealthFailoverAndFailback(t *testing.T) {
