@@ -17,3 +17,17 @@ free_port() {
 	echo "$(basename "$0"): no free port" >&2
 	exit 1
 }
+
+# build_tools builds cmd/coredns and bench/gen into $WORK.
+build_tools() {
+	log "building cmd/coredns and bench/gen into $WORK"
+	go build -o "$WORK/coredns" ./cmd/coredns
+	go build -o "$WORK/gen-bin" ./bench/gen
+}
+
+# generate writes the peers' data and the query file into $WORK/gen, read
+# back over DNS from the plain mysqlgw on port $1.
+generate() {
+	mkdir -p "$WORK/gen"
+	"$WORK/gen-bin" -server "127.0.0.1:$1" -zone "$ZONE" -out "$WORK/gen" >&2
+}

@@ -75,14 +75,10 @@ start() {
 	exit 1
 }
 
-log "building cmd/coredns and bench/gen into $WORK"
-go build -o "$WORK/coredns" ./cmd/coredns
-go build -o "$WORK/gen-bin" ./bench/gen
-
+build_tools
 # The query file comes from a plain mysqlgw, as in run.sh.
 start gen "    mysqlgw"
-mkdir -p "$WORK/gen"
-"$WORK/gen-bin" -server "127.0.0.1:$STARTED_PORT" -zone "$ZONE" -out "$WORK/gen" >&2
+generate "$STARTED_PORT"
 
 PPROF_PORT=$(free_port)
 start profiled "    pprof 127.0.0.1:$PPROF_PORT

@@ -233,13 +233,9 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---------------------------------------------------------------------------
 
-log "building cmd/coredns and bench/gen into $WORK"
-go build -o "$WORK/coredns" ./cmd/coredns
-go build -o "$WORK/gen-bin" ./bench/gen
-
+build_tools
 start_coredns mysqlgw "    mysqlgw"
-mkdir -p "$WORK/gen"
-"$WORK/gen-bin" -server "127.0.0.1:${PORT[mysqlgw]}" -zone "$ZONE" -out "$WORK/gen" >&2
+generate "${PORT[mysqlgw]}"
 
 for name in $SERVERS; do
 	case $name in
