@@ -2,12 +2,8 @@ package mysqlgw
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,17 +14,16 @@ const (
 	defaultProbeTimeout = time.Second
 )
 
-// healthChecker probes every address of the table with a TCP connect to the
-// gateway port (and, by default, a read of the MySQL server's greeting). Each address has one goroutine, so at most one probe per
+// healthChecker probes every address of the table on the gateway port (by
+// default with a complete MySQL login, see probe.go). Each address has one goroutine, so at most one probe per
 // address is ever in flight; rounds after the first are jittered so that the
 // probes of a large table do not all fire at once. It runs only between
 // start and stop, which the server calls, so a Corefile reload leaves no
 // goroutine behind.
 type healthChecker struct {
-	interval, timeout time.Duration
-	port              uint16
-	rise, fall        int  // consecutive passes (fails) before an address is up (down)
-	greeting          bool // wait for the MySQL handshake, not just the TCP connect
+	interval   time.Duration
+	probe      prober
+	rise, fall int // consecutive passes (fails) before an address is up (down)
 
 	mu        sync.Mutex
 	targets   map[netip.Addr]*addrHealth
@@ -52,9 +47,9 @@ type addrHealth struct {
 	stopped chan struct{}
 }
 
-func newHealthChecker(interval, timeout time.Duration, port uint16, rise, fall int, greeting bool) *healthChecker {
+func newHealthChecker(interval time.Duration, probe prober, rise, fall int) *healthChecker {
 	return &healthChecker{
-		interval: interval, timeout: timeout, port: port, rise: rise, fall: fall, greeting: greeting,
+		interval: interval, probe: probe, rise: rise, fall: fall,
 		targets: make(map[netip.Addr]*addrHealth),
 	}
 }
@@ -153,7 +148,7 @@ func (c *healthChecker) launch(h *addrHealth, first *sync.WaitGroup) {
 	go func() {
 		defer c.wg.Done()
 		defer close(h.stopped)
-		c.probe(ctx, h)
+		c.probeOnce(ctx, h)
 		if first != nil {
 			first.Done()
 		}
@@ -165,16 +160,16 @@ func (c *healthChecker) launch(h *addrHealth, first *sync.WaitGroup) {
 				return
 			case <-time.After(wait):
 			}
-			c.probe(ctx, h)
+			c.probeOnce(ctx, h)
 		}
 	}()
 }
 
-// probe checks h once and updates its state. The first result decides the
+// probeOnce checks h once and updates its state. The first result decides the
 // state at once; after that, a state changes only after rise passes or fall
 // failures in a row, so one lost SYN does not move clients.
-func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
-	err := c.check(ctx, h.addr)
+func (c *healthChecker) probeOnce(ctx context.Context, h *addrHealth) {
+	err := c.probe.check(ctx, h.addr)
 	if ctx.Err() != nil {
 		return // stopped mid-probe: the result says nothing about the gateway
 	}
@@ -182,9 +177,15 @@ func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
 	probeCount.WithLabelValues(label).Inc()
 	passed := err == nil
 	if passed {
+		probeResultCount.WithLabelValues(label, resultUp, "").Inc()
 		h.passes, h.fails = h.passes+1, 0
 	} else {
 		probeFailureCount.WithLabelValues(label).Inc()
+		result, code := resultError, ""
+		if pe, ok := err.(*probeError); ok {
+			result, code = pe.result, pe.codeLabel()
+		}
+		probeResultCount.WithLabelValues(label, result, code).Inc()
 		h.passes, h.fails = 0, h.fails+1
 	}
 	if !h.known.Load() {
@@ -203,43 +204,12 @@ func (c *healthChecker) probe(ctx context.Context, h *addrHealth) {
 	}
 }
 
-// check connects to addr's gateway port and, in greeting mode, waits for the
-// first packet of the MySQL handshake: MySQL servers speak first, so a
-// gateway that accepts connections but no longer serves them fails too.
-// The whole check, connect and read, is bounded by the timeout.
-func (c *healthChecker) check(ctx context.Context, addr netip.Addr) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(int(c.port))))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if !c.greeting {
-		return nil
-	}
-	deadline, _ := ctx.Deadline()
-	conn.SetReadDeadline(deadline)
-	// A MySQL packet: 3 bytes of length, a sequence number, then the payload,
-	// whose first byte is 10 for a handshake or 0xff for an error packet (a
-	// server that is up but refusing this client).
-	var head [5]byte
-	if _, err := io.ReadFull(conn, head[:]); err != nil {
-		return fmt.Errorf("no MySQL greeting: %w", err)
-	}
-	if head[4] != 10 && head[4] != 0xff {
-		return fmt.Errorf("not a MySQL greeting: first payload byte %#x", head[4])
-	}
-	return nil
-}
-
 // changed logs a state change once and updates the gauges.
 func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
 	if up {
-		log.Infof("Gateway %s port %d is up", h.addr, c.port)
+		log.Infof("Gateway %s port %d is up", h.addr, c.probe.port)
 	} else {
-		log.Warningf("Gateway %s port %d is down: %v", h.addr, c.port, err)
+		log.Warningf("Gateway %s port %d is down: %v", h.addr, c.probe.port, err)
 	}
 	c.publish()
 }

@@ -28,7 +28,7 @@ const (
 )
 
 // gatewayPort finds a TCP port free on every stand-in address.
-func gatewayPort(t *testing.T) int {
+func gatewayPort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
 		l, err := net.Listen("tcp", gwPrimary+":0")
@@ -54,9 +54,14 @@ func gatewayPort(t *testing.T) int {
 	return 0
 }
 
-func listenGateway(t *testing.T, addr string, port int, silent bool) *fakegw.Gateway {
+func listenGateway(t testing.TB, addr string, port int, silent bool) *fakegw.Gateway {
 	t.Helper()
-	gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), silent)
+	return listenGatewayWith(t, addr, port, fakegw.Options{Silent: silent})
+}
+
+func listenGatewayWith(t testing.TB, addr string, port int, opt fakegw.Options) *fakegw.Gateway {
+	t.Helper()
+	gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,31 +282,31 @@ func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 // state changes only after rise passes or fall failures in a row.
 func TestHealthHysteresis(t *testing.T) {
 	port := gatewayPort(t)
-	c := newHealthChecker(time.Hour, time.Second, uint16(port), 2, 3, true)
+	c := newHealthChecker(time.Hour, prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, 2, 3)
 	h := c.track(netip.MustParseAddr(gwPrimary))
 	ctx := context.Background()
 
-	c.probe(ctx, h) // nothing listens: the first result counts at once
+	c.probeOnce(ctx, h) // nothing listens: the first result counts at once
 	if h.up() {
 		t.Fatal("first failed probe did not mark the address down")
 	}
 	gw := listenGateway(t, gwPrimary, port, false)
-	c.probe(ctx, h)
+	c.probeOnce(ctx, h)
 	if h.up() {
 		t.Fatal("up after one pass with rise 2")
 	}
-	c.probe(ctx, h)
+	c.probeOnce(ctx, h)
 	if !h.up() {
 		t.Fatal("still down after two passes with rise 2")
 	}
 	gw.Close()
 	for i := 1; i <= 2; i++ {
-		c.probe(ctx, h)
+		c.probeOnce(ctx, h)
 		if !h.up() {
 			t.Fatalf("down after %d failure(s) with fall 3", i)
 		}
 	}
-	c.probe(ctx, h)
+	c.probeOnce(ctx, h)
 	if h.up() {
 		t.Fatal("still up after three failures with fall 3")
 	}
@@ -361,5 +366,35 @@ func waitGoroutines(t *testing.T, base int) {
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after stop, %d before start:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestHealthErrorGreetingIsDown: a server that greets the prober with an
+// error (1129, its address is blocked) refuses everyone behind that address,
+// so it counts as down until the block is lifted.
+func TestHealthErrorGreetingIsDown(t *testing.T) {
+	port := gatewayPort(t)
+	primary := listenGatewayWith(t, gwPrimary, port, fakegw.Options{MaxConnectErrors: 1})
+	listenGateway(t, gwSecondary, port, false)
+	// One interrupted handshake from this host blocks it at the primary.
+	conn, err := net.Dial("tcp", primary.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	waitUntil(t, func() bool { return primary.HandshakeErrors("127.0.0.1") == 1 })
+	before := counterValue(probeResultCount.WithLabelValues(gwPrimary, resultErrorGreeting, "1129"))
+
+	g := healthPlugin(t, port, "")
+	startHealth(t, g)
+	waitReady(t, g)
+	waitActive(t, g, gwSecondary)
+	if counterValue(probeResultCount.WithLabelValues(gwPrimary, resultErrorGreeting, "1129")) <= before {
+		t.Error("health_probe_results_total has no error_greeting 1129 for the blocked primary")
+	}
+	primary.FlushHosts()
+	waitActive(t, g, gwPrimary)
+	if n := primary.HandshakeErrors("127.0.0.1"); n != 0 {
+		t.Errorf("%d handshake errors after the probes came back, want 0", n)
 	}
 }

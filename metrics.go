@@ -71,6 +71,16 @@ var (
 		Name:      "health_probe_failures_total",
 		Help:      "Counter of TCP health probes that failed, by address.",
 	}, []string{"address"})
+
+	// probeResultCount tells probe outcomes apart: up, timeout, refused,
+	// closed, protocol, error, or error_greeting with the server's error code
+	// (1129: the prober's address is blocked).
+	probeResultCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "mysqlgw",
+		Name:      "health_probe_results_total",
+		Help:      "Counter of health probe results, by address, result and, for error greetings, MySQL error code.",
+	}, []string{"address", "result", "code"})
 )
 
 // tableLabel names the table in metrics: the regions file, or "builtin".

@@ -58,7 +58,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		reloadSet         bool
 		interval, timeout time.Duration
 		rise, fall        = 2, 3
-		greeting          = true
+		probe             = prober{mode: probeLogin, user: defaultProbeUser}
 		regionLines       = map[string]int{}
 	)
 	blocks := 0
@@ -180,16 +180,24 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 				fall = n
 			case "probe":
 				args := c.RemainingArgs()
-				if len(args) != 1 {
+				if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[0] != "mysql") {
 					return nil, c.ArgErr()
 				}
 				switch args[0] {
+				case "mysql":
+					probe.mode = probeLogin
+					if len(args) == 2 {
+						if err := checkProbeUser(args[1]); err != nil {
+							return nil, c.Errf("probe mysql: %v", err)
+						}
+						probe.user = args[1]
+					}
 				case "greeting":
-					greeting = true
+					probe.mode = probeGreeting
 				case "connect":
-					greeting = false
+					probe.mode = probeConnect
 				default:
-					return nil, c.Errf("probe must be greeting or connect, got %q", args[0])
+					return nil, c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
 				}
 			case "failover":
 				args := c.RemainingArgs()
@@ -219,7 +227,8 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		g.watcher = &fileWatcher{path: g.file, interval: reload}
 	}
 	if interval > 0 {
-		g.health = newHealthChecker(interval, timeout, g.opt.port, rise, fall, greeting)
+		probe.port, probe.timeout = g.opt.port, timeout
+		g.health = newHealthChecker(interval, probe, rise, fall)
 	}
 	return g, nil
 }
@@ -336,4 +345,17 @@ func validZone(z string) bool {
 		}
 	}
 	return true
+}
+
+// checkProbeUser accepts a MySQL user name the login probe can send: MySQL
+// allows up to 80 characters (MariaDB 128), and the name travels
+// NUL-terminated.
+func checkProbeUser(user string) error {
+	if len(user) > 80 {
+		return fmt.Errorf("user name longer than 80 bytes: %q", user)
+	}
+	if strings.ContainsRune(user, 0) || user == "" {
+		return fmt.Errorf("%q is not a user name", user)
+	}
+	return nil
 }

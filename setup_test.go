@@ -71,6 +71,11 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n healthcheck 1ms\n}", "healthcheck interval must be at least 100ms"},
 		{"mysqlgw {\n healthcheck 1s 2s\n}", "healthcheck timeout must be above 0 and at most the interval"},
 		{"mysqlgw {\n healthcheck 1s 0s\n}", "healthcheck timeout must be above 0"},
+		{"mysqlgw {\n probe\n}", "Wrong argument count"},
+		{"mysqlgw {\n probe ping\n}", `probe must be mysql, greeting or connect, got "ping"`},
+		{"mysqlgw {\n probe greeting monitor\n}", "Wrong argument count"},
+		{"mysqlgw {\n probe mysql a b\n}", "Wrong argument count"},
+		{"mysqlgw {\n probe mysql " + strings.Repeat("u", 81) + "\n}", "user name longer than 80 bytes"},
 		{"mysqlgw {\n rise 0\n}", "rise must be in range [1, 100]"},
 		{"mysqlgw {\n fall 101\n}", "fall must be in range [1, 100]"},
 		{"mysqlgw {\n failover sideways\n}", `failover must be open or closed, got "sideways"`},
@@ -109,8 +114,22 @@ func TestParseSettings(t *testing.T) {
 		t.Errorf("zones %v reverse %v", o.zones, o.reverse)
 	}
 	h := g.health
-	if h == nil || h.interval != 2*time.Second || h.timeout != 300*time.Millisecond || h.rise != 4 || h.fall != 5 || h.port != 3307 {
+	if h == nil || h.interval != 2*time.Second || h.probe.timeout != 300*time.Millisecond || h.rise != 4 || h.fall != 5 || h.probe.port != 3307 {
 		t.Errorf("health checker %+v", h)
+	}
+	if h.probe.mode != probeLogin || h.probe.user != "mysqlgw" {
+		t.Errorf("default probe %+v, want a login as mysqlgw", h.probe)
+	}
+	for input, want := range map[string]prober{
+		"probe mysql":         {mode: probeLogin, user: "mysqlgw"},
+		"probe mysql monitor": {mode: probeLogin, user: "monitor"},
+		"probe greeting":      {mode: probeGreeting, user: "mysqlgw"},
+		"probe connect":       {mode: probeConnect, user: "mysqlgw"},
+	} {
+		p := newTestPlugin(t, "mysqlgw {\n healthcheck 1s\n "+input+"\n}").health.probe
+		if p.mode != want.mode || p.user != want.user {
+			t.Errorf("%s: probe %+v, want %+v", input, p, want)
+		}
 	}
 	if g.watcher != nil {
 		t.Error("a file watcher without a regions file")

@@ -24,7 +24,7 @@ func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 	const primary, secondary = "127.0.0.31", "127.0.0.32"
 	port := gatewayPort(t, primary, secondary)
 	for _, a := range []string{primary, secondary} {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), false)
+		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), fakegw.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ func TestFailoverWithDig(t *testing.T) {
 		t.Fatal("the failover example changed; update this test with it")
 	}
 	listen := func(addr string) *fakegw.Gateway {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), false)
+		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), fakegw.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
