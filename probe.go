@@ -85,17 +85,19 @@ type prober struct {
 // check probes addr once: nil means up. The whole probe, connect and
 // conversation, is bounded by the timeout, and a cancelled ctx ends it at once.
 func (p prober) check(ctx context.Context, addr netip.Addr) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	timed, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(int(p.port))))
+	conn, err := dialer.DialContext(timed, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(int(p.port))))
 	if err != nil {
 		return networkError(err)
 	}
 	defer conn.Close()
-	// Closing the connection on cancel interrupts a read in progress.
+	// Stopping the checker closes the connection, which interrupts a read in
+	// progress; the timeout is the connection's deadline, so that it reads
+	// as a timeout.
 	defer context.AfterFunc(ctx, func() { conn.Close() })()
-	deadline, _ := ctx.Deadline()
+	deadline, _ := timed.Deadline()
 	conn.SetDeadline(deadline)
 	switch p.mode {
 	case probeConnect:

@@ -23,6 +23,10 @@ tests:
     values: '1 1 1 1 1 0 0'
   - series: 'coredns_mysqlgw_gateway_up{region="westus2",role="primary",address="13.66.226.202"}'
     values: '1 1 1 1 1 1 1'
+  - series: 'coredns_mysqlgw_health_probe_results_total{address="191.239.224.107",result="error_greeting",code="1129"}'
+    values: '0 0 0 0 0 0 0 0 0 0 0 3 9 15 15 15 15 15 15 15 15 15 15 15'
+  - series: 'coredns_mysqlgw_health_probe_results_total{address="191.239.224.107",result="up",code=""}'
+    values: '0 6 12 18 24 30 36 42 48 54 60 60 60 60 66 72 78 84 90 96 102 108 114 120'
   alert_rule_test:
   - eval_time: 1m
     alertname: MysqlgwReloadFailing
@@ -48,6 +52,16 @@ tests:
     alertname: MysqlgwRegionAllDown
     exp_alerts:
     - exp_labels: {severity: critical, region: eastus2}
+  - eval_time: 10m
+    alertname: MysqlgwProberRefused
+    exp_alerts: []
+  - eval_time: 12m
+    alertname: MysqlgwProberRefused
+    exp_alerts:
+    - exp_labels: {severity: warning, address: 191.239.224.107, code: "1129"}
+  - eval_time: 22m
+    alertname: MysqlgwProberRefused
+    exp_alerts: []
 `
 
 // TestReadmeAlerts runs the README's Prometheus alert rules through

@@ -43,6 +43,7 @@ func TestMariaDB(t *testing.T) {
 		db := srv(t, "127.0.0.21", 1, "--max-connect-errors=5")
 		s := startGateway(t, "lab 127.0.0.21", "")
 		s.waitMetric(probeResults("127.0.0.21", "up", ""), 50) // 5s of probes every 100ms
+		t.Logf("probe mysql, max_connect_errors 5, 50 probes: %d handshake errors counted", db.hostCache("SUM_CONNECT_ERRORS"))
 		if errs := db.handshakeErrors(); errs != 0 {
 			t.Errorf("%d handshake errors for %s after 50 login probes, want 0", errs, proberAddr)
 		}
@@ -51,29 +52,53 @@ func TestMariaDB(t *testing.T) {
 		}
 	})
 
-	t.Run("greeting probe gets the prober blocked", func(t *testing.T) {
-		db := srv(t, "127.0.0.22", 2, "--max-connect-errors=5")
+	t.Run("greeting and connect probes get the prober blocked", func(t *testing.T) {
 		noResolve := srv(t, "127.0.0.29", 9, "--max-connect-errors=5", "--skip-name-resolve=ON")
-		s := startGateway(t, "lab 127.0.0.22\nnoresolve 127.0.0.29", "probe greeting")
-		waitFor(t, "a block", db.blocked)
-		if _, err := db.clientQuery("127.0.0.22"); err == nil || !strings.Contains(err.Error(), "1129") {
-			t.Errorf("a client from the blocked prober's address: %v, want ERROR 1129", err)
-		}
-		// mysqlgw sees the error greetings: down, logged once.
-		s.waitMetric(probeResults("127.0.0.22", "error_greeting", "1129"), 20)
-		if v := s.metric(`coredns_mysqlgw_gateway_up{address="127.0.0.22",region="lab",role="primary"}`); v != 0 {
-			t.Errorf("gateway_up %v for the server that blocks the prober, want 0", v)
-		}
-		if n := strings.Count(s.out.String(), "error greeting 1129"); n != 1 {
-			t.Errorf("the block is logged %d times, want once:\n%s", n, s.out.String())
-		}
-		// A server with skip_name_resolve keeps no host cache: the same
-		// probes leave it open to the prober's address.
-		if errs := noResolve.handshakeErrors(); errs != 0 || noResolve.blocked() {
-			t.Errorf("skip_name_resolve server: %d host cache errors, want none", errs)
-		}
-		if id, err := noResolve.clientQuery("127.0.0.29"); id != "9" {
-			t.Errorf("skip_name_resolve server: %q %v, want a login", id, err)
+		for _, tc := range []struct {
+			probe, addr string
+			id          int
+		}{{"greeting", "127.0.0.22", 2}, {"connect", "127.0.0.30", 10}} {
+			db := srv(t, tc.addr, tc.id, "--max-connect-errors=5")
+			s := startGateway(t, "lab "+tc.addr+"\nnoresolve 127.0.0.29", "probe "+tc.probe)
+			waitFor(t, "a block", db.blocked)
+			s.waitMetric(`coredns_mysqlgw_health_probes_total{address="`+tc.addr+`"}`, 50)
+			s.waitMetric(probeResults("127.0.0.29", "up", ""), 50)
+			t.Logf("probe %s, max_connect_errors 5, 50 probes: %d handshake errors counted, then %d probes blocked",
+				tc.probe, db.hostCache("SUM_CONNECT_ERRORS"), db.hostCache("COUNT_HOST_BLOCKED_ERRORS"))
+			if _, err := db.clientQuery(tc.addr); err == nil || !strings.Contains(err.Error(), "1129") {
+				t.Errorf("probe %s: a client from the blocked prober's address: %v, want ERROR 1129", tc.probe, err)
+			}
+			// A server with skip_name_resolve keeps no host cache: the
+			// same probes leave it open to the prober's address.
+			if errs := noResolve.handshakeErrors(); errs != 0 || noResolve.blocked() {
+				t.Errorf("probe %s, skip_name_resolve server: %d host cache errors, want none", tc.probe, errs)
+			}
+			if id, err := noResolve.clientQuery("127.0.0.29"); id != "9" {
+				t.Errorf("probe %s, skip_name_resolve server: %q %v, want a login", tc.probe, id, err)
+			}
+			up := s.metric(`coredns_mysqlgw_gateway_up{address="` + tc.addr + `",region="lab",role="primary"}`)
+			if tc.probe == "connect" {
+				// It cannot see the block: up while the server refuses.
+				if up != 1 {
+					t.Errorf("probe connect: gateway_up %v, want 1 (it never reads the greeting)", up)
+				}
+				continue
+			}
+			// The greeting probe sees the error greetings: down, logged once.
+			s.waitMetric(probeResults(tc.addr, "error_greeting", "1129"), 20)
+			if up != 0 {
+				t.Errorf("gateway_up %v for the server that blocks the prober, want 0", up)
+			}
+			var logged []string
+			for _, line := range strings.Split(s.out.String(), "\n") {
+				if strings.Contains(line, "error greeting 1129") {
+					logged = append(logged, line)
+				}
+			}
+			if len(logged) != 1 {
+				t.Errorf("the block is logged %d times, want once:\n%s", len(logged), s.out.String())
+			}
+			t.Logf("logged: %s", strings.Join(logged, "\n"))
 		}
 	})
 
@@ -132,7 +157,7 @@ func TestMariaDB(t *testing.T) {
 		for _, probe := range []string{"", "probe mysql nobody"} {
 			s := startGateway(t, "tls 127.0.0.27\nplain 127.0.0.28", probe)
 			for _, a := range []string{"127.0.0.27", "127.0.0.28"} {
-				s.waitMetric(probeResults(a, "up", ""), 20)
+				s.waitMetric(probeResults(a, "up", ""), 50)
 				if v := s.metric(probeResults(a, "closed", "")) + s.metric(probeResults(a, "protocol", "")); v != 0 {
 					t.Errorf("%q: %v failed probes of %s", probe, v, a)
 				}
@@ -144,6 +169,9 @@ func TestMariaDB(t *testing.T) {
 			if errs := db.handshakeErrors(); errs != 0 {
 				t.Errorf("%s: %d handshake errors, want 0", db.addr, errs)
 			}
+		}
+		if id, err := plain.clientQuery("127.0.0.28"); id != "8" {
+			t.Errorf("a client from the prober's address: %q %v, want it to log in", id, err)
 		}
 	})
 }
@@ -189,7 +217,7 @@ func inNamespace(t *testing.T) bool {
 // Both files are bind mounts, private to this namespace.
 func setUpNamespace(t *testing.T) {
 	run(t, "ip", "link", "set", "lo", "up")
-	for i := 21; i <= 29; i++ {
+	for i := 21; i <= 30; i++ {
 		run(t, "ip", "route", "add", "local", fmt.Sprintf("127.0.0.%d/32", i), "dev", "lo", "src", proberAddr, "table", "local")
 	}
 	conf := filepath.Join(t.TempDir(), "resolv.conf")
