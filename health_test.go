@@ -328,7 +328,7 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.apply(regions); err != nil {
+	if _, err := g.swap(regions); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, g, gwSecondary)

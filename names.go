@@ -73,16 +73,6 @@ func findSet(sets []rrset, qtype uint16) *rrset {
 	return nil
 }
 
-// options are the Corefile settings that shape the answers.
-type options struct {
-	zones     []string // forward zones, lower-case FQDNs
-	reverse   []string // in-addr.arpa and ip6.arpa zones among ZONES
-	ttl       uint32
-	activeTTL uint32
-	port      uint16
-	failOpen  bool
-}
-
 // nsLabel is where the zone's name server lives: ns.dns.Z. The "dns" label is
 // reserved so no region can shadow it.
 const nsLabel = "ns.dns."

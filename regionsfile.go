@@ -4,39 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 )
-
-// maxRegionsFileSize bounds what a reload reads, so a runaway file cannot
-// exhaust memory; 16 MiB holds hundreds of thousands of regions.
-const maxRegionsFileSize = 16 << 20
-
-// readRegionsFile reads and parses FILE, returning the content it parsed.
-// Errors name the file and, for content errors, the line.
-func readRegionsFile(path string) ([]Region, []byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	content, err := io.ReadAll(io.LimitReader(f, maxRegionsFileSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	regions, err := parseRegionsContent(content, path)
-	return regions, content, err
-}
-
-// parseRegionsContent parses a file's content, refusing one over the size
-// limit rather than reading part of it.
-func parseRegionsContent(content []byte, path string) ([]Region, error) {
-	if len(content) > maxRegionsFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxRegionsFileSize)
-	}
-	return parseRegions(content, path)
-}
 
 // parseRegions parses the regions file format: one region a line,
 // NAME PRIMARY [SECONDARY [TERTIARY]], fields separated by blanks, '#' starting

@@ -1,8 +1,6 @@
 package mysqlgw
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,15 +45,5 @@ func TestParseRegionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%q: error %v, want %q", tc.content, err, tc.err)
 		}
-	}
-}
-
-func TestReadRegionsFileTooLarge(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(path, make([]byte, maxRegionsFileSize+1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := readRegionsFile(path); err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("error %v, want larger than", err)
 	}
 }

@@ -2,7 +2,6 @@ package mysqlgw
 
 import (
 	"crypto/sha256"
-	"os"
 	"sync"
 	"time"
 )
@@ -15,6 +14,7 @@ import (
 type fileWatcher struct {
 	path     string
 	interval time.Duration
+	swap     func([]Region) (*names, error) // serves a new table
 
 	applied   [sha256.Size]byte // content of the table being served
 	pending   [sha256.Size]byte // content seen last time, not yet applied
@@ -33,7 +33,7 @@ func (fw *fileWatcher) loaded(content []byte) {
 	fw.pending = fw.applied
 }
 
-func (fw *fileWatcher) start(g *MysqlGW) {
+func (fw *fileWatcher) start() {
 	fw.done = make(chan struct{})
 	fw.wg.Add(1)
 	go func() {
@@ -45,7 +45,7 @@ func (fw *fileWatcher) start(g *MysqlGW) {
 			case <-fw.done:
 				return
 			case <-ticker.C:
-				fw.check(g)
+				fw.check()
 			}
 		}
 	}()
@@ -62,8 +62,8 @@ func (fw *fileWatcher) stop() {
 
 // check runs one poll. It is only called from the watcher's goroutine (and
 // from tests), so its fields need no lock.
-func (fw *fileWatcher) check(g *MysqlGW) {
-	content, err := os.ReadFile(fw.path)
+func (fw *fileWatcher) check() {
+	content, err := readRegionsFile(fw.path)
 	if err != nil {
 		fw.fail(err)
 		return
@@ -81,9 +81,10 @@ func (fw *fileWatcher) check(g *MysqlGW) {
 		fw.fail(fw.rejectErr) // logged again only if another error came between
 		return
 	}
-	regions, err := parseRegionsContent(content, fw.path)
+	regions, err := parseRegions(content, fw.path)
+	var served *names
 	if err == nil {
-		err = g.apply(regions)
+		served, err = fw.swap(regions)
 	}
 	if err != nil {
 		fw.rejected, fw.rejectErr = sum, err
@@ -92,8 +93,7 @@ func (fw *fileWatcher) check(g *MysqlGW) {
 	}
 	fw.applied, fw.lastErr, fw.rejected = sum, "", [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
-	table := g.names.Load()
-	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(table.regions), table.addrs)
+	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(served.regions), served.addrs)
 }
 
 // fail keeps the last good table, and logs and counts an error the first time

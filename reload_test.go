@@ -1,15 +1,29 @@
 package mysqlgw
 
+// Reloading the regions file: the watcher applies a new version once it
+// holds still, keeps the last good table on any fault, and reads no more than
+// the size limit.
+
 import (
+	"context"
+	"fmt"
+	golog "log"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // primaryOf answers primary.<region>.Z A through g, or "" for no answer.
@@ -35,18 +49,18 @@ func TestReload(t *testing.T) {
 	write("lab 127.0.0.2\n")
 	g := newTestPlugin(t, "mysqlgw {\n regions "+path+"\n alias lab-alias lab\n reload 1h\n}")
 	fw := g.watcher
-	fw.start(g) // reads the applied version; its ticker never fires within the test
+	fw.start() // reads the applied version; its ticker never fires within the test
 	defer fw.stop()
 	applied := counterValue(reloadCount.WithLabelValues(path))
 	failed := counterValue(reloadFailureCount.WithLabelValues(path))
 
 	// A new version is applied once it reads the same twice in a row.
 	write("lab 127.0.0.3\nlab2 127.0.0.4\n")
-	fw.check(g)
+	fw.check()
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.2" {
 		t.Fatalf("applied after one read: primary %s", got)
 	}
-	fw.check(g)
+	fw.check()
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
 		t.Fatalf("not applied after two identical reads: primary %s", got)
 	}
@@ -60,7 +74,7 @@ func TestReload(t *testing.T) {
 	// A bad version keeps the last good table, whole, and counts once.
 	write("lab 127.0.0.5\nlab2 not-an-address\n")
 	for range 4 {
-		fw.check(g)
+		fw.check()
 	}
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
 		t.Errorf("bad file half-applied: lab primary %s", got)
@@ -77,8 +91,8 @@ func TestReload(t *testing.T) {
 
 	// A file that breaks a Corefile alias fails the reload too, naming the Corefile line.
 	write("other 127.0.0.6\n")
-	fw.check(g)
-	fw.check(g)
+	fw.check()
+	fw.check()
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
 		t.Errorf("table without the alias target applied: lab primary %q", got)
 	}
@@ -88,13 +102,13 @@ func TestReload(t *testing.T) {
 
 	// Deleted: last good stays; restored: picked up.
 	os.Remove(path)
-	fw.check(g)
+	fw.check()
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
 		t.Errorf("deleted file dropped the table: %q", got)
 	}
 	write("lab 127.0.0.7\n")
-	fw.check(g)
-	fw.check(g)
+	fw.check()
+	fw.check()
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.7" {
 		t.Errorf("recovery not picked up: %q", got)
 	}
@@ -132,4 +146,461 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// The two good tables the fault tests switch between. tableSameSize has the
+// length of tableA, so a watcher trusting size and mtime would miss it.
+const (
+	tableA        = "alpha 192.0.2.1 192.0.2.2\nbeta 198.51.100.1\n"
+	tableB        = "alpha 192.0.2.11\ngamma 2001:db8::7\n"
+	tableSameSize = "alpha 192.0.2.9 192.0.2.2\nbeta 198.51.100.1\n"
+)
+
+// faultLog captures what the plugin logs. clog writes through the standard
+// library's log package, so swapping its output is enough; the tests using
+// it do not run in parallel.
+type faultLog struct {
+	testutil.SyncBuffer
+}
+
+// errors returns the plugin's error lines logged so far.
+func (l *faultLog) errors() []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		if strings.Contains(line, "[ERROR] plugin/mysqlgw") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func captureLog(t *testing.T) *faultLog {
+	t.Helper()
+	l := &faultLog{}
+	prev := golog.Writer()
+	golog.SetOutput(l)
+	t.Cleanup(func() { golog.SetOutput(prev) })
+	return l
+}
+
+// watched is a plugin serving the regions file at path, with its watcher
+// primed as the server primes it; the test then polls by calling check.
+type watched struct {
+	t    *testing.T
+	g    *MysqlGW
+	path string
+	log  *faultLog
+}
+
+// newWatched loads path (which must hold tableA) like setup does, then runs
+// the watcher's start-up with an interval so long it never ticks, and stops
+// it: the test drives every poll itself.
+func newWatched(t *testing.T, path string) *watched {
+	t.Helper()
+	w := &watched{t: t, path: path, log: captureLog(t)}
+	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
+	g, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		t.Fatal(err)
+	}
+	if g.watcher == nil {
+		t.Fatal("regions with reload set up no watcher")
+	}
+	g.Next = test.NextHandler(dns.RcodeServerFailure, nil)
+	g.watcher.start()
+	g.watcher.stop()
+	w.g = g
+	w.wantTable(tableA)
+	return w
+}
+
+// poll runs n polls of the watcher.
+func (w *watched) poll(n int) {
+	for range n {
+		w.g.watcher.check()
+	}
+}
+
+// wantTable checks that the plugin serves exactly the table in content, both
+// as data and as an answer.
+func (w *watched) wantTable(content string) {
+	w.t.Helper()
+	want, err := parseRegions([]byte(content), "want")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	got := w.g.names.Load().regions
+	if !reflect.DeepEqual(got, want) {
+		w.t.Fatalf("serving %s\nwant %s", formatRegions(got), formatRegions(want))
+	}
+	// The first region's first address also answers over DNS.
+	m := new(dns.Msg)
+	m.SetQuestion(want[0].Name+".gateway.mysql.local.", dns.TypeTXT)
+	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	w.g.ServeDNS(context.Background(), rec, m)
+	if rec.Msg == nil || len(rec.Msg.Answer) == 0 {
+		w.t.Fatalf("no answer for %s", m.Question[0].Name)
+	}
+	if first := rec.Msg.Answer[0].(*dns.TXT).Txt[0]; first != "primary="+want[0].Addrs[0].String() {
+		w.t.Fatalf("%s answers %q, want primary=%s", m.Question[0].Name, first, want[0].Addrs[0])
+	}
+}
+
+// wantErrors checks how many error lines the plugin has logged and that the
+// last one says what it should.
+func (w *watched) wantErrors(n int, last string) {
+	w.t.Helper()
+	errs := w.log.errors()
+	if len(errs) != n {
+		w.t.Fatalf("%d error lines logged, want %d:\n%s", len(errs), n, strings.Join(errs, "\n"))
+	}
+	if n > 0 && !strings.Contains(errs[n-1], last) {
+		w.t.Fatalf("last error %q does not mention %q", errs[n-1], last)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceFile writes content beside path and renames it over path, the way
+// editors and config management tools save.
+func replaceFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	writeFile(t, tmp, content)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A regions file that disappears, is emptied, truncated mid-line or turned
+// into something unreadable keeps the last good table, logs the error once
+// however many polls see it, and the next good version is picked up.
+func TestFileFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  func(t *testing.T, path string)
+		logged string // in the error line
+	}{
+		{"deleted", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "no such file"},
+		{"emptied", func(t *testing.T, path string) { writeFile(t, path, "") }, "no regions"},
+		{"truncated mid-line", func(t *testing.T, path string) { writeFile(t, path, tableA[:len(tableA)-8]) }, ":2: "},
+		{"truncated mid-address", func(t *testing.T, path string) { writeFile(t, path, "alpha 192.0.2") }, ":1: "},
+		{"replaced by a directory", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a directory"},
+		{"made unreadable", func(t *testing.T, path string) {
+			if os.Geteuid() == 0 {
+				// root reads a mode 000 file all the same; "replaced by a
+				// directory" covers a read that fails.
+				t.Skip("running as root: chmod 000 does not stop root reading the file")
+			}
+			if err := os.Chmod(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "permission denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "regions")
+			writeFile(t, path, tableA)
+			w := newWatched(t, path)
+
+			tc.fault(t, path)
+			w.poll(5)
+			w.wantTable(tableA)
+			w.wantErrors(1, tc.logged)
+
+			// Recovery: whatever broke the file is undone by a good version.
+			os.Chmod(path, 0o644)
+			os.Remove(path) // a file, or the empty directory
+			writeFile(t, path, tableB)
+			w.poll(2)
+			w.wantTable(tableB)
+			w.wantErrors(1, tc.logged)
+		})
+	}
+}
+
+// Two different faults in a row are two log lines; a fault that returns
+// after the file was fixed is logged again.
+func TestFileFaultsDistinctErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+
+	writeFile(t, path, "alpha 192.0.2.1\nalpha 192.0.2.2\n")
+	w.poll(4)
+	w.wantErrors(1, "already defined on line 1")
+	writeFile(t, path, "")
+	w.poll(4)
+	w.wantErrors(2, "no regions")
+	os.Remove(path)
+	w.poll(4)
+	w.wantErrors(3, "no such file")
+	w.wantTable(tableA)
+}
+
+// An invalid version that comes back after the file held another error must
+// be reported again: the operator's last log line would otherwise describe a
+// fault the file no longer has.
+func TestFileFaultsRecurringRejectedContent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+
+	writeFile(t, path, "")
+	w.poll(3)
+	w.wantErrors(1, "no regions")
+	writeFile(t, path, tableB)
+	w.poll(2)
+	w.wantTable(tableB)
+	writeFile(t, path, "")
+	w.poll(3)
+	w.wantTable(tableB)
+	w.wantErrors(2, "no regions")
+}
+
+// A rename over the file is picked up even when the new file has the old
+// one's size and modification time.
+func TestFileReplacedByRename(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tmp := path + ".new"
+	writeFile(t, tmp, tableSameSize)
+	if err := os.Chtimes(tmp, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	w.poll(2)
+	w.wantTable(tableSameSize)
+
+	replaceFile(t, path, tableB)
+	w.poll(2)
+	w.wantTable(tableB)
+	w.wantErrors(0, "")
+}
+
+// configMap lays out a directory the way the kubelet updates a ConfigMap
+// volume: regions -> ..data/regions, ..data -> ..TIMESTAMP, and an update
+// writes a new ..TIMESTAMP directory, renames a new symlink over ..data and
+// removes the old directory.
+type configMap struct {
+	t       *testing.T
+	dir     string
+	current string
+	version int
+}
+
+func newConfigMap(t *testing.T, content string) *configMap {
+	t.Helper()
+	cm := &configMap{t: t, dir: t.TempDir()}
+	cm.update(content)
+	if err := os.Symlink(filepath.Join("..data", "regions"), filepath.Join(cm.dir, "regions")); err != nil {
+		t.Fatal(err)
+	}
+	return cm
+}
+
+func (cm *configMap) path() string { return filepath.Join(cm.dir, "regions") }
+
+// update publishes content as a new version: files is nil for a version
+// without the regions key.
+func (cm *configMap) update(content string) {
+	cm.t.Helper()
+	cm.version++
+	ts := fmt.Sprintf("..2024_01_01_00_00_%02d.%d", cm.version, 1000+cm.version)
+	if err := os.Mkdir(filepath.Join(cm.dir, ts), 0o755); err != nil {
+		cm.t.Fatal(err)
+	}
+	if content != "\x00missing" {
+		writeFile(cm.t, filepath.Join(cm.dir, ts, "regions"), content)
+	}
+	tmp := filepath.Join(cm.dir, "..data_tmp")
+	if err := os.Symlink(ts, tmp); err != nil {
+		cm.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(cm.dir, "..data")); err != nil {
+		cm.t.Fatal(err)
+	}
+	if cm.current != "" {
+		if err := os.RemoveAll(filepath.Join(cm.dir, cm.current)); err != nil {
+			cm.t.Fatal(err)
+		}
+	}
+	cm.current = ts
+}
+
+// A Kubernetes ConfigMap update swaps the ..data symlink: the new version is
+// applied, a version without the key or with a bad table keeps the last good
+// one, and the next good version is applied again.
+func TestFileConfigMapSwap(t *testing.T) {
+	cm := newConfigMap(t, tableA)
+	w := newWatched(t, cm.path())
+
+	cm.update(tableSameSize)
+	w.poll(2)
+	w.wantTable(tableSameSize)
+
+	cm.update("\x00missing") // the key was removed from the ConfigMap
+	w.poll(3)
+	w.wantTable(tableSameSize)
+	w.wantErrors(1, "no such file")
+
+	cm.update("alpha 192.0.2.1 not-an-address\n")
+	w.poll(3)
+	w.wantTable(tableSameSize)
+	w.wantErrors(2, ":1: ")
+
+	cm.update(tableB)
+	w.poll(2)
+	w.wantTable(tableB)
+	w.wantErrors(2, ":1: ")
+}
+
+// A file caught while it is being written is never applied: every prefix of
+// a good table that a poll sees, even one that parses, is only served once
+// two polls in a row read it.
+func TestFileNeverAppliedHalfWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+
+	// A writer appends the new table a few bytes between every two polls.
+	// Some prefixes parse ("alpha 192.0.2.1" is a valid table), so only the
+	// stability rule keeps them out.
+	final := "alpha 192.0.2.1\nbeta 198.51.100.1 198.51.100.2\ngamma 203.0.113.5\n"
+	for n := 1; n < len(final); n += 3 {
+		writeFile(t, path, final[:n])
+		w.poll(1)
+		w.wantTable(tableA)
+	}
+	w.wantErrors(0, "")
+	writeFile(t, path, final)
+	w.poll(1)
+	w.wantTable(tableA)
+	w.poll(1)
+	w.wantTable(final)
+}
+
+// The version on disk when the server starts is served, even when it changed
+// between setup loading the file and the watcher starting.
+func TestFileChangedBeforeStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	captureLog(t)
+	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
+	g, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		t.Fatal(err)
+	}
+	w := &watched{t: t, g: g, path: path}
+	w.wantTable(tableA)
+
+	// Setup has loaded tableA; the file changes before the server starts
+	// (a Corefile reload, or a slow start-up).
+	writeFile(t, path, tableB)
+	g.watcher.start()
+	g.watcher.stop()
+	w.poll(3)
+	w.wantTable(tableB)
+}
+
+// The watcher's own goroutine, with a short interval, applies a good version
+// and keeps it through a bad one; stop leaves nothing running.
+func TestFileWatcherRunning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	log := captureLog(t)
+	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
+	g, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.stop()
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if ok() {
+				return
+			}
+		}
+		t.Fatalf("watcher never got to: %s", what)
+	}
+	replaceFile(t, path, tableB)
+	waitFor("serving table B", func() bool { return g.names.Load().regions[0].Addrs[0].String() == "192.0.2.11" })
+	replaceFile(t, path, "beta 1.2.3\n")
+	waitFor("logging the bad version", func() bool { return len(log.errors()) == 1 })
+	if got := g.names.Load().regions[0].Addrs[0].String(); got != "192.0.2.11" {
+		t.Fatalf("a bad version replaced the table: serving %s", got)
+	}
+	g.stop()
+	g.stop() // twice is harmless
+}
+
+// TestReloadRefusesHugeFile: a regions file that grows far past the limit
+// (a sparse gigabyte, which costs no disk) is refused after reading at most
+// limit+1 bytes, logged once, and the last good table stays.
+func TestReloadRefusesHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+	if err := os.Truncate(path, 1<<30); err != nil {
+		t.Skipf("no sparse files here: %v", err)
+	}
+	before := bytesRead(t)
+	w.poll(3)
+	if read := bytesRead(t) - before; read > 3*(maxRegionsFileSize+1)+1<<20 {
+		t.Errorf("three polls read %d bytes, want at most %d each", read, maxRegionsFileSize+1)
+	}
+	w.wantTable(tableA)
+	w.wantErrors(1, "larger than 16777216 bytes")
+}
+
+// bytesRead is what this process has read through system calls so far
+// (rchar in /proc/self/io).
+func bytesRead(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io: %v", err)
+	}
+	var n int64
+	if _, err := fmt.Sscanf(string(b), "rchar: %d", &n); err != nil {
+		t.Fatalf("/proc/self/io: %v", err)
+	}
+	return n
 }

@@ -26,6 +26,16 @@ const (
 	maxTTL           = 86400
 )
 
+// options are the Corefile settings that shape the answers.
+type options struct {
+	zones     []string // forward zones, lower-case FQDNs
+	reverse   []string // in-addr.arpa and ip6.arpa zones among ZONES
+	ttl       uint32
+	activeTTL uint32
+	port      uint16
+	failOpen  bool
+}
+
 func setup(c *caddy.Controller) error {
 	g, err := parse(c)
 	if err != nil {
@@ -224,70 +234,13 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		return nil, c.Errf("reload needs a regions FILE to watch")
 	}
 	if g.file != "" && reload > 0 {
-		g.watcher = &fileWatcher{path: g.file, interval: reload}
+		g.watcher = &fileWatcher{path: g.file, interval: reload, swap: g.swap}
 	}
 	if interval > 0 {
 		probe.port, probe.timeout = g.opt.port, timeout
 		g.health = newHealthChecker(interval, probe, rise, fall)
 	}
 	return g, nil
-}
-
-// load reads the table, applies the Corefile's overrides and swaps the
-// answers in. At start-up its error stops the server; at reload the caller
-// keeps the last good answers.
-func (g *MysqlGW) load() error {
-	if g.file == "" {
-		return g.apply(builtinRegions)
-	}
-	base, content, err := readRegionsFile(g.file)
-	if err != nil {
-		return err
-	}
-	if err := g.apply(base); err != nil {
-		return err
-	}
-	if g.watcher != nil {
-		g.watcher.loaded(content)
-	}
-	return nil
-}
-
-// apply builds answers for base plus the overrides and swaps them in whole.
-func (g *MysqlGW) apply(base []Region) error {
-	regions, err := g.overrides.apply(base)
-	if err != nil {
-		return err
-	}
-	table := buildNames(regions, g.opt, g.health)
-	g.names.Store(table)
-	if g.health != nil {
-		g.health.retain(regions)
-	}
-	label := tableLabel(g.file)
-	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
-	addressesServed.WithLabelValues(label).Set(float64(table.addrs))
-	return nil
-}
-
-func (g *MysqlGW) start() error {
-	if g.watcher != nil {
-		g.watcher.start(g)
-	}
-	if g.health != nil {
-		g.health.start()
-	}
-	return nil
-}
-
-func (g *MysqlGW) stop() error {
-	if g.watcher != nil {
-		g.watcher.stop()
-	}
-	if g.health != nil {
-		g.health.stop()
-	}
-	return nil
 }
 
 // intArg reads the one integer argument of the current property, in [lo, hi].
