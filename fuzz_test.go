@@ -148,7 +148,7 @@ func checkServeDNS(t *testing.T, g *MysqlGW, r *dns.Msg) {
 		}
 		for _, rr := range m.Answer {
 			h := rr.Header()
-			if h.Name != q.Name || h.Class != dns.ClassINET {
+			if !strings.EqualFold(h.Name, q.Name) || h.Class != dns.ClassINET {
 				t.Fatalf("answer %v does not answer %s", rr, q.Name)
 			}
 			if q.Qtype != dns.TypeANY && h.Rrtype != q.Qtype {

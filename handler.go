@@ -20,24 +20,13 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		}
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
-	// The question is read directly rather than through request.Request:
-	// its QName re-escapes the name on every call, a tenth of this handler's
-	// cost, and an unpacked name is already in presentation form.
+	// The question is read directly rather than through request.Request,
+	// whose QName re-escapes the name: an unpacked name is already in
+	// presentation form.
 	qname, qtype := r.Question[0].Name, r.Question[0].Qtype
 	table := g.names.Load()
-	key := qname
-	var nd *node
-	if hasUpperASCII(qname) {
-		// Look up through a stack buffer: Go does not allocate for a map
-		// index by string(bytes), so only a miss pays for the string.
-		var buf [256]byte
-		lower := appendLowerASCII(buf[:0], qname)
-		if nd = table.nodes[string(lower)]; nd == nil {
-			key = string(lower)
-		}
-	} else {
-		nd = table.nodes[qname]
-	}
+	key := lowerASCII(qname) // names compare case-insensitively, ASCII only (RFC 4343)
+	nd := table.nodes[key]
 	if nd == nil {
 		zone := table.zoneOf(key)
 		if zone == nil {
@@ -55,10 +44,10 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	case qtype == dns.TypeANY:
 		// RFC 8482: a name that exists gets one small synthesised record
 		// instead of everything it has.
-		return g.write(ctx, w, r, nd.zone, []dns.RR{rfc8482(qname, g.opt.ttl)})
+		return g.write(ctx, w, r, nd.zone, []dns.RR{rfc8482(qname, g.opt.ttl)}, nil)
 	case nd.isNS && (qtype == dns.TypeA || qtype == dns.TypeAAAA):
 		if rr := localAddress(request.Request{W: w, Req: r}, qtype, g.opt.ttl); rr != nil {
-			return g.write(ctx, w, r, nd.zone, []dns.RR{rr})
+			return g.write(ctx, w, r, nd.zone, []dns.RR{rr}, nil)
 		}
 	default:
 		set = findSet(nd.sets(), qtype)
@@ -66,34 +55,18 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if set == nil {
 		return g.negative(ctx, w, r, nd.zone, dns.RcodeSuccess)
 	}
-	return g.writeSet(ctx, w, r, nd.zone, set)
+	return g.write(ctx, w, r, nd.zone, set.answer, set.extra)
 }
 
-// write sends a positive answer.
-func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, answer []dns.RR) (int, error) {
-	resp := new(response)
-	resp.init(r, dns.RcodeSuccess)
-	resp.msg.Answer = answer
-	w.WriteMsg(&resp.msg)
-	g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
-	return dns.RcodeSuccess, nil
-}
-
-// writeSet sends the records of set, renamed to the question's name.
-func (g *MysqlGW) writeSet(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, set *rrset) (int, error) {
-	if fitsSRVResponse(set) {
-		resp := new(srvResponse)
-		resp.init(r, dns.RcodeSuccess)
-		resp.msg.Answer, resp.msg.Extra = resp.copySRV(set, r.Question[0].Name)
-		w.WriteMsg(&resp.msg)
-		g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
-		return dns.RcodeSuccess, nil
-	}
-	resp := new(answerResponse)
-	resp.init(r, dns.RcodeSuccess)
-	resp.msg.Answer = resp.copyAnswer(set, r.Question[0].Name)
-	resp.msg.Extra = copyRecords(set.extra, "")
-	w.WriteMsg(&resp.msg)
+// write sends a positive answer: the question as asked, and records the
+// table holds, handed out as they are (a plugin after mysqlgw that edits a
+// reply copies it first, as CoreDNS's plugin.md asks).
+func (g *MysqlGW) write(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, answer, extra []dns.RR) (int, error) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.Answer, m.Extra = answer, extra
+	w.WriteMsg(m)
 	g.count(ctx, zone.name, r.Question[0].Qtype, kindAnswer)
 	return dns.RcodeSuccess, nil
 }
@@ -101,10 +74,11 @@ func (g *MysqlGW) writeSet(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 // negative sends NXDOMAIN or NODATA, authoritative and with the zone's SOA in
 // the authority section so that resolvers can cache it (RFC 2308).
 func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, zone *zoneInfo, rcode int) (int, error) {
-	resp := new(negativeResponse)
-	resp.init(r, rcode)
-	resp.setSOA(zone.soa)
-	w.WriteMsg(&resp.msg)
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.Authoritative = true
+	m.Ns = zone.ns
+	w.WriteMsg(m)
 	k := kindNoData
 	if rcode == dns.RcodeNameError {
 		k = kindNXDomain
@@ -144,31 +118,17 @@ func localAddress(state request.Request, qtype uint16, ttl uint32) dns.RR {
 }
 
 // lowerASCII lower-cases s, allocating only when s has an upper-case letter.
-// DNS names compare case-insensitively for ASCII only (RFC 4343).
 func lowerASCII(s string) string {
-	if !hasUpperASCII(s) {
-		return s
-	}
-	return string(appendLowerASCII(make([]byte, 0, len(s)), s))
-}
-
-func hasUpperASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return true
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return false
-}
-
-// appendLowerASCII appends s to b, lower-cased.
-func appendLowerASCII(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
+	return s
 }

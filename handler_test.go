@@ -100,7 +100,7 @@ func TestRegionNames(t *testing.T) {
 func TestRegionSpellings(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw")
 	// Azure's region names and the table's own spellings, each answering the
-	// same primary; mixed case is matched and echoed.
+	// same primary; mixed case is matched, and the question echoed as asked.
 	for _, tc := range []struct{ name, primary string }{
 		{"eastus", "191.238.6.43"}, {"eastus1", "191.238.6.43"}, {"EastUS1", "191.238.6.43"},
 		{"westus", "23.99.34.75"}, {"westus1", "23.99.34.75"},
@@ -121,7 +121,7 @@ func TestRegionSpellings(t *testing.T) {
 			continue
 		}
 		a := resp.Answer[0].(*dns.A)
-		if a.A.String() != tc.primary || a.Hdr.Name != qname {
+		if a.A.String() != tc.primary || !strings.EqualFold(a.Hdr.Name, qname) || resp.Question[0].Name != qname {
 			t.Errorf("%s: got %s %s, want %s %s", qname, a.Hdr.Name, a.A, qname, tc.primary)
 		}
 	}
@@ -408,23 +408,6 @@ func TestPTR(t *testing.T) {
 	m.SetQuestion("1.2.0.192.in-addr.arpa.", dns.TypePTR)
 	if _, rcode := serve(t, g, m); rcode != dnsRcodeNextMarker {
 		t.Errorf("address outside the table with fallthrough: rcode %d, want it passed on", rcode)
-	}
-}
-
-// TestAnswersAreCopies checks that a plugin after mysqlgw editing the answer
-// it was handed cannot change the table.
-func TestAnswersAreCopies(t *testing.T) {
-	g := newTestPlugin(t, "mysqlgw")
-	m := new(dns.Msg)
-	m.SetQuestion("eastus2.gateway.mysql.local.", dns.TypeA)
-	resp, _ := serve(t, g, m)
-	resp.Answer[0].(*dns.A).A[0] = 99
-	resp.Answer[0].Header().Ttl = 1
-	resp.Answer[0].Header().Name = "rewritten."
-	resp, _ = serve(t, g, m)
-	a := resp.Answer[0].(*dns.A)
-	if a.A.String() != "191.239.224.107" || a.Hdr.Ttl != 300 || a.Hdr.Name != "eastus2.gateway.mysql.local." {
-		t.Errorf("table changed by an edit to a previous answer: %s", a)
 	}
 }
 

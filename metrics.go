@@ -1,12 +1,7 @@
 package mysqlgw
 
 import (
-	"context"
-	"sync"
-	"sync/atomic"
-
 	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/metrics"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,106 +87,21 @@ func tableLabel(file string) string {
 }
 
 // kind is the kind of answer, the kind label of requests_total.
-type kind int
-
+// The kinds of answer requests_total tells apart.
 const (
-	kindAnswer kind = iota
-	kindNoData
-	kindNXDomain
-	kindFallthrough
-	numKinds
+	kindAnswer      = "answer"
+	kindNoData      = "nodata"
+	kindNXDomain    = "nxdomain"
+	kindFallthrough = "fallthrough"
 )
 
-var kindNames = [numKinds]string{"answer", "nodata", "nxdomain", "fallthrough"}
-
-// typeLabels bounds the type label to the types a client of this table asks
+// typeLabel bounds the type label to the types a client of this table asks
 // for, so that a scanner cannot mint a new time series with every type.
-var typeLabels = [...]string{"A", "AAAA", "TXT", "SRV", "PTR", "SOA", "NS", "ANY", "MX", "CNAME", "HTTPS", "SVCB", "DS", "DNSKEY", "CAA", "other"}
-
-func typeIndex(qtype uint16) int {
+func typeLabel(qtype uint16) string {
 	switch qtype {
-	case dns.TypeA:
-		return 0
-	case dns.TypeAAAA:
-		return 1
-	case dns.TypeTXT:
-		return 2
-	case dns.TypeSRV:
-		return 3
-	case dns.TypePTR:
-		return 4
-	case dns.TypeSOA:
-		return 5
-	case dns.TypeNS:
-		return 6
-	case dns.TypeANY:
-		return 7
-	case dns.TypeMX:
-		return 8
-	case dns.TypeCNAME:
-		return 9
-	case dns.TypeHTTPS:
-		return 10
-	case dns.TypeSVCB:
-		return 11
-	case dns.TypeDS:
-		return 12
-	case dns.TypeDNSKEY:
-		return 13
-	case dns.TypeCAA:
-		return 14
+	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeSRV, dns.TypePTR, dns.TypeSOA, dns.TypeNS, dns.TypeANY,
+		dns.TypeMX, dns.TypeCNAME, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeDS, dns.TypeDNSKEY, dns.TypeCAA:
+		return dns.TypeToString[qtype]
 	}
-	return len(typeLabels) - 1
-}
-
-// series is one requests_total series with the labels a query supplies.
-type series struct {
-	server, zone, view string
-	counter            prometheus.Counter
-}
-
-// requestCounters caches requests_total's series by kind and type, so that
-// counting a query hashes no label values and takes no lock: a slot holds an
-// immutable list, nearly always of one series (one server, zone and view);
-// a new series, rare after warm-up, copies the list under a mutex.
-type requestCounters struct {
-	slots [numKinds][len(typeLabels)]atomic.Pointer[[]series]
-	mu    sync.Mutex
-}
-
-func (rc *requestCounters) inc(ctx context.Context, zone string, qtype uint16, k kind) {
-	server, view := metrics.WithServer(ctx), metrics.WithView(ctx)
-	t := typeIndex(qtype)
-	slot := &rc.slots[k][t]
-	if c := find(slot.Load(), server, zone, view); c != nil {
-		c.Inc()
-		return
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	list := slot.Load()
-	if c := find(list, server, zone, view); c != nil { // added meanwhile
-		c.Inc()
-		return
-	}
-	var next []series
-	if list != nil {
-		next = append(next, *list...)
-	}
-	c := requestCount.WithLabelValues(server, zone, view, typeLabels[t], kindNames[k])
-	next = append(next, series{server, zone, view, c})
-	slot.Store(&next)
-	c.Inc()
-}
-
-func find(list *[]series, server, zone, view string) prometheus.Counter {
-	if list == nil {
-		return nil
-	}
-	for _, s := range *list {
-		if s.server == server && s.zone == zone && s.view == view {
-			return s.counter
-		}
-	}
-	return nil
+	return "other"
 }

@@ -24,6 +24,7 @@ type names struct {
 type zoneInfo struct {
 	name string
 	soa  *dns.SOA
+	ns   []dns.RR // the authority section of a negative answer: the SOA
 }
 
 // node is one name that exists: its record sets by type, or none for an empty
@@ -35,8 +36,8 @@ type node struct {
 	isNS   bool // ns.dns.Z: answered with the address the query arrived on
 }
 
-// rrset is the answer to one (name, type): the records, which the handler
-// copies before handing them out, and any additional-section records.
+// rrset is the answer to one (name, type): the records and any
+// additional-section records, handed out as they are.
 type rrset struct {
 	qtype  uint16
 	answer []dns.RR
@@ -125,7 +126,7 @@ func (n *names) addApex(z string, opt options, serial uint32, ptrZone string) {
 		Expire:  86400,
 		Minttl:  opt.ttl,
 	}
-	info := &zoneInfo{name: z, soa: soa}
+	info := &zoneInfo{name: z, soa: soa, ns: []dns.RR{soa}}
 	n.apex[z] = info
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
 	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
@@ -30,15 +31,14 @@ type MysqlGW struct {
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
 
-	names    atomic.Pointer[names]
-	counters requestCounters
+	names atomic.Pointer[names]
 }
 
 // Name implements plugin.Handler.
 func (g *MysqlGW) Name() string { return "mysqlgw" }
 
-func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, k kind) {
-	g.counters.inc(ctx, zone, qtype, k)
+func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, k string) {
+	requestCount.WithLabelValues(metrics.WithServer(ctx), zone, metrics.WithView(ctx), typeLabel(qtype), k).Inc()
 }
 
 // Ready implements ready.Readiness: ready once a table is loaded and, with
