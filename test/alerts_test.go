@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// alertTests feeds the README's alert rules with series shaped like
+// alertTests feeds the alert rules of docs/operations.md with series shaped like
 // mysqlgw's and says which alerts must fire when.
 const alertTests = `rule_files: [rules.yml]
 evaluation_interval: 1m
@@ -64,18 +64,19 @@ tests:
     exp_alerts: []
 `
 
-// TestReadmeAlerts runs the README's Prometheus alert rules through
-// promtool's rule tests, so the PromQL there parses and fires when it says.
+// TestReadmeAlerts runs the Prometheus alert rules of docs/operations.md
+// through promtool's rule tests, so the PromQL there parses and fires when it
+// says.
 func TestReadmeAlerts(t *testing.T) {
 	promtool := requireTool(t, "promtool")
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(readme)
+	text := string(page)
 	start := strings.Index(text, "~~~ yaml\ngroups:\n- name: mysqlgw\n")
 	if start < 0 {
-		t.Fatal("the README has no mysqlgw alert rules")
+		t.Fatal("docs/operations.md has no mysqlgw alert rules")
 	}
 	text = text[start+len("~~~ yaml\n"):]
 	rules := text[:strings.Index(text, "~~~")]

@@ -37,13 +37,28 @@ func gatewayPort(t *testing.T, addrs ...string) int {
 	return 0
 }
 
-// TestFailoverWithDig runs the README's failover example, its Corefile and
-// regions file from examples/failover with free ports swapped in: the real
-// binary probes stand-in gateways on loopback, and dig sees active move to
-// the secondary when the primary's listener stops, and back when it returns.
+// TestFailoverWithDig runs the failover walk-through of docs/health-checks.md,
+// its Corefile and regions file from examples/failover with free ports
+// swapped in: the real binary probes stand-in gateways on loopback, and dig
+// sees active move to the secondary when the primary's listener stops, and
+// back when it returns.
 func TestFailoverWithDig(t *testing.T) {
 	const primary, secondary = "127.0.0.2", "127.0.0.3"
 	port := gatewayPort(t, primary, secondary)
+	page, err := os.ReadFile("../docs/health-checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{
+		"$ go run ./cmd/fakegw 127.0.0.2:13306 &", "$ go run ./cmd/fakegw 127.0.0.3:13306 &",
+		"$ go run ./cmd/coredns -conf examples/failover/Corefile &",
+		"$ dig @127.0.0.1 -p 1054 active.lab.gateway.mysql.local +noall +answer",
+		"$ dig @127.0.0.1 -p 1054 active.lab.gateway.mysql.local TXT +short\n\"secondary=127.0.0.3\"",
+	} {
+		if !strings.Contains(string(page), step) {
+			t.Fatalf("docs/health-checks.md's walk-through lacks %q; update this test with it", step)
+		}
+	}
 	corefile, err := os.ReadFile("../examples/failover/Corefile")
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +103,9 @@ func TestFailoverWithDig(t *testing.T) {
 	primaryGW.Close()
 	waitFor(secondary)
 	s.waitLog("Gateway "+primary+" port", 5*time.Second)
+	if got := strings.TrimSpace(s.dig("active.lab.gateway.mysql.local", "TXT", "+short")); got != `"secondary=`+secondary+`"` {
+		t.Errorf("active TXT after failover: %q", got)
+	}
 	if got := strings.TrimSpace(s.dig("_mysql._tcp.active.lab.gateway.mysql.local", "SRV", "+short")); got != fmt.Sprintf("20 0 %d secondary.lab.gateway.mysql.local.", port) {
 		t.Errorf("active SRV after failover: %q", got)
 	}
