@@ -169,18 +169,14 @@ func TestHealthFailoverAndFailback(t *testing.T) {
 	g := healthPlugin(t, port, "")
 	startHealth(t, g)
 	waitReady(t, g)
-	if got := activeAddrs(t, g); got != gwPrimary {
-		t.Fatalf("all up: active %q, want the primary", got)
-	}
-	if gaugeValue("lab", "primary", gwPrimary) != 1 || gaugeValue("lab", "tertiary", gwTertiary) != 0 {
-		t.Error("gateway_up does not show primary up and tertiary down")
-	}
+	waitActive(t, g, gwPrimary)
+	waitUntil(t, func() bool {
+		return gaugeValue("lab", "primary", gwPrimary) == 1 && gaugeValue("lab", "tertiary", gwTertiary) == 0
+	})
 
 	primary.Close()
 	waitActive(t, g, gwSecondary)
-	if gaugeValue("lab", "primary", gwPrimary) != 0 {
-		t.Error("gateway_up still shows the primary up")
-	}
+	waitUntil(t, func() bool { return gaugeValue("lab", "primary", gwPrimary) == 0 })
 	m := new(dns.Msg)
 	m.SetQuestion("_mysql._tcp.active.lab.gateway.mysql.local.", dns.TypeSRV)
 	resp, _ := serve(t, g, m)
@@ -247,16 +243,12 @@ func TestHealthSilentGateway(t *testing.T) {
 	g := healthPlugin(t, port, "")
 	startHealth(t, g)
 	waitReady(t, g)
-	if got := activeAddrs(t, g); got != gwSecondary {
-		t.Errorf("silent primary: active %q, want the secondary", got)
-	}
+	waitActive(t, g, gwSecondary)
 
 	connect := healthPlugin(t, port, "probe connect")
 	startHealth(t, connect)
 	waitReady(t, connect)
-	if got := activeAddrs(t, connect); got != gwPrimary {
-		t.Errorf("silent primary, connect probes: active %q, want the primary", got)
-	}
+	waitActive(t, connect, gwPrimary)
 }
 
 // TestHealthNotReadyBeforeFirstRound: until the first probes are back,

@@ -146,13 +146,13 @@ func TestProbeLoginConversation(t *testing.T) {
 // probe's timeout.
 func TestProbeStopsWhenCancelled(t *testing.T) {
 	port := gatewayPort(t)
-	listenGateway(t, gwPrimary, port, true)
+	gw := listenGateway(t, gwPrimary, port, true)
 	p := testProber(port, probeLogin)
 	p.timeout = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.check(ctx, netip.MustParseAddr(gwPrimary)) }()
-	time.Sleep(50 * time.Millisecond) // let the probe reach its read
+	waitUntil(t, func() bool { return gw.Active() == 1 }) // connected: the probe waits for a greeting
 	cancel()
 	select {
 	case <-done:
