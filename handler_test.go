@@ -454,3 +454,73 @@ func TestNotOursWithoutNext(t *testing.T) {
 		}
 	}
 }
+
+// TestExtendedTable serves Microsoft's newer rows: subnets and
+// decommissioning addresses in TXT, decommissioning names and PTR, a region
+// with no gateway, and roles past tertiary.
+func TestExtendedTable(t *testing.T) {
+	path := loopbackTable(t,
+		"$SERIAL 2023030901",
+		"eastus2 52.167.105.38 40.70.144.38 subnets 104.208.150.192/29 20.62.58.128/27 decommissioning 52.177.185.181",
+		"sqlonly subnets 20.62.58.128/27",
+		"six 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6")
+	g := newTestPlugin(t, "mysqlgw gateway.mysql.local in-addr.arpa {\n regions "+path+"\n reload 0\n}")
+	z := "gateway.mysql.local."
+	soa := test.SOA(z + " 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 2023030901 7200 1800 86400 300")
+	check(t, g, []test.Case{
+		{
+			Qname: "eastus2." + z, Qtype: dns.TypeA,
+			Answer: []dns.RR{test.A("eastus2." + z + " 300 IN A 40.70.144.38"), test.A("eastus2." + z + " 300 IN A 52.167.105.38")},
+		},
+		{
+			Qname: "eastus2." + z, Qtype: dns.TypeTXT,
+			Answer: []dns.RR{
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "decommissioning=52.177.185.181"`),
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "primary=52.167.105.38"`),
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "region=eastus2"`),
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "secondary=40.70.144.38"`),
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "subnet=104.208.150.192/29"`),
+				test.TXT(`eastus2.` + z + ` 300 IN TXT "subnet=20.62.58.128/27"`),
+			},
+		},
+		{
+			Qname: "decommissioning.eastus2." + z, Qtype: dns.TypeA,
+			Answer: []dns.RR{test.A("decommissioning.eastus2." + z + " 300 IN A 52.177.185.181")},
+		},
+		{
+			Qname: "181.185.177.52.in-addr.arpa.", Qtype: dns.TypePTR,
+			Answer: []dns.RR{test.PTR("181.185.177.52.in-addr.arpa. 300 IN PTR decommissioning.eastus2." + z)},
+		},
+		// A region with no gateway: NODATA for addresses, its TXT, no
+		// roles, active or SRV.
+		{Qname: "sqlonly." + z, Qtype: dns.TypeA, Ns: []dns.RR{soa}},
+		{
+			Qname: "sqlonly." + z, Qtype: dns.TypeTXT,
+			Answer: []dns.RR{
+				test.TXT(`sqlonly.` + z + ` 300 IN TXT "region=sqlonly"`),
+				test.TXT(`sqlonly.` + z + ` 300 IN TXT "subnet=20.62.58.128/27"`),
+			},
+		},
+		{Qname: "active.sqlonly." + z, Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		{Qname: "_mysql._tcp.sqlonly." + z, Qtype: dns.TypeSRV, Rcode: dns.RcodeNameError, Ns: []dns.RR{soa}},
+		// Roles past tertiary.
+		{
+			Qname: "gateway6.six." + z, Qtype: dns.TypeA,
+			Answer: []dns.RR{test.A("gateway6.six." + z + " 300 IN A 192.0.2.6")},
+		},
+	})
+	m := new(dns.Msg)
+	m.SetQuestion("_mysql._tcp.six."+z, dns.TypeSRV)
+	resp, _ := serve(t, g, m)
+	if len(resp.Answer) != 6 {
+		t.Fatalf("six SRV: %v", resp.Answer)
+	}
+	if srv := resp.Answer[5].(*dns.SRV); srv.Priority != 60 || srv.Target != "gateway6.six."+z {
+		t.Errorf("the sixth SRV record is %v, want priority 60 for gateway6", srv)
+	}
+	m.SetQuestion(z, dns.TypeSOA)
+	resp, _ = serve(t, g, m)
+	if s := resp.Answer[0].(*dns.SOA); s.Serial != 2023030901 {
+		t.Errorf("SOA serial %d, want the file's $SERIAL 2023030901", s.Serial)
+	}
+}

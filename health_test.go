@@ -316,11 +316,11 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	waitReady(t, g)
 	waitActive(t, g, gwPrimary)
 
-	regions, err := parseRegions([]byte("lab "+gwSecondary+"\n"), "regions")
+	table, err := ParseTable([]byte("lab "+gwSecondary+"\n"), "regions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.swap(regions); err != nil {
+	if _, err := g.swap(table); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, g, gwSecondary)

@@ -38,35 +38,37 @@ func readRegionsFile(path string) ([]byte, error) {
 // the server.
 func (g *MysqlGW) load() error {
 	if g.file == "" {
-		_, err := g.swap(builtinRegions)
+		_, err := g.swap(Table{Serial: builtinSerial, HasSerial: true, Regions: builtinRegions})
 		return err
 	}
 	content, err := readRegionsFile(g.file)
 	if err != nil {
 		return err
 	}
-	base, err := parseRegions(content, g.file)
+	table, err := ParseTable(content, g.file)
 	if err != nil {
 		return err
 	}
-	if _, err := g.swap(base); err != nil {
+	if _, err := g.swap(table); err != nil {
 		return err
 	}
 	if g.watcher != nil {
-		g.watcher.loaded(content)
+		g.watcher.loaded(content, table.Serial)
 	}
 	return nil
 }
 
-// swap builds the answers for base plus the Corefile's overrides and serves
+// swap builds the answers for table plus the Corefile's overrides and serves
 // them from the next query on. On error nothing changes: the last good
 // answers stay.
-func (g *MysqlGW) swap(base []Region) (*names, error) {
-	regions, err := g.overrides.apply(base)
+func (g *MysqlGW) swap(table Table) (*names, error) {
+	regions, err := g.overrides.apply(table.Regions)
 	if err != nil {
 		return nil, err
 	}
-	built := buildNames(regions, g.opt, g.health)
+	opt := g.opt
+	opt.serial = table.Serial
+	built := buildNames(regions, opt, g.health)
 	g.names.Store(built)
 	if g.health != nil {
 		g.health.retain(regions)

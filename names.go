@@ -3,7 +3,6 @@ package mysqlgw
 import (
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/coredns/coredns/plugin"
 
@@ -86,13 +85,12 @@ func buildNames(regions []Region, opt options, health *healthChecker) *names {
 		regions: regions,
 	}
 	n.zones = append(append(plugin.Zones{}, opt.zones...), opt.reverse...)
-	serial := uint32(time.Now().Unix())
 	ptrZone := ""
 	if len(opt.zones) > 0 {
 		ptrZone = opt.zones[0]
 	}
 	for _, z := range n.zones {
-		n.addApex(z, opt, serial, ptrZone)
+		n.addApex(z, opt, ptrZone)
 	}
 	all := distinctAddrs(regions)
 	n.addrs = len(all)
@@ -114,13 +112,13 @@ func nsHost(z, ptrZone string) string {
 	return nsLabel + z
 }
 
-func (n *names) addApex(z string, opt options, serial uint32, ptrZone string) {
+func (n *names) addApex(z string, opt options, ptrZone string) {
 	host := nsHost(z, ptrZone)
 	soa := &dns.SOA{
 		Hdr:     dns.RR_Header{Name: z, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: opt.ttl},
 		Ns:      host,
 		Mbox:    "hostmaster." + strings.TrimPrefix(host, "ns."),
-		Serial:  serial,
+		Serial:  opt.serial,
 		Refresh: 7200,
 		Retry:   1800,
 		Expire:  86400,
@@ -150,17 +148,36 @@ func (n *names) addForward(z string, all []netip.Addr, opt options, health *heal
 	}
 }
 
-// addRegion adds one label's names for region r: the region, its roles,
-// active and the SRV names.
+// addRegion adds one label's names for region r: the region, its roles, its
+// decommissioning addresses, and, when it has gateways, active and the SRV
+// names.
 func (n *names) addRegion(z, base string, r Region, opt options, health *healthChecker) {
 	n.addAddrs(z, base, r.Addrs, opt.ttl)
-	texts := make([]dns.RR, 0, len(r.Addrs)+1)
+	texts := make([]dns.RR, 0, len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+1)
 	for i, a := range r.Addrs {
 		texts = append(texts, txt(base, opt.ttl, Role(i).String()+"="+a.String()))
+	}
+	for _, p := range r.Subnets {
+		texts = append(texts, txt(base, opt.ttl, "subnet="+p.String()))
+	}
+	for _, a := range r.Decommissioning {
+		texts = append(texts, txt(base, opt.ttl, decommissioningLabel+"="+a.String()))
 	}
 	texts = append(texts, txt(base, opt.ttl, "region="+r.DisplayName()))
 	n.add(z, base, rrset{qtype: dns.TypeTXT, answer: texts})
 
+	if len(r.Decommissioning) > 0 {
+		name := decommissioningLabel + "." + base
+		n.addAddrs(z, name, r.Decommissioning, opt.ttl)
+		texts := make([]dns.RR, len(r.Decommissioning))
+		for i, a := range r.Decommissioning {
+			texts[i] = txt(name, opt.ttl, decommissioningLabel+"="+a.String())
+		}
+		n.add(z, name, rrset{qtype: dns.TypeTXT, answer: texts})
+	}
+	if len(r.Addrs) == 0 {
+		return // nothing to connect to: no roles, SRV or active
+	}
 	targets := make([]string, len(r.Addrs))
 	for i, a := range r.Addrs {
 		role := Role(i).String()
@@ -189,29 +206,37 @@ func (n *names) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
 }
 
 // addReverse adds a PTR for every table address inside reverse zone z, naming
-// each role of each region that uses it, in the first forward zone.
+// each role of each region that uses it, and decommissioning.<region> for
+// decommissioning addresses, in the first forward zone.
 func (n *names) addReverse(z string, opt options, ptrZone string) {
 	if ptrZone == "" {
 		return
 	}
 	for _, r := range n.regions {
 		for i, a := range r.Addrs {
-			rev, err := dns.ReverseAddr(a.String())
-			if err != nil || !dns.IsSubDomain(z, rev) {
-				continue
-			}
-			ptr := &dns.PTR{
-				Hdr: dns.RR_Header{Name: rev, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: opt.ttl},
-				Ptr: Role(i).String() + "." + r.Name + "." + ptrZone,
-			}
-			nd := n.node(z, rev)
-			if set := findSet(nd.rrsets, dns.TypePTR); set != nil {
-				set.answer = append(set.answer, ptr)
-				continue
-			}
-			nd.rrsets = append(nd.rrsets, rrset{qtype: dns.TypePTR, answer: []dns.RR{ptr}})
+			n.addPTR(z, a, Role(i).String()+"."+r.Name+"."+ptrZone, opt.ttl)
+		}
+		for _, a := range r.Decommissioning {
+			n.addPTR(z, a, decommissioningLabel+"."+r.Name+"."+ptrZone, opt.ttl)
 		}
 	}
+}
+
+func (n *names) addPTR(z string, a netip.Addr, target string, ttl uint32) {
+	rev, err := dns.ReverseAddr(a.String())
+	if err != nil || !dns.IsSubDomain(z, rev) {
+		return
+	}
+	ptr := &dns.PTR{Hdr: dns.RR_Header{Name: rev, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: target}
+	nd := n.node(z, rev)
+	if nd == nil {
+		return // a more specific reverse zone served here holds it
+	}
+	if set := findSet(nd.rrsets, dns.TypePTR); set != nil {
+		set.answer = append(set.answer, ptr)
+		return
+	}
+	nd.rrsets = append(nd.rrsets, rrset{qtype: dns.TypePTR, answer: []dns.RR{ptr}})
 }
 
 // add puts set at name in zone z.

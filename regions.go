@@ -1,6 +1,9 @@
 package mysqlgw
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // builtinRegions is the Azure Database for MySQL gateway table, one entry per
 // region. Name is Azure's own region name; the table's spelling with its spaces
@@ -49,4 +52,20 @@ func region(name, title string, aliases []string, addrs ...string) Region {
 		r.Addrs = append(r.Addrs, netip.MustParseAddr(a))
 	}
 	return r
+}
+
+// AzureRegionName turns a region as Azure's tables spell it ("East US 1",
+// "India Central", "South East Asia") into Azure's region name: lower case,
+// spaces removed, and the table's old spellings mapped as the built-in table
+// maps them (eastus1 → eastus, indiacentral → centralindia).
+func AzureRegionName(title string) string {
+	name := strings.ToLower(strings.Join(strings.Fields(title), ""))
+	for _, r := range builtinRegions {
+		for _, alias := range r.Aliases {
+			if alias == name {
+				return r.Name
+			}
+		}
+	}
+	return name
 }

@@ -1,6 +1,7 @@
 package mysqlgw
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,18 +33,108 @@ func TestParseRegionsErrors(t *testing.T) {
 	for _, tc := range []struct{ content, err string }{
 		{"", "regions: no regions"},
 		{"# only a comment\n\n", "regions: no regions"},
-		{"a 1.2.3.4\nb\n", "regions:2: want NAME PRIMARY [SECONDARY [TERTIARY]], got 1 field(s)"},
+		{"a 1.2.3.4\nb\n", "regions:2: want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got 1 field(s)"},
 		{"a 1.2.3.4\n\n\nb 1.2.3.5 x\n", `regions:4: secondary address: "x" is not an IPv4 or IPv6 address`},
 		{"a 1.2.3.4\nA 1.2.3.5\n", `regions:2: region "a" is already defined on line 1`},
 		{"a.b 1.2.3.4\n", "regions:1: region name \"a.b\""},
 		{"-a 1.2.3.4\n", "regions:1: region name \"-a\""},
 		{strings.Repeat("x", 64) + " 1.2.3.4\n", "regions:1: region name"},
-		{"a 1.2.3.4 1.2.3.5 1.2.3.6 1.2.3.7\n", "regions:1: want NAME PRIMARY"},
+		{"a" + strings.Repeat(" 192.0.2.1", 1) + seventeen() + "\n", "regions:1: more than 16 gateway addresses"},
+		// The extended syntax: sections, prefixes, $SERIAL.
+		{"a subnets\n", `regions:1: "subnets" needs at least one entry after it`},
+		{"a subnets decommissioning 1.2.3.4\n", `regions:1: "subnets" needs at least one prefix`},
+		{"a 1.2.3.4 decommissioning\n", `regions:1: "decommissioning" needs at least one entry after it`},
+		{"a subnets 10.0.0.0/8 subnets 10.1.0.0/16\n", `regions:1: "subnets" is given twice`},
+		{"a decommissioning 1.2.3.4 decommissioning 1.2.3.5\n", `regions:1: "decommissioning" is given twice`},
+		{"a decommissioning 1.2.3.4 subnets 10.0.0.0/8\n", `regions:1: "subnets" must come before "decommissioning"`},
+		{"a 1.2.3.0/24\n", `regions:1: primary address: "1.2.3.0/24" is a prefix; prefixes go after "subnets"`},
+		{"a decommissioning 1.2.3.0/24\n", `regions:1: decommissioning address: "1.2.3.0/24" is a prefix`},
+		{"a subnets 1.2.3.4\n", `regions:1: subnets: "1.2.3.4" is an address; a subnet is a prefix`},
+		{"a subnets 104.208.150.193/29\n", "regions:1: subnets: prefix 104.208.150.193/29 has host bits set; the subnet is 104.208.150.192/29"},
+		{"a subnets 2001:db8::1/64\n", "regions:1: subnets: prefix 2001:db8::1/64 has host bits set; the subnet is 2001:db8::/64"},
+		{"a subnets 1.2.3.0/33\n", `regions:1: subnets: "1.2.3.0/33" is not an IPv4 or IPv6 prefix`},
+		{"a subnets 0.0.0.0/0\n", "regions:1: subnets: prefix 0.0.0.0/0 is not a subnet of host addresses"},
+		{"a subnets 10.0.0.0/8 10.0.0.0/8\n", "regions:1: subnets: 10.0.0.0/8 is listed twice"},
+		{"a 1.2.3.4 decommissioning 1.2.3.4\n", "regions:1: decommissioning address 1.2.3.4 repeats the primary address"},
+		{"a 1.2.3.4 1.2.3.5 decommissioning 1.2.3.6 1.2.3.6\n", "regions:1: decommissioning address 1.2.3.6 repeats the decommissioning address"},
+		{"$SERIAL\na 1.2.3.4\n", "regions:1: want $SERIAL NUMBER, got 1 field(s)"},
+		{"$SERIAL 4294967296\na 1.2.3.4\n", `regions:1: $SERIAL "4294967296" is not a number from 0 to 4294967295`},
+		{"$SERIAL -1\na 1.2.3.4\n", `regions:1: $SERIAL "-1" is not a number`},
+		{"$SERIAL 1\n$SERIAL 2\na 1.2.3.4\n", "regions:2: $SERIAL is given twice"},
+		{"a 1.2.3.4\n$SERIAL 1\n", "regions:2: $SERIAL must come before the first region"},
+		{"$ORIGIN x.\na 1.2.3.4\n", `regions:1: unknown directive "$ORIGIN"; the only one is $SERIAL`},
+		{"$SERIAL 1\n", "regions: no regions"},
 		{"a 224.0.0.1\n", "regions:1: primary address: address \"224.0.0.1\" is not a host address"},
 	} {
 		_, err := parseRegions([]byte(tc.content), "regions")
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%q: error %v, want %q", tc.content, err, tc.err)
+		}
+	}
+}
+
+// seventeen is seventeen distinct gateway addresses after the first.
+func seventeen() string {
+	var b strings.Builder
+	for i := 2; i <= 17; i++ {
+		fmt.Fprintf(&b, " 192.0.2.%d", i)
+	}
+	return b.String()
+}
+
+// TestParseTableExtended reads Microsoft's newer rows: subnets,
+// decommissioning addresses, regions with no gateway or many, $SERIAL.
+func TestParseTableExtended(t *testing.T) {
+	content := `$SERIAL 2023030901   # from the page of 9 March 2023
+# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]
+eastus2 52.167.105.38 40.70.144.38 subnets 104.208.150.192/29 40.70.144.192/29 52.167.104.192/29 20.62.58.128/27 decommissioning 52.177.185.181
+sqlonly subnets 20.62.58.128/27 40.70.144.192/29
+six 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 subnets 2001:db8:1::/48 ::ffff:198.51.100.0/120
+inside 40.70.144.193 subnets 40.70.144.192/29
+`
+	table, err := ParseTable([]byte(content), "regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !table.HasSerial || table.Serial != 2023030901 {
+		t.Errorf("serial %d (%v), want 2023030901", table.Serial, table.HasSerial)
+	}
+	want := `$SERIAL 2023030901
+eastus2 52.167.105.38 40.70.144.38 subnets 104.208.150.192/29 40.70.144.192/29 52.167.104.192/29 20.62.58.128/27 decommissioning 52.177.185.181
+sqlonly subnets 20.62.58.128/27 40.70.144.192/29
+six 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 subnets 2001:db8:1::/48 198.51.100.0/24
+inside 40.70.144.193 subnets 40.70.144.192/29
+`
+	if got := string(table.Format()); got != want {
+		t.Errorf("formats as\n%s\nwant\n%s", got, want)
+	}
+	again, err := ParseTable(table.Format(), "regions")
+	if err != nil || !reflect.DeepEqual(again, table) {
+		t.Errorf("re-parse: %v, %+v", err, again)
+	}
+	if r := table.Regions[2]; Role(len(r.Addrs)-1).String() != "gateway6" {
+		t.Errorf("the sixth role is %q, want gateway6", Role(len(r.Addrs)-1))
+	}
+}
+
+// TestContentSerial: a file without $SERIAL gets a serial from its content,
+// the same for the same content wherever it is loaded.
+func TestContentSerial(t *testing.T) {
+	a, _ := ParseTable([]byte("lab 192.0.2.1\n"), "one")
+	b, _ := ParseTable([]byte("lab 192.0.2.1\n"), "two")
+	c, _ := ParseTable([]byte("lab 192.0.2.2\n"), "one")
+	if a.HasSerial || a.Serial != b.Serial || a.Serial == c.Serial {
+		t.Errorf("serials %d %d %d: want the same for the same content, another for other content", a.Serial, b.Serial, c.Serial)
+	}
+}
+
+func TestAzureRegionName(t *testing.T) {
+	for title, want := range map[string]string{
+		"East US 1": "eastus", "India Central": "centralindia", "South East Asia": "southeastasia",
+		"East US 2": "eastus2", "  West  US ": "westus", "Sweden Central": "swedencentral", "China North 1": "chinanorth",
+	} {
+		if got := AzureRegionName(title); got != want {
+			t.Errorf("%q: %q, want %q", title, got, want)
 		}
 	}
 }

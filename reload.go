@@ -14,9 +14,10 @@ import (
 type fileWatcher struct {
 	path     string
 	interval time.Duration
-	swap     func([]Region) (*names, error) // serves a new table
+	swap     func(Table) (*names, error) // serves a new table
 
 	applied   [sha256.Size]byte // content of the table being served
+	serial    uint32            // its serial
 	pending   [sha256.Size]byte // content seen last time, not yet applied
 	rejected  [sha256.Size]byte // content that failed to apply, not parsed again
 	rejectErr error             // why it failed
@@ -28,8 +29,8 @@ type fileWatcher struct {
 
 // loaded records the content setup served, so that a version written between
 // setup and start is still seen as new.
-func (fw *fileWatcher) loaded(content []byte) {
-	fw.applied = sha256.Sum256(content)
+func (fw *fileWatcher) loaded(content []byte, serial uint32) {
+	fw.applied, fw.serial = sha256.Sum256(content), serial
 	fw.pending = fw.applied
 }
 
@@ -81,17 +82,20 @@ func (fw *fileWatcher) check() {
 		fw.fail(fw.rejectErr) // logged again only if another error came between
 		return
 	}
-	regions, err := parseRegions(content, fw.path)
+	table, err := ParseTable(content, fw.path)
 	var served *names
 	if err == nil {
-		served, err = fw.swap(regions)
+		served, err = fw.swap(table)
 	}
 	if err != nil {
 		fw.rejected, fw.rejectErr = sum, err
 		fw.fail(err)
 		return
 	}
-	fw.applied, fw.lastErr, fw.rejected = sum, "", [sha256.Size]byte{}
+	if !serialAfter(table.Serial, fw.serial) {
+		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
+	}
+	fw.applied, fw.serial, fw.lastErr, fw.rejected = sum, table.Serial, "", [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
 	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(served.regions), served.addrs)
 }
@@ -107,3 +111,7 @@ func (fw *fileWatcher) fail(err error) {
 	reloadFailureCount.WithLabelValues(fw.path).Inc()
 	log.Errorf("Keeping the last good table: %s", msg)
 }
+
+// serialAfter reports whether serial a comes after b in RFC 1982's serial
+// number arithmetic, as secondaries compare SOA serials.
+func serialAfter(a, b uint32) bool { return a != b && int32(a-b) > 0 }

@@ -604,3 +604,42 @@ func bytesRead(t *testing.T) int64 {
 	}
 	return n
 }
+
+// TestReloadSerial: the SOA follows the file's $SERIAL; a changed file whose
+// serial did not increase is served all the same, with a warning that
+// secondaries will not see it; bad $SERIAL lines keep the last good table.
+func TestReloadSerial(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, "$SERIAL 2023030901\n"+tableA)
+	w := newWatched(t, path)
+	serial := func() uint32 {
+		m := new(dns.Msg)
+		m.SetQuestion("gateway.mysql.local.", dns.TypeSOA)
+		resp, _ := serve(t, w.g, m)
+		return resp.Answer[0].(*dns.SOA).Serial
+	}
+	if s := serial(); s != 2023030901 {
+		t.Fatalf("serial %d, want 2023030901", s)
+	}
+	writeFile(t, path, "$SERIAL 2023030901\n"+tableB)
+	w.poll(2)
+	w.wantTable(tableB)
+	if !strings.Contains(w.log.String(), "changed but its serial 2023030901 is not above 2023030901") {
+		t.Errorf("no warning for a change without a new serial:\n%s", w.log.String())
+	}
+	writeFile(t, path, "$SERIAL 2023030902\n"+tableA)
+	w.poll(2)
+	w.wantTable(tableA)
+	if s := serial(); s != 2023030902 {
+		t.Errorf("serial %d after the reload, want 2023030902", s)
+	}
+	if n := strings.Count(w.log.String(), "is not above"); n != 1 {
+		t.Errorf("%d serial warnings, want only the one", n)
+	}
+	for i, bad := range []string{"$SERIAL 99999999999\n" + tableB, tableB + "$SERIAL 2023030903\n", "$SERIAL 1\n$SERIAL 2\n" + tableB} {
+		writeFile(t, path, bad)
+		w.poll(2)
+		w.wantTable(tableA)
+		w.wantErrors(i+1, "SERIAL")
+	}
+}

@@ -34,6 +34,9 @@ type options struct {
 	activeTTL uint32
 	port      uint16
 	failOpen  bool
+	// serial is the SOA serial: not a Corefile setting but the table's
+	// ($SERIAL), set by swap for each table it builds.
+	serial uint32
 }
 
 func setup(c *caddy.Controller) error {

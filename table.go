@@ -15,20 +15,41 @@ const (
 	Tertiary              // East US 2 only, in Azure's table
 )
 
-// roleNames are the labels of the role names, as in primary.eastus2.Z.
-var roleNames = [...]string{"primary", "secondary", "tertiary"}
+// maxRoles bounds a region's gateway addresses. Azure's tables have up to
+// three for MySQL and six for Azure SQL; its service tags have thirteen
+// single addresses for Sql.WestEurope.
+const maxRoles = 16
 
-func (r Role) String() string { return roleNames[r] }
+// String is the label of the role's names, as in primary.eastus2.Z: primary,
+// secondary, tertiary, then gateway4 to gateway16.
+func (r Role) String() string {
+	switch r {
+	case Primary:
+		return "primary"
+	case Secondary:
+		return "secondary"
+	case Tertiary:
+		return "tertiary"
+	}
+	return fmt.Sprintf("gateway%d", int(r)+1)
+}
 
-// maxRoles bounds a region's addresses: primary, secondary, tertiary.
-const maxRoles = len(roleNames)
+// decommissioningLabel names a region's decommissioning addresses, as in
+// decommissioning.eastus2.Z.
+const decommissioningLabel = "decommissioning"
 
 // Region is one row of the gateway table.
 type Region struct {
 	Name    string       // DNS label, lower case: "eastus2"
 	Title   string       // as Azure's table spells it ("East US 2"); empty for regions from a file
 	Aliases []string     // further labels that answer for this region
-	Addrs   []netip.Addr // by Role: Addrs[Primary], Addrs[Secondary], ...
+	Addrs   []netip.Addr // gateway addresses by Role: Addrs[Primary], Addrs[Secondary], ...
+	// Subnets are the prefixes Microsoft asks customers to allow for the
+	// region's gateways.
+	Subnets []netip.Prefix
+	// Decommissioning are addresses to keep allowed until Microsoft removes
+	// them; never gateways to connect to.
+	Decommissioning []netip.Addr
 }
 
 // DisplayName is what the region= TXT record says.
@@ -84,28 +105,104 @@ func parseAddr(s string) (netip.Addr, error) {
 	return a, nil
 }
 
-// newRegion validates one row given as NAME PRIMARY [SECONDARY [TERTIARY]].
+// newRegion validates one row: NAME [ADDRESS ...] [subnets PREFIX ...]
+// [decommissioning ADDRESS ...], the sections in that order, each at most
+// once. Gateway addresses come first, in role order.
 func newRegion(fields []string) (Region, error) {
-	if len(fields) < 2 || len(fields) > 1+maxRoles {
-		return Region{}, fmt.Errorf("want NAME PRIMARY [SECONDARY [TERTIARY]], got %d field(s)", len(fields))
+	if len(fields) < 2 {
+		return Region{}, fmt.Errorf("want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got %d field(s)", len(fields))
 	}
 	r := Region{Name: strings.ToLower(fields[0])}
 	if err := checkLabel(r.Name); err != nil {
 		return Region{}, err
 	}
+	section := "gateway"
+	seenAddr := make(map[netip.Addr]string)
+	seenPrefix := make(map[netip.Prefix]bool)
 	for i, f := range fields[1:] {
+		switch f {
+		case "subnets", "decommissioning":
+			if err := checkSection(section, f, fields[1:i+1]); err != nil {
+				return Region{}, err
+			}
+			section = f
+			continue
+		}
+		if section == "subnets" {
+			p, err := parsePrefix(f)
+			if err != nil {
+				return Region{}, fmt.Errorf("subnets: %w", err)
+			}
+			if seenPrefix[p] {
+				return Region{}, fmt.Errorf("subnets: %s is listed twice", p)
+			}
+			seenPrefix[p] = true
+			r.Subnets = append(r.Subnets, p)
+			continue
+		}
+		what := section
+		if section == "gateway" {
+			if len(r.Addrs) == maxRoles {
+				return Region{}, fmt.Errorf("more than %d gateway addresses", maxRoles)
+			}
+			what = Role(len(r.Addrs)).String()
+		}
+		if strings.Contains(f, "/") {
+			return Region{}, fmt.Errorf("%s address: %q is a prefix; prefixes go after \"subnets\"", what, f)
+		}
 		a, err := parseAddr(f)
 		if err != nil {
-			return Region{}, fmt.Errorf("%s address: %w", Role(i), err)
+			return Region{}, fmt.Errorf("%s address: %w", what, err)
 		}
-		for j, prev := range r.Addrs {
-			if prev == a {
-				return Region{}, fmt.Errorf("%s address %s repeats the %s address", Role(i), a, Role(j))
-			}
+		if prev, ok := seenAddr[a]; ok {
+			return Region{}, fmt.Errorf("%s address %s repeats the %s address", what, a, prev)
 		}
-		r.Addrs = append(r.Addrs, a)
+		seenAddr[a] = what
+		if section == "gateway" {
+			r.Addrs = append(r.Addrs, a)
+		} else {
+			r.Decommissioning = append(r.Decommissioning, a)
+		}
+	}
+	if section != "gateway" && fields[len(fields)-1] == section {
+		return Region{}, fmt.Errorf("%q needs at least one entry after it", section)
 	}
 	return r, nil
+}
+
+// checkSection reports why keyword cannot start a section after the section
+// current (which holds the fields before it), or nil.
+func checkSection(current, keyword string, before []string) error {
+	switch {
+	case current == keyword:
+		return fmt.Errorf("%q is given twice", keyword)
+	case current == "decommissioning":
+		return fmt.Errorf("%q must come before \"decommissioning\"", keyword)
+	case current == "subnets" && len(before) > 0 && before[len(before)-1] == "subnets":
+		return fmt.Errorf("\"subnets\" needs at least one prefix")
+	}
+	return nil
+}
+
+// parsePrefix parses one subnet: an IPv4 or IPv6 prefix without host bits.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		return netip.Prefix{}, fmt.Errorf("%q is an address; a subnet is a prefix such as 104.208.150.192/29", s)
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 or IPv6 prefix", s)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	switch {
+	case p != p.Masked():
+		return netip.Prefix{}, fmt.Errorf("prefix %s has host bits set; the subnet is %s", s, p.Masked())
+	case p.Addr().IsUnspecified(), p.Addr().IsMulticast():
+		return netip.Prefix{}, fmt.Errorf("prefix %s is not a subnet of host addresses", s)
+	}
+	return p, nil
 }
 
 // aliasRule is one `alias ALIAS NAME` line of the Corefile, kept with its
