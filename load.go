@@ -68,7 +68,17 @@ func (g *MysqlGW) swap(table Table) (*names, error) {
 	}
 	opt := g.opt
 	opt.serial = table.Serial
+	if opt.shard > 0 {
+		for _, z := range opt.zones {
+			if _, err := zoneShards(z, regions, opt.shard); err != nil {
+				return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
+			}
+		}
+	}
 	built := buildNames(regions, opt, g.health)
+	if len(built.wide) > 0 {
+		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
+	}
 	g.names.Store(built)
 	if g.health != nil {
 		g.health.retain(regions)

@@ -15,8 +15,9 @@ type names struct {
 	nodes   map[string]*node // lower-case FQDN -> what exists there
 	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
 	apex    map[string]*zoneInfo
-	regions []Region // the table these answers were built from
-	addrs   int      // distinct addresses served
+	regions []Region       // the table these answers were built from
+	addrs   int            // distinct gateway addresses served
+	wide    []netip.Prefix // subnets too wide to serve address by address
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -92,10 +93,9 @@ func buildNames(regions []Region, opt options, health *healthChecker) *names {
 	for _, z := range n.zones {
 		n.addApex(z, opt, ptrZone)
 	}
-	all := distinctAddrs(regions)
-	n.addrs = len(all)
+	n.addrs = len(distinctAddrs(regions))
 	for _, z := range opt.zones {
-		n.addForward(z, all, opt, health)
+		n.addForward(z, opt, health)
 	}
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
@@ -134,16 +134,19 @@ func (n *names) addApex(z string, opt options, ptrZone string) {
 	}
 }
 
-// addForward adds the names of one forward zone: all (every address, once)
-// and each region's.
-func (n *names) addForward(z string, all []netip.Addr, opt options, health *healthChecker) {
-	allName := "all." + z
-	n.addAddrs(z, allName, all, opt.ttl)
-	n.add(z, allName, rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(allName, opt.ttl, spf(all)...)}})
-
+// addForward adds the names of one forward zone: all (every region's allow
+// set, once) and each region's names.
+func (n *names) addForward(z string, opt options, health *healthChecker) {
+	sz, _ := zoneShards(z, n.regions, opt.shard) // swap has checked a Corefile size fits
+	all := allowOf(n.regions)
+	n.wide = all.wide
+	n.addAllowName(z, "all."+z, all, sz, opt.ttl)
 	for _, r := range n.regions {
+		var set allowSet
+		set.add(r)
 		for _, label := range append([]string{r.Name}, r.Aliases...) {
 			n.addRegion(z, label+"."+z, r, opt, health)
+			n.addAllowName(z, allowLabel+"."+label+"."+z, set, sz, opt.ttl)
 		}
 	}
 }

@@ -27,21 +27,10 @@ func txt(name string, ttl uint32, texts ...string) *dns.TXT {
 // maxTXTString is the longest character-string a TXT record can hold.
 const maxTXTString = 255
 
-// spf renders addrs as one SPF record, "v=spf1 ip4:... ip6:... -all", cut into
-// character-strings of at most 255 bytes. RFC 7208 3.3 has readers join them
-// with nothing in between, so every cut falls just after a space.
-func spf(addrs []netip.Addr) []string {
-	terms := make([]string, 0, len(addrs)+2)
-	terms = append(terms, "v=spf1")
-	for _, a := range addrs {
-		if a.Is4() {
-			terms = append(terms, "ip4:"+a.String())
-		} else {
-			terms = append(terms, "ip6:"+a.String())
-		}
-	}
-	terms = append(terms, "-all")
-
+// splitTXT joins terms with spaces into character-strings of at most 255
+// bytes. RFC 7208 3.3 has SPF readers join them with nothing in between, so
+// every cut falls just after a space.
+func splitTXT(terms []string) []string {
 	var strs []string
 	var cur strings.Builder
 	for i, t := range terms {

@@ -34,6 +34,9 @@ type options struct {
 	activeTTL uint32
 	port      uint16
 	failOpen  bool
+	shard      int    // addresses a shard holds; 0: as many as fit
+	shardWhere string // the Corefile line that set shard, for errors at load
+
 	// serial is the SOA serial: not a Corefile setting but the table's
 	// ($SERIAL), set by swap for each table it builds.
 	serial uint32
@@ -212,6 +215,12 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 				default:
 					return nil, c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
 				}
+			case "shard":
+				n, err := intArg(c, 1, maxShard)
+				if err != nil {
+					return nil, err
+				}
+				g.opt.shard, g.opt.shardWhere = n, fmt.Sprintf("%s:%d", c.File(), c.Line())
 			case "failover":
 				args := c.RemainingArgs()
 				if len(args) != 1 {

@@ -62,8 +62,9 @@ func (r Region) DisplayName() string {
 
 // reservedLabels cannot name a region: they are names of their own under the zone.
 var reservedLabels = map[string]string{
-	"all": "the all-regions name",
-	"dns": "the name server's own names",
+	"all":   "the all-regions name",
+	"allow": "the allowlist names",
+	"dns":   "the name server's own names",
 }
 
 // checkLabel reports why s cannot be a region name or alias, or nil.
