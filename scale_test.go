@@ -82,19 +82,17 @@ func BenchmarkScale(b *testing.B) {
 		b.Run(fmt.Sprintf("regions=%d/load", n), func(b *testing.B) {
 			b.ReportAllocs()
 			cpu := startCPU()
-			var table *names
 			for b.Loop() {
-				table = loadSynthetic(b, content)
+				loadSynthetic(b, content)
 			}
 			cpu.report(b)
 			b.StopTimer()
 			// Retained memory of one table: measure a fresh load with
 			// the heap settled before and after.
-			table = nil
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			table = loadSynthetic(b, content)
+			table := loadSynthetic(b, content)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
 			heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)

@@ -28,12 +28,23 @@ for tool in dnsperf; do
 done
 
 work="$(mktemp -d /tmp/mysqlgw-robust.XXXXXX)"
+# Every process started here is in pids, and stops on every way out: the
+# end, a failure, Ctrl-C or a TERM.
+pids=()
 server_pid=""
 cleanup() {
-	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid"
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	if [[ "${KEEP:-}" == 1 ]]; then
 		echo "robust: work folder kept at $work"
 	else
@@ -41,6 +52,35 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# background CMD...: starts CMD and records its PID in $last_pid. Long steps
+# run in the background and are waited for with reap, so that a signal stops
+# the script at once rather than when the step ends.
+background() {
+	"$@" &
+	last_pid=$!
+	pids+=("$last_pid")
+}
+
+# reap PID: waits for PID and forgets it (its number may be reused once
+# reaped), returning its exit status.
+reap() {
+	local rc=0 pid kept=()
+	wait "$1" || rc=$?
+	for pid in "${pids[@]}"; do
+		[[ $pid == "$1" ]] || kept+=("$pid")
+	done
+	pids=("${kept[@]}")
+	return "$rc"
+}
+
+# in_background CMD...: runs CMD to the end, interruptibly, with its status.
+in_background() {
+	background "$@"
+	reap "$last_pid"
+}
 
 echo "robust: building cmd/coredns and the tools into $work"
 go build -o "$work/coredns" ./cmd/coredns
@@ -74,7 +114,8 @@ EOF
 start_server() {
 	(cd "$work" && exec ./coredns -conf "$1" >"$work/server.log" 2>&1) &
 	server_pid=$!
-	if ! "$work/reloadcheck" wait -server "127.0.0.1:$port" -within 30s; then
+	pids+=("$server_pid")
+	if ! in_background "$work/reloadcheck" wait -server "127.0.0.1:$port" -within 30s; then
 		cat "$work/server.log"
 		exit 1
 	fi
@@ -82,7 +123,7 @@ start_server() {
 
 stop_server() {
 	kill -TERM "$server_pid"
-	wait "$server_pid" 2>/dev/null || true
+	reap "$server_pid" 2>/dev/null || true
 	server_pid=""
 }
 
@@ -90,18 +131,20 @@ status=0
 
 echo "== robust: hostile datagrams ($HOSTILE_COUNT) =="
 start_server Corefile.hostile
-"$work/hostile" -server "127.0.0.1:$port" -count "$HOSTILE_COUNT" -rate 5000 -limit 60s || status=1
+in_background "$work/hostile" -server "127.0.0.1:$port" -count "$HOSTILE_COUNT" -rate 5000 -limit 60s || status=1
 kill -0 "$server_pid" 2>/dev/null || { echo "FAIL: the server died during the flood"; status=1; }
 stop_server
 
 echo "== robust: ${DURATION}s of dnsperf at $RATE q/s with the regions file rewritten every second =="
 start_server Corefile
 sleep 1
-"$work/reloadcheck" run -server "127.0.0.1:$port" -file "$work/regions.txt" \
-	-metrics "http://127.0.0.1:$mport/metrics" -duration "${DURATION}s" -settle 5s >"$work/reloadcheck.out" 2>&1 &
-check_pid=$!
-dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$DURATION" -Q "$RATE" -c 4 -t 2 -S 10 >"$work/dnsperf.out" 2>&1 || status=1
-wait "$check_pid" || status=1
+background "$work/reloadcheck" run -server "127.0.0.1:$port" -file "$work/regions.txt" \
+	-metrics "http://127.0.0.1:$mport/metrics" -duration "${DURATION}s" -settle 5s >"$work/reloadcheck.out" 2>&1
+check_pid=$last_pid
+background dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$DURATION" -Q "$RATE" -c 4 -t 2 -S 10 >"$work/dnsperf.out" 2>&1
+dnsperf_pid=$last_pid
+reap "$dnsperf_pid" || status=1
+reap "$check_pid" || status=1
 kill -0 "$server_pid" 2>/dev/null || { echo "FAIL: the server died under load"; status=1; }
 
 sed -n '/Statistics:/,$p' "$work/dnsperf.out"
