@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // TestCorefileReloadLeavesNoProbers restarts an in-process server with
@@ -84,13 +85,15 @@ func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 	instance.Stop()
 	instance.Wait()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
 	// A little slack for the runtime's and the test client's own goroutines.
-	if n := runtime.NumGoroutine(); n > base+2 {
+	err = testutil.Poll(10*time.Second, nil, func() error {
+		if n := runtime.NumGoroutine(); n > base+2 {
+			return fmt.Errorf("%d goroutines after five reloads and a stop, %d before", n, base)
+		}
+		return nil
+	})
+	if err != nil {
 		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines after five reloads and a stop, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+		t.Fatalf("%v:\n%s", err, buf[:runtime.Stack(buf, true)])
 	}
 }

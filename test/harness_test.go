@@ -89,23 +89,10 @@ func startServerOn(t testing.TB, port int, files map[string]string) *server {
 	cmd.Dir = s.dir
 	s.proc = testutil.Start(t, cmd, 10*time.Second)
 	s.out = s.proc.Out
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.proc.Exited:
-			t.Fatalf("server exited at start-up:\n%s", s.out.String())
-		default:
-		}
-		m := new(dns.Msg)
-		m.SetQuestion("start.up.check.", dns.TypeA)
-		c := &dns.Client{Timeout: 200 * time.Millisecond}
-		if _, _, err := c.Exchange(m, s.addr); err == nil {
-			return s
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, err := testutil.WaitDNS(s.addr, "start.up.check.", dns.TypeA, 30*time.Second, s.proc.Exited); err != nil {
+		t.Fatalf("server at start-up: %v\n%s", err, s.out.String())
 	}
-	t.Fatalf("server did not answer within 30s:\n%s", s.out.String())
-	return nil
+	return s
 }
 
 // writeFile writes a file into the server's folder, replacing {PORT}.
@@ -123,14 +110,15 @@ func (s *server) writeFile(name, content string) {
 // waitLog waits until the server's output contains substr.
 func (s *server) waitLog(substr string, within time.Duration) {
 	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if strings.Contains(s.out.String(), substr) {
-			return
+	err := testutil.Poll(within, nil, func() error {
+		if !strings.Contains(s.out.String(), substr) {
+			return fmt.Errorf("server output has no %q", substr)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		s.t.Fatalf("%v:\n%s", err, s.out.String())
 	}
-	s.t.Fatalf("server output has no %q after %s:\n%s", substr, within, s.out.String())
 }
 
 // exchange sends one query over net ("udp" or "tcp").

@@ -364,25 +364,12 @@ func startResolver(t *testing.T, dir string, port int, bin string, args ...strin
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	proc := testutil.Start(t, cmd, 10*time.Second)
-	out, exited := proc.Out, proc.Exited
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("%s exited at start-up:\n%s", filepath.Base(bin), out.String())
-		default:
-		}
-		c := &dns.Client{Timeout: 500 * time.Millisecond}
-		r, _, err := c.Exchange(question("gateway.mysql.local.", dns.TypeSOA), addr)
-		if err == nil {
-			if r.Rcode != dns.RcodeSuccess {
-				t.Fatalf("%s answers gateway.mysql.local. SOA with %s:\n%s", filepath.Base(bin), dns.RcodeToString[r.Rcode], out.String())
-			}
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer within 30s: %v\n%s", filepath.Base(bin), err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	r, err := testutil.WaitDNS(addr, "gateway.mysql.local.", dns.TypeSOA, 30*time.Second, proc.Exited)
+	if err != nil {
+		t.Fatalf("%s at start-up: %v\n%s", filepath.Base(bin), err, proc.Out.String())
 	}
+	if r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("%s answers gateway.mysql.local. SOA with %s:\n%s", filepath.Base(bin), dns.RcodeToString[r.Rcode], proc.Out.String())
+	}
+	return addr
 }

@@ -3,11 +3,9 @@ package test
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,110 +17,16 @@ import (
 	"github.com/mysqlgw/mysqlgw/internal/dnscheck"
 )
 
-// robustTable is one valid version of the regions file in the reload test.
-type robustTable struct {
-	name    string
-	text    string
-	regions map[string][]netip.Addr
-}
-
-func newRobustTable(name string, lines ...string) robustTable {
-	t := robustTable{name: name, text: "# table " + name + "\n" + strings.Join(lines, "\n") + "\n", regions: map[string][]netip.Addr{}}
-	for _, line := range lines {
-		f := strings.Fields(line)
-		for _, a := range f[1:] {
-			t.regions[f[0]] = append(t.regions[f[0]], netip.MustParseAddr(a))
-		}
-	}
-	return t
-}
-
-// robustTables are two tables with the same region names (and one of their
-// own each) but no address in common, so any mix of the two shows.
-func robustTables() (a, b robustTable) {
-	var la, lb []string
-	for i := 1; i <= 8; i++ {
-		la = append(la, fmt.Sprintf("r%d 192.0.2.%d 198.51.100.%d", i, i, i))
-		lb = append(lb, fmt.Sprintf("r%d 203.0.113.%d 2001:db8::%d", i, i, i))
-	}
-	la = append(la, "onlya 192.0.2.100")
-	lb = append(lb, "onlyb 203.0.113.100")
-	return newRobustTable("A", la...), newRobustTable("B", lb...)
-}
-
-// robustQuestions are asked over and over during the reload test.
-var robustQuestions = []struct {
-	name  string
-	qtype uint16
-}{
-	{"r1.gateway.mysql.local.", dns.TypeA},
-	{"r2.gateway.mysql.local.", dns.TypeAAAA},
-	{"r3.gateway.mysql.local.", dns.TypeTXT},
-	{"secondary.r4.gateway.mysql.local.", dns.TypeAAAA},
-	{"_mysql._tcp.r5.gateway.mysql.local.", dns.TypeSRV},
-	{"all.gateway.mysql.local.", dns.TypeTXT},
-	{"all.gateway.mysql.local.", dns.TypeA},
-	{"onlya.gateway.mysql.local.", dns.TypeA},
-	{"onlyb.gateway.mysql.local.", dns.TypeTXT},
-}
-
-// robustOutcome is an answer reduced to its rcode and every address in it.
-type robustOutcome struct {
-	rcode int
-	addrs string
-}
-
-// expect computes, from the table alone, what it answers to name and qtype.
-func (t robustTable) expect(name string, qtype uint16) robustOutcome {
-	labels := dns.SplitDomainName(strings.TrimSuffix(name, "gateway.mysql.local."))
-	pick := func(addrs []netip.Addr) robustOutcome {
-		var s []string
-		for _, a := range addrs {
-			if qtype == dns.TypeTXT || qtype == dns.TypeSRV || (qtype == dns.TypeA && a.Is4()) || (qtype == dns.TypeAAAA && a.Is6()) {
-				s = append(s, a.String())
-			}
-		}
-		sort.Strings(s)
-		return robustOutcome{dns.RcodeSuccess, strings.Join(slices.Compact(s), " ")}
-	}
-	if labels[0] == "all" {
-		var all []netip.Addr
-		for _, addrs := range t.regions {
-			all = append(all, addrs...)
-		}
-		return pick(all)
-	}
-	if labels[0] == "_mysql" {
-		labels = labels[2:]
-	}
-	addrs, ok := t.regions[labels[len(labels)-1]]
-	if !ok {
-		return robustOutcome{rcode: dns.RcodeNameError}
-	}
-	if len(labels) == 2 {
-		role := map[string]int{"primary": 0, "secondary": 1}[labels[0]]
-		if role >= len(addrs) {
-			return robustOutcome{rcode: dns.RcodeNameError}
-		}
-		addrs = addrs[role : role+1]
-	}
-	return pick(addrs)
-}
-
-// robustReduce reduces a reply to its rcode and the addresses it carries.
-func robustReduce(r *dns.Msg) robustOutcome {
-	return robustOutcome{r.Rcode, dnscheck.Addresses(r)}
-}
-
 // Concurrent queries while the regions file is rewritten over and over,
 // valid tables A and B alternating with invalid versions, in the same process
 // as the server so that the race detector watches the swap. Every answer
 // must come whole from table A or table B, and none may be SERVFAIL.
 func TestRobustReloadUnderQueries(t *testing.T) {
-	a, b := robustTables()
+	a, b := dnscheck.Tables(8)
+	questions := dnscheck.Questions(8)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "regions.txt")
-	if err := os.WriteFile(path, []byte(a.text), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(a.Text()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -133,13 +37,7 @@ func TestRobustReloadUnderQueries(t *testing.T) {
         reload 100ms
     }
 }`, port, path))
-
-	invalid := []string{
-		"",
-		a.text[:strings.Index(a.text, "r3 192.")+len("r3 192.")],
-		a.text + "r1 192.0.2.77\n",
-		b.text + "r9 not-an-address\n",
-	}
+	invalid := a.Invalid()
 
 	var (
 		stop                 = make(chan struct{})
@@ -169,9 +67,9 @@ func TestRobustReloadUnderQueries(t *testing.T) {
 					return
 				default:
 				}
-				q := robustQuestions[i%len(robustQuestions)]
+				q := questions[i%len(questions)]
 				m := new(dns.Msg)
-				m.SetQuestion(q.name, q.qtype)
+				m.SetQuestion(q.Name, q.Qtype)
 				queries.Add(1)
 				r, _, err := udpClient.Exchange(m, udp)
 				if err == nil && r.Truncated {
@@ -182,25 +80,23 @@ func TestRobustReloadUnderQueries(t *testing.T) {
 					continue
 				}
 				if r.Rcode == dns.RcodeServerFailure {
-					fail("SERVFAIL for %s %s", q.name, dns.TypeToString[q.qtype])
+					fail("SERVFAIL for %s", q)
 					continue
 				}
-				got, wantA, wantB := robustReduce(r), a.expect(q.name, q.qtype), b.expect(q.name, q.qtype)
-				switch got {
-				case wantA:
-					sawA.Add(1)
-					if last == "B" {
+				switch which, got := dnscheck.Which(a, b, q, r); which {
+				case "AB":
+				case "A", "B":
+					if which == "A" {
+						sawA.Add(1)
+					} else {
+						sawB.Add(1)
+					}
+					if last != "" && last != which {
 						switches.Add(1)
 					}
-					last = "A"
-				case wantB:
-					sawB.Add(1)
-					if last == "A" {
-						switches.Add(1)
-					}
-					last = "B"
+					last = which
 				default:
-					fail("%s %s: got %v, table A gives %v, table B %v", q.name, dns.TypeToString[q.qtype], got, wantA, wantB)
+					fail("%s: got %v, table A gives %v, table B %v", q, got, a.Expect(q), b.Expect(q))
 				}
 			}
 		}()
@@ -220,9 +116,9 @@ func TestRobustReloadUnderQueries(t *testing.T) {
 		var content string
 		switch i % 4 {
 		case 0:
-			content = b.text
+			content = b.Text()
 		case 2:
-			content = a.text
+			content = a.Text()
 		default:
 			content = invalid[(i/2)%len(invalid)]
 		}

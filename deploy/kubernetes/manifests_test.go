@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -622,29 +623,21 @@ func firstRegion(t *testing.T, content string) region {
 
 func waitHTTP(t *testing.T, url string, proc *testutil.Process) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		select {
-		case <-proc.Exited:
-			t.Fatalf("server exited:\n%s", proc.Out.String())
-		default:
-		}
+	err := testutil.Poll(30*time.Second, proc.Exited, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			last = resp.Status
-			if resp.StatusCode == http.StatusOK {
-				cancel()
-				return
-			}
-		} else {
-			last = err.Error()
+		if err != nil {
+			return err
 		}
-		cancel()
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("GET %s: %v, want 200 OK\n%s", url, err, proc.Out.String())
 	}
-	t.Fatalf("GET %s: %s, want 200 OK", url, last)
 }

@@ -1,9 +1,11 @@
-// Package testutil holds what mysqlgw's end-to-end tests share: outside
-// tools, free loopback ports, and child processes that stop with the test.
+// Package testutil holds what mysqlgw's end-to-end tests and the robust/
+// tools share: outside tools, free loopback ports, waiting for a state (a
+// server that answers), and child processes that stop with the test.
 package testutil
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // RequireTool returns the path of an outside tool. Without it the test skips
@@ -33,21 +37,73 @@ func RequireTool(t testing.TB, name string) string {
 // FreePort finds a loopback port that is free for both UDP and TCP.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := LoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// LoopbackPort is FreePort for code that has no test: a port of 127.0.0.1
+// free for both UDP and TCP, or an error.
+func LoopbackPort() (int, error) {
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
 		if err == nil {
 			u.Close()
-			return port
+			return port, nil
 		}
 	}
-	t.Fatal("no free port on 127.0.0.1")
-	return 0
+	return 0, errors.New("no free port on 127.0.0.1")
+}
+
+// ErrExited is what Poll returns when the process it watches has exited.
+var ErrExited = errors.New("the process exited")
+
+// Poll calls try every 50 ms until it returns nil. It gives up with try's
+// last error once within has passed, or with ErrExited as soon as exited
+// (which may be nil) is closed.
+func Poll(within time.Duration, exited <-chan struct{}, try func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		select {
+		case <-exited:
+			return ErrExited
+		default:
+		}
+		err := try()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s: %w", within, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitDNS waits until the server at addr (UDP) replies to a query for name
+// and qtype, whatever the rcode, and returns the reply.
+func WaitDNS(addr, name string, qtype uint16, within time.Duration, exited <-chan struct{}) (*dns.Msg, error) {
+	client := &dns.Client{Timeout: 500 * time.Millisecond}
+	var reply *dns.Msg
+	err := Poll(within, exited, func() error {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), qtype)
+		r, _, err := client.Exchange(m, addr)
+		reply = r
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s did not answer %s %s: %w", addr, name, dns.TypeToString[qtype], err)
+	}
+	return reply, nil
 }
 
 // SyncBuffer collects a child's output while the test reads it.

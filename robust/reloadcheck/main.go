@@ -4,6 +4,9 @@
 // whole, never a mix and never SERVFAIL. It samples the server's goroutines
 // and RSS from its prometheus endpoint. It is part of robust/run.sh.
 //
+// The tables, the questions and what each table answers are
+// internal/dnscheck's, which test/robustness_test.go shares.
+//
 //	reloadcheck init -dir DIR              # DIR/regions.txt (table A) and DIR/queries.txt for dnsperf
 //	reloadcheck run -server ADDR -file DIR/regions.txt -metrics URL -duration 60s
 //	reloadcheck freeport                   # a loopback port free for UDP and TCP
@@ -13,16 +16,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,171 +31,15 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mysqlgw/mysqlgw/internal/dnscheck"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
-
-const zone = "gateway.mysql.local."
 
 // regionCount regions r01..rNN are in both tables; onlya and onlyb in one each.
 const regionCount = 30
 
-type region struct {
-	name  string
-	addrs []netip.Addr // by role
-}
-
-type table struct {
-	name    string
-	regions map[string]region
-}
-
-// tableA gives every region an IPv4 primary and secondary; tableB an IPv4
-// primary and an IPv6 secondary, all in documentation ranges.
-func tableA() table {
-	t := table{name: "A", regions: map[string]region{}}
-	for i := 1; i <= regionCount; i++ {
-		name := fmt.Sprintf("r%02d", i)
-		t.regions[name] = region{name, []netip.Addr{addr("192.0.2.%d", i), addr("198.51.100.%d", i)}}
-	}
-	t.regions["onlya"] = region{"onlya", []netip.Addr{addr("192.0.2.%d", 200)}}
-	return t
-}
-
-func tableB() table {
-	t := table{name: "B", regions: map[string]region{}}
-	for i := 1; i <= regionCount; i++ {
-		name := fmt.Sprintf("r%02d", i)
-		t.regions[name] = region{name, []netip.Addr{addr("203.0.113.%d", i), netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i))}}
-	}
-	t.regions["onlyb"] = region{"onlyb", []netip.Addr{addr("203.0.113.%d", 200)}}
-	return t
-}
-
-func addr(format string, i int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf(format, i)) }
-
-func (t table) text() string {
-	names := make([]string, 0, len(t.regions))
-	for n := range t.regions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# table %s\n", t.name)
-	for _, n := range names {
-		b.WriteString(n)
-		for _, a := range t.regions[n].addrs {
-			b.WriteString(" " + a.String())
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-// invalid versions of the file, each refused by the parser as a whole.
-func invalidVersions() []string {
-	a := tableA().text()
-	cut := strings.Index(a, "r05 192.") + len("r05 192.")
-	return []string{
-		"",                           // emptied
-		a[:cut],                      // truncated mid-address
-		a + "r07 192.0.2.99\n",       // a region twice
-		a + "r99 192.0.2.1 bogus\n",  // a bad address
-		"\x00\xff\xfe binary junk\n", // not text at all
-		a + "all 192.0.2.250\n",      // a reserved name
-		strings.Replace(a, "r10 ", "r10 203.0.113.1 203.0.113.2 ", 1), // four addresses
-	}
-}
-
-// question is one name and type the checker and dnsperf ask.
-type question struct {
-	name  string
-	qtype uint16
-}
-
-func questions() []question {
-	var qs []question
-	for i := 1; i <= regionCount; i++ {
-		r := fmt.Sprintf("r%02d.", i)
-		qs = append(qs,
-			question{r + zone, dns.TypeA},
-			question{r + zone, dns.TypeAAAA},
-			question{r + zone, dns.TypeTXT},
-			question{"primary." + r + zone, dns.TypeA},
-			question{"secondary." + r + zone, dns.TypeA},
-			question{"secondary." + r + zone, dns.TypeAAAA},
-			question{"active." + r + zone, dns.TypeA},
-			question{"_mysql._tcp." + r + zone, dns.TypeSRV},
-		)
-	}
-	return append(qs,
-		question{"all." + zone, dns.TypeA},
-		question{"all." + zone, dns.TypeAAAA},
-		question{"all." + zone, dns.TypeTXT},
-		question{"onlya." + zone, dns.TypeA},
-		question{"onlyb." + zone, dns.TypeA},
-	)
-}
-
-// expected is the rcode and the set of addresses an answer must carry.
-type expected struct {
-	rcode int
-	addrs string // sorted, space-separated
-}
-
-// expect computes what table t answers to q, from the table alone.
-func (t table) expect(q question) expected {
-	labels := dns.SplitDomainName(strings.TrimSuffix(q.name, zone))
-	family := func(addrs []netip.Addr) []netip.Addr {
-		var out []netip.Addr
-		for _, a := range addrs {
-			if q.qtype == dns.TypeTXT || q.qtype == dns.TypeSRV ||
-				(q.qtype == dns.TypeA && a.Is4()) || (q.qtype == dns.TypeAAAA && a.Is6()) {
-				out = append(out, a)
-			}
-		}
-		return out
-	}
-	found := func(addrs []netip.Addr) expected { return expected{dns.RcodeSuccess, addrSet(family(addrs))} }
-	if labels[0] == "all" {
-		var all []netip.Addr
-		for _, r := range t.regions {
-			all = append(all, r.addrs...)
-		}
-		return found(all)
-	}
-	if labels[0] == "_mysql" {
-		labels = labels[2:]
-	}
-	r, ok := t.regions[labels[len(labels)-1]]
-	if !ok {
-		return expected{dns.RcodeNameError, ""}
-	}
-	if len(labels) == 1 {
-		return found(r.addrs)
-	}
-	role := map[string]int{"primary": 0, "active": 0, "secondary": 1}[labels[0]]
-	if role >= len(r.addrs) {
-		return expected{dns.RcodeNameError, ""}
-	}
-	return found(r.addrs[role : role+1])
-}
-
-func addrSet(addrs []netip.Addr) string {
-	s := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		s = append(s, a.String())
-	}
-	sort.Strings(s)
-	return strings.Join(slices.Compact(s), " ")
-}
-
-// got reduces a reply to its rcode and every address it carries anywhere.
-func got(r *dns.Msg) expected {
-	return expected{r.Rcode, dnscheck.Addresses(r)}
-}
-
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: reloadcheck init|run|freeport [flags]")
+		fmt.Fprintln(os.Stderr, "usage: reloadcheck init|run|freeport|wait [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -208,13 +51,17 @@ func main() {
 	case "run":
 		os.Exit(run(os.Args[2:]))
 	case "freeport":
-		fmt.Println(freePort())
+		port, err := testutil.LoopbackPort()
+		if err != nil {
+			fatal(err)
+		}
+		fmt.Println(port)
 	case "wait":
 		fs := flag.NewFlagSet("wait", flag.ExitOnError)
 		server := fs.String("server", "127.0.0.1:1053", "the server's UDP address")
 		within := fs.Duration("within", 30*time.Second, "how long to wait")
 		fs.Parse(os.Args[2:])
-		if err := waitServer(*server, *within); err != nil {
+		if _, err := testutil.WaitDNS(*server, "all."+dnscheck.Zone, dns.TypeSOA, *within, nil); err != nil {
 			fatal(err)
 		}
 	default:
@@ -224,12 +71,13 @@ func main() {
 }
 
 func initFiles(dir string) {
-	if err := os.WriteFile(filepath.Join(dir, "regions.txt"), []byte(tableA().text()), 0o644); err != nil {
+	a, _ := dnscheck.Tables(regionCount)
+	if err := os.WriteFile(filepath.Join(dir, "regions.txt"), []byte(a.Text()), 0o644); err != nil {
 		fatal(err)
 	}
 	var b strings.Builder
-	for _, q := range questions() {
-		fmt.Fprintf(&b, "%s %s\n", q.name, dns.TypeToString[q.qtype])
+	for _, q := range dnscheck.Questions(regionCount) {
+		fmt.Fprintln(&b, q)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "queries.txt"), []byte(b.String()), 0o644); err != nil {
 		fatal(err)
@@ -239,37 +87,6 @@ func initFiles(dir string) {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "reloadcheck:", err)
 	os.Exit(2)
-}
-
-func freePort() int {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	fatal(errors.New("no free port on 127.0.0.1"))
-	return 0
-}
-
-// waitServer returns once the server answers a query.
-func waitServer(server string, within time.Duration) error {
-	client := &dns.Client{Timeout: 200 * time.Millisecond}
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		m := new(dns.Msg)
-		m.SetQuestion("all."+zone, dns.TypeSOA)
-		if _, _, err := client.Exchange(m, server); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s did not answer within %s", server, within)
 }
 
 // counts are the checker's tallies.
@@ -304,12 +121,7 @@ func run(args []string) int {
 	if err != nil || !net.ParseIP(host).IsLoopback() {
 		fatal(fmt.Errorf("-server must be a loopback address, got %q", *server))
 	}
-	a, b := tableA(), tableB()
-	qs := questions()
-	want := make([][2]expected, len(qs))
-	for i, q := range qs {
-		want[i] = [2]expected{a.expect(q), b.expect(q)}
-	}
+	a, b := dnscheck.Tables(regionCount)
 
 	base := sample(*metricsURL)
 	fmt.Printf("reloadcheck: before: %s\n", base)
@@ -321,14 +133,14 @@ func run(args []string) int {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rewrite(ctx, *file, *every, &rewrites, &invalid)
+		rewrite(ctx, *file, *every, a, b, &rewrites, &invalid)
 	}()
 	var c counts
 	for w := range *workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			check(ctx, *server, qs, want, w, &c)
+			check(ctx, *server, a, b, w, &c)
 		}()
 	}
 	var samples []metrics
@@ -418,16 +230,16 @@ func pct(n, of int64) float64 {
 // rewrite writes the file every interval: invalid, B, invalid, A, ... Valid
 // versions are written in place in two halves a few milliseconds apart or
 // renamed into place, so that the watcher also meets a file mid-write.
-func rewrite(ctx context.Context, path string, every time.Duration, rewrites, invalid *atomic.Int64) {
-	valid := []string{tableB().text(), tableA().text()}
-	bad := invalidVersions()
+func rewrite(ctx context.Context, path string, every time.Duration, a, b dnscheck.Table, rewrites, invalid *atomic.Int64) {
+	valid := []string{b.Text(), a.Text()}
+	bad := a.Invalid()
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			// Leave a valid file behind, whatever the last version was.
-			os.WriteFile(path, []byte(tableA().text()), 0o644)
+			os.WriteFile(path, []byte(a.Text()), 0o644)
 			return
 		case <-ticker.C:
 		}
@@ -470,12 +282,13 @@ func writeInHalves(path, content string) error {
 }
 
 // check queries continuously and classifies every reply.
-func check(ctx context.Context, server string, qs []question, want [][2]expected, worker int, c *counts) {
+func check(ctx context.Context, server string, a, b dnscheck.Table, worker int, c *counts) {
+	qs := dnscheck.Questions(regionCount)
 	client := &dns.Client{Timeout: time.Second}
 	for i := worker; ctx.Err() == nil; i++ {
 		q := qs[i%len(qs)]
 		m := new(dns.Msg)
-		m.SetQuestion(q.name, q.qtype)
+		m.SetQuestion(q.Name, q.Qtype)
 		c.sent.Add(1)
 		r, _, err := client.Exchange(m, server)
 		if err != nil {
@@ -496,19 +309,15 @@ func check(ctx context.Context, server string, qs []question, want [][2]expected
 				continue
 			}
 		}
-		g := got(r)
-		w := want[i%len(qs)]
-		switch {
-		case g == w[0] && g == w[1]:
+		switch which, got := dnscheck.Which(a, b, q, r); which {
+		case "AB":
 			c.both.Add(1)
-		case g == w[0]:
+		case "A":
 			c.fromA.Add(1)
-		case g == w[1]:
+		case "B":
 			c.fromB.Add(1)
 		default:
-			c.wrongAnswer(fmt.Sprintf("%s %s: rcode %s addresses [%s]; table A: %s [%s]; table B: %s [%s]",
-				q.name, dns.TypeToString[q.qtype], dns.RcodeToString[g.rcode], g.addrs,
-				dns.RcodeToString[w[0].rcode], w[0].addrs, dns.RcodeToString[w[1].rcode], w[1].addrs))
+			c.wrongAnswer(fmt.Sprintf("%s: %v; table A: %v; table B: %v", q, got, a.Expect(q), b.Expect(q)))
 		}
 	}
 }
