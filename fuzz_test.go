@@ -26,34 +26,70 @@ const fuzzCorefile = `mysqlgw gateway.mysql.local. 191.in-addr.arpa. ip6.arpa. {
 	alias fl fuzzland
 }`
 
+// fuzzQuery packs a query for name and qtype with id 0x1234 after edit (if
+// any) has changed it: a seed for FuzzServeDNS.
+func fuzzQuery(f *testing.F, name string, qtype uint16, edit func(*dns.Msg)) []byte {
+	f.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 0x1234
+	if edit != nil {
+		edit(m)
+	}
+	wire, err := m.Pack()
+	if err != nil {
+		f.Fatal(err)
+	}
+	return wire
+}
+
 // FuzzServeDNS feeds every message the fuzzer can unpack through ServeDNS.
 // The handler must not panic, must pass on exactly what is not its own, and
 // every reply must be a well-formed answer to the question asked.
 func FuzzServeDNS(f *testing.F) {
+	// The seeds reach every branch checkServeDNS tells apart. An odd id
+	// makes the query arrive over IPv6.
+	const z = "gateway.mysql.local."
+	odd := func(id uint16) func(*dns.Msg) { return func(m *dns.Msg) { m.Id = id } }
 	for _, q := range []struct {
 		name  string
 		qtype uint16
+		edit  func(*dns.Msg)
 	}{
-		{"eastus2.gateway.mysql.local.", dns.TypeA},
-		{"EastUS2.Gateway.MySQL.Local.", dns.TypeTXT},
-		{"all.gateway.mysql.local.", dns.TypeTXT},
-		{"_mysql._tcp.eastus2.gateway.mysql.local.", dns.TypeSRV},
-		{"active.fl.gateway.mysql.local.", dns.TypeAAAA},
-		{"ns.dns.gateway.mysql.local.", dns.TypeA},
-		{"gateway.mysql.local.", dns.TypeANY},
-		{"nope.gateway.mysql.local.", dns.TypeA},
-		{"107.224.239.191.in-addr.arpa.", dns.TypePTR},
-		{"example.org.", dns.TypeA},
+		{"eastus2." + z, dns.TypeA, nil},
+		{"EastUS2.Gateway.MySQL.Local.", dns.TypeTXT, func(m *dns.Msg) { m.SetEdns0(1232, true) }},
+		{"PrImArY.EastUS2.GATEWAY.mysql.LOCAL.", dns.TypeTXT, nil},
+		{"active.fuzzland." + z, dns.TypeAAAA, odd(0x1235)},
+		{"active.fl." + z, dns.TypeAAAA, func(m *dns.Msg) { m.SetEdns0(1232, true) }},
+		{"all." + z, dns.TypeTXT, func(m *dns.Msg) { m.SetEdns0(4096, true) }},
+		{"_mysql._tcp.eastus2." + z, dns.TypeSRV, func(m *dns.Msg) { m.SetEdns0(1232, true) }},
+		{"_mysql._tcp.active.fl." + z, dns.TypeSRV, nil},
+		{z, dns.TypeANY, nil},
+		{"ns.dns." + z, dns.TypeA, func(m *dns.Msg) { m.SetEdns0(1232, true) }},
+		{"ns.dns." + z, dns.TypeAAAA, odd(0x1237)},
+		{"nope." + z, dns.TypeA, nil},
+		{"_tcp.eastus2." + z, dns.TypeA, nil}, // NODATA at an empty non-terminal
+		{"107.224.239.191.in-addr.arpa.", dns.TypePTR, nil},
+		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypePTR, nil},
+		{`eastus2\.gateway.mysql.local.` + z, dns.TypeA, nil},
+		{`\000\255\.\\.` + z, dns.TypeA, nil},
+		{"example.org.", dns.TypeA, nil},
+		{"eastus2." + z, dns.TypeTXT, func(m *dns.Msg) { m.Question[0].Qclass = dns.ClassCHAOS }},
+		{"eastus2." + z, dns.TypeA, func(m *dns.Msg) { m.Question[0].Qclass = dns.ClassANY }},
+		{z, dns.TypeSOA, func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }},
+		{"eastus2." + z, dns.TypeA, func(m *dns.Msg) {
+			m.Question = append(m.Question, dns.Question{Name: "westus." + z, Qtype: dns.TypeA, Qclass: dns.ClassINET})
+		}},
+		{"eastus2." + z, dns.TypeA, func(m *dns.Msg) { m.Question = nil }},
+		{"eastus2." + z, dns.TypeA, func(m *dns.Msg) { m.Response = true }},
+		{strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 40) + "." + z, dns.TypeA, nil}, // 255 bytes
+		{"eastus2." + z, 0, nil},
+		{z, dns.TypeAXFR, nil},
 	} {
-		m := new(dns.Msg)
-		m.SetQuestion(q.name, q.qtype)
-		m.SetEdns0(1232, true)
-		wire, err := m.Pack()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(wire)
+		f.Add(fuzzQuery(f, q.name, q.qtype, q.edit))
 	}
+	wire := fuzzQuery(f, "eastus2."+z, dns.TypeA, nil)
+	f.Add(wire[:len(wire)-4]) // a question without type and class
 
 	g := newTestPlugin(f, fuzzCorefile)
 	f.Fuzz(func(t *testing.T, wire []byte) {
@@ -170,15 +206,35 @@ var fuzzLineError = regexp.MustCompile(`^FILE:([0-9]+): .`)
 // not panic, every error names the file and where it can, the line, and every
 // table it accepts survives a round trip through formatRegions.
 func FuzzRegionsFile(f *testing.F) {
-	f.Add([]byte("eastus2 191.239.224.107 40.79.84.180 52.167.104.0\nwestus 23.99.34.75 # comment\n"))
-	f.Add([]byte("# only a comment\n\n"))
-	f.Add([]byte("v6 2001:db8::1 ::ffff:192.0.2.1\r\n"))
-	f.Add([]byte("a 1.2.3.4\na 5.6.7.8\n"))
-	f.Add([]byte("all 1.2.3.4\n"))
-	f.Add([]byte("x fe80::1%eth0\n"))
-	f.Add([]byte("x 1.2.3.4 1.2.3.4\n"))
-	f.Add([]byte("x 1.2.3.4 5.6.7.8 9.10.11.12 13.14.15.16\n"))
-	f.Add([]byte("eastus2 191.239.2"))
+	for _, seed := range []string{
+		"eastus2 191.239.224.107 40.79.84.180 52.167.104.0\nwestus 23.99.34.75 104.42.238.205 # two\n\n# comment\nv6 2001:db8::1\n",
+		"a\t192.0.2.1\r\nb  192.0.2.2\t\t2001:db8::2\r\n",
+		"v6 2001:db8::1 ::ffff:192.0.2.1\r\n",
+		"a ::ffff:192.0.2.1 64:ff9b::192.0.2.1\n",
+		"EastUS 192.0.2.1\n",
+		"a\u00a0192.0.2.1\u2003192.0.2.2\u0085\n",
+		"",
+		"# only a comment\n\n",
+		"# a\n   # b\n",
+		"a 192.0.2.1\nA 192.0.2.2\n", // a region twice
+		"a 1.2.3.4\na 5.6.7.8\n",
+		"all 1.2.3.4\n", // reserved names
+		"dns 192.0.2.1\n",
+		"x fe80::1%eth0\n",
+		"a 224.0.0.1\n",
+		"a ::\n",
+		"x 1.2.3.4 1.2.3.4\n",
+		"a 192.0.2.1 ::ffff:192.0.2.1\n",
+		"x 1.2.3.4 5.6.7.8 9.10.11.12 13.14.15.16\n",
+		"a\n",
+		"eastus2 191.239.2",
+		"a 192.0.2.1\nb 198.51",
+		"-a 192.0.2.1\n",
+		strings.Repeat("x", 64) + " 192.0.2.1\n",
+		"a\x00 192.0.2.1\rb 192.0.2.2\n",
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, content []byte) {
 		regions, err := parseRegions(content, "FILE")
 		if err != nil {
@@ -224,14 +280,25 @@ func FuzzSetup(f *testing.F) {
 	if err := os.WriteFile(filepath.Join(root, "regions.txt"), []byte("fuzzland 192.0.2.1 2001:db8::1\nother 192.0.2.2\n"), 0o644); err != nil {
 		f.Fatal(err)
 	}
-	f.Add("", "")
-	f.Add("example.org 10.in-addr.arpa", "ttl 30\nactive_ttl 1\nport 3307")
-	f.Add("", "regions regions.txt\nreload 1s")
-	f.Add("", "region eastus2 192.0.2.9\nalias e2 eastus2\nfallthrough")
-	f.Add(".", "healthcheck 1s 500ms\nrise 1\nfall 2\nfailover closed")
-	f.Add("", "alias x nowhere")
-	f.Add("", "ttl -1\nreload 1ms\n}\nmysqlgw {")
-	f.Add("ip6.arpa", "region all 1.2.3.4\nregion dns ::")
+	for _, seed := range [][2]string{ // the zones, the block
+		{"", ""},
+		{"example.org 10.in-addr.arpa", "ttl 30\nactive_ttl 1\nport 3307\nfailover closed"},
+		{"", "regions regions.txt\nreload 1s"},
+		{"", "regions /dev/zero"},
+		{"", "region eastus2 192.0.2.9\nalias e2 eastus2\nfallthrough"},
+		{"", "region eastus2 192.0.2.9\nalias e2 eastus2\nfallthrough example.org"},
+		{".", "healthcheck 1s 500ms\nrise 1\nfall 2\nfailover closed"},
+		{"", "alias x nowhere"},
+		{"", "ttl -1\nreload 1ms\n}\nmysqlgw {"},
+		{"ip6.arpa", "region all 1.2.3.4\nregion dns ::"},
+		{"gateway.mysql.local sub.gateway.mysql.local eastus2.gateway.mysql.local", ""},
+		{"\"a b\" {", "region \"x y\" 1.2.3.4\n{\n}\n\\"},
+		{"{$HOME}", "import nothing\nregion {$USER} 1.2.3.4"},
+		{"", "ttl 99999999999999999999\nport 0\nreload 9999999h\nhealthcheck 100ms 100ms"},
+		{"\"", "0"}, // a quoted zone that runs to the end, found by the fuzzer
+	} {
+		f.Add(seed[0], seed[1])
+	}
 	f.Fuzz(func(t *testing.T, args, body string) {
 		c := caddy.NewTestController("dns", "mysqlgw "+args+" {\n"+body+"\n}\n")
 		dnsserver.GetConfig(c).Root = root
