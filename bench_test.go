@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +27,8 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/miekg/dns"
+
+	"github.com/mysqlgw/mysqlgw/internal/benchdata"
 )
 
 // benchZone is the zone every benchmark serves.
@@ -137,23 +139,7 @@ func BenchmarkServeDNS(b *testing.B) {
 // records through its own setup, so the ns/op ratio comes out of one run.
 func BenchmarkPeers(b *testing.B) {
 	g := benchPlugin(b)
-	dir := b.TempDir()
-
-	zoneFile := filepath.Join(dir, "db."+strings.TrimSuffix(benchZone, "."))
-	if err := os.WriteFile(zoneFile, []byte(zoneText(g.names.Load(), benchZone)), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	file := peerPlugin(b, "file", fmt.Sprintf("file %s %s", zoneFile, benchZone))
-
-	// hosts takes its entries inline: the test controller never runs the
-	// start-up hook that would read a hosts file, and inline entries go
-	// through the same lookup.
-	hostsFile := filepath.Join(dir, "hosts")
-	if err := os.WriteFile(hostsFile, nil, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	hosts := peerPlugin(b, "hosts", fmt.Sprintf("hosts %s %s {\n%s\treload 0\n\tno_reverse\n}",
-		hostsFile, benchZone, hostsText(g.names.Load(), benchZone)))
+	_, file, hosts := benchPeers(b, g)
 
 	// writer writes a ready-made copy of the same reply: the cost of the
 	// recorder alone, which every other entry includes.
@@ -176,73 +162,98 @@ func BenchmarkPeers(b *testing.B) {
 	}
 }
 
+// benchPeers reads g's records back through ServeDNS, with the code that
+// writes bench/gen's files for bench/run.sh, and loads them into CoreDNS's
+// file and hosts plugins.
+func benchPeers(tb testing.TB, g *MysqlGW) (table *benchdata.Table, file, hosts plugin.Handler) {
+	tb.Helper()
+	table, err := benchdata.Crawl(benchZone, func(m *dns.Msg) (*dns.Msg, error) {
+		w := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := g.ServeDNS(context.Background(), w, m); err != nil {
+			return nil, err
+		}
+		if w.Msg == nil { // passed on: a server with no other zone refuses
+			return new(dns.Msg).SetRcode(m, dns.RcodeRefused), nil
+		}
+		return w.Msg, nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	zoneFile := filepath.Join(dir, "db."+strings.TrimSuffix(benchZone, "."))
+	if err := os.WriteFile(zoneFile, []byte(table.ZoneFile()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	file = peerPlugin(tb, "file", fmt.Sprintf("file %s %s", zoneFile, benchZone))
+
+	// hosts takes its entries inline: the test controller never runs the
+	// start-up hook that would read a hosts file, and inline entries go
+	// through the same lookup.
+	hostsFile := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hostsFile, nil, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	hosts = peerPlugin(tb, "hosts", fmt.Sprintf("hosts %s %s {\n%s\treload 0\n\tno_reverse\n}",
+		hostsFile, benchZone, table.HostsFile()))
+	return table, file, hosts
+}
+
+// The peers answer what mysqlgw answers, as bench/run.sh checks end to end:
+// file every question of the checks, hosts the A questions for names that
+// exist.
+func TestBenchPeersAnswerAlike(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw "+benchZone+" in-addr.arpa.")
+	table, file, hosts := benchPeers(t, g)
+	ask := func(h plugin.Handler, name string, qtype uint16) (int, []string) {
+		r := new(dns.Msg)
+		r.SetQuestion(name, qtype)
+		w := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := h.ServeDNS(context.Background(), w, r); err != nil || w.Msg == nil {
+			t.Fatalf("%s %s: no reply (%v)", name, dns.TypeToString[qtype], err)
+		}
+		var rdata []string
+		for _, rr := range w.Msg.Answer {
+			rdata = append(rdata, strings.TrimPrefix(rr.String(), rr.Header().String()))
+		}
+		slices.Sort(rdata)
+		return w.Msg.Rcode, rdata
+	}
+	checks := strings.Fields(table.Checks())
+	if len(checks) < 10 {
+		t.Fatalf("checks: %q", checks)
+	}
+	for i := 0; i < len(checks); i += 2 {
+		name, qtype := checks[i], dns.StringToType[checks[i+1]]
+		rcode, want := ask(g, name, qtype)
+		peers := map[string]plugin.Handler{"file": file}
+		if qtype == dns.TypeA && rcode == dns.RcodeSuccess {
+			peers["hosts"] = hosts
+		}
+		for peer, h := range peers {
+			if gotRcode, got := ask(h, name, qtype); gotRcode != rcode || !slices.Equal(got, want) {
+				t.Errorf("%s %s: %s answers %s %q, mysqlgw %s %q", name, checks[i+1], peer,
+					dns.RcodeToString[gotRcode], got, dns.RcodeToString[rcode], want)
+			}
+		}
+	}
+}
+
 // peerPlugin builds another plugin through its registered setup function,
 // as CoreDNS would from a Corefile.
-func peerPlugin(b *testing.B, name, corefile string) plugin.Handler {
-	b.Helper()
+func peerPlugin(tb testing.TB, name, corefile string) plugin.Handler {
+	tb.Helper()
 	setup, err := caddy.DirectiveAction("dns", name)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	c := caddy.NewTestController("dns", corefile)
 	if err := setup(c); err != nil {
-		b.Fatalf("%s: %v", name, err)
+		tb.Fatalf("%s: %v", name, err)
 	}
 	stack := dnsserver.GetConfig(c).Plugin
 	if len(stack) != 1 {
-		b.Fatalf("%s: %d plugins set up, want 1", name, len(stack))
+		tb.Fatalf("%s: %d plugins set up, want 1", name, len(stack))
 	}
 	return stack[0](test.NextHandler(dns.RcodeRefused, nil))
-}
-
-// zoneText renders the forward zone z of table as an RFC 1035 zone file: the
-// same records mysqlgw serves, with active names as they answer now.
-func zoneText(table *names, z string) string {
-	var sb strings.Builder
-	sb.WriteString(table.apex[z].soa.String() + "\n")
-	for _, name := range sortedNames(table, z) {
-		nd := table.nodes[name]
-		for _, set := range nd.sets() {
-			if set.qtype == dns.TypeSOA {
-				continue
-			}
-			for _, rr := range set.answer {
-				sb.WriteString(rr.String() + "\n")
-			}
-		}
-		if nd.isNS {
-			sb.WriteString(name + "\t300\tIN\tA\t127.0.0.1\n")
-		}
-	}
-	return sb.String()
-}
-
-// hostsText renders the A and AAAA records of zone z as inline hosts lines.
-func hostsText(table *names, z string) string {
-	var sb strings.Builder
-	for _, name := range sortedNames(table, z) {
-		nd := table.nodes[name]
-		for _, set := range nd.sets() {
-			for _, rr := range set.answer {
-				switch rr := rr.(type) {
-				case *dns.A:
-					fmt.Fprintf(&sb, "\t%s %s\n", rr.A, name)
-				case *dns.AAAA:
-					fmt.Fprintf(&sb, "\t%s %s\n", rr.AAAA, name)
-				}
-			}
-		}
-	}
-	return sb.String()
-}
-
-func sortedNames(table *names, z string) []string {
-	var list []string
-	for name, nd := range table.nodes {
-		if nd.zone != nil && nd.zone.name == z {
-			list = append(list, name)
-		}
-	}
-	sort.Strings(list)
-	return list
 }
