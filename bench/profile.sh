@@ -12,7 +12,7 @@
 #   CLIENTS=8 THREADS=2 OUTSTANDING=100   dnsperf -c, -T and -q
 #   NICE=0                nice level of the server and dnsperf (see run.sh)
 #   OUT=dir               where profile-PLUGIN.md and profile-PLUGIN.pb.gz go
-# Needs dnsperf, curl and go.
+# Needs dnsperf, dig, curl and go.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ NICE=${NICE:-0}
 OUT=${OUT:-$ROOT/bench/results}
 ZONE=gateway.mysql.local.
 
-for tool in dnsperf curl go; do
+for tool in dnsperf dig curl go; do
 	command -v "$tool" >/dev/null || { echo "profile.sh: $tool is not installed" >&2; exit 1; }
 done
 case $PLUGIN in
@@ -63,16 +63,8 @@ start() {
 	(cd "$WORK/$name" && exec nice -n "$NICE" "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
 	pid=$!
 	PIDS+=("$pid")
-	for _ in $(seq 150); do
-		kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name/log" >&2; exit 1; }
-		if dig @127.0.0.1 -p "$port" +time=1 +tries=1 +norec "$ZONE" SOA 2>/dev/null | grep -q 'status:'; then
-			STARTED_PORT=$port
-			return
-		fi
-		sleep 0.2
-	done
-	echo "profile.sh: $name did not start" >&2
-	exit 1
+	wait_answer "$name" "$port" "$pid"
+	STARTED_PORT=$port
 }
 
 build_tools

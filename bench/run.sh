@@ -18,10 +18,14 @@
 #                     average to drop below IDLE_LOAD (default 1.0) first
 #   OUT=dir           where latest.md, latest.svg and latest.tsv go
 #   KEEP=1            keep the work folder (Corefiles, zone, logs)
+#   BASE=<commit>     also build cmd/coredns at that commit (a git worktree in
+#                     the work folder) and measure it as mysqlgw-base in the
+#                     same interleaved rounds: before and after in one run
 #
 # Servers: mysqlgw (built-in table), mysqlgw-multisocket, whoami, file, hosts,
 # template, knot, chain-mysqlgw and chain-whoami (errors and prometheus in
-# front). Needs dnsperf, dig and knotd (Debian: dnsperf bind9-dnsutils knot).
+# front); mysqlgw-base with BASE. Needs dnsperf, dig, knotd and iproute2's ss
+# (Debian: dnsperf bind9-dnsutils knot iproute2).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -45,6 +49,25 @@ IDLE_LOAD=${IDLE_LOAD:-1.0}
 ALL_SERVERS="mysqlgw mysqlgw-multisocket whoami file hosts template knot chain-mysqlgw chain-whoami"
 SERVERS=${SERVERS:-$ALL_SERVERS}
 ZONE=gateway.mysql.local.
+BASE=${BASE:-}
+if [[ -n $BASE ]]; then
+	BASE_COMMIT=$(git rev-parse --verify --quiet "$BASE^{commit}") || {
+		echo "run.sh: BASE=$BASE is not a commit" >&2
+		exit 1
+	}
+	BASE_SHORT=$(git rev-parse --short "$BASE_COMMIT")
+	# mysqlgw-base runs right after mysqlgw in every round.
+	if [[ " $SERVERS " != *" mysqlgw-base "* ]]; then
+		if [[ " $SERVERS " == *" mysqlgw "* ]]; then
+			SERVERS=$(sed 's/\(^\| \)mysqlgw\( \|$\)/\1mysqlgw mysqlgw-base\2/' <<<"$SERVERS")
+		else
+			SERVERS="$SERVERS mysqlgw-base"
+		fi
+	fi
+elif [[ " $SERVERS " == *" mysqlgw-base "* ]]; then
+	echo "run.sh: mysqlgw-base needs BASE=<commit>" >&2
+	exit 1
+fi
 
 for tool in dnsperf dig go; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
@@ -60,6 +83,10 @@ declare -A PORT=()
 
 cleanup() {
 	local pid
+	# The worktree of BASE, if the build was interrupted before removing it.
+	if [[ -d $WORK/base-src ]]; then
+		git worktree remove --force "$WORK/base-src" 2>/dev/null || true
+	fi
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -83,29 +110,11 @@ trap 'exit 130' INT TERM
 source "$ROOT/bench/lib.sh"
 
 
-# wait_answer waits until the server on port $2 answers a query for the zone.
-wait_answer() {
-	local name=$1 port=$2 pid=$3
-	for _ in $(seq 150); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "run.sh: $name exited at start-up:" >&2
-			cat "$WORK/$name/log" >&2
-			exit 1
-		fi
-		if dig @127.0.0.1 -p "$port" +time=1 +tries=1 +norec "$ZONE" SOA 2>/dev/null | grep -q 'status:'; then
-			return
-		fi
-		sleep 0.2
-	done
-	echo "run.sh: $name did not answer on 127.0.0.1:$port within 30 s" >&2
-	cat "$WORK/$name/log" >&2
-	exit 1
-}
-
 # start_coredns NAME BODY: a server block for the zone on its own port, with
-# BODY as its plugins.
+# BODY as its plugins; mysqlgw-base runs the binary built at BASE.
 start_coredns() {
-	local name=$1 body=$2 dir="$WORK/$1" port pid
+	local name=$1 body=$2 dir="$WORK/$1" port pid bin="$WORK/coredns"
+	[[ $name == mysqlgw-base ]] && bin="$WORK/coredns-base"
 	port=$(free_port) && [[ -n $port ]] || exit 1
 	PORT[$name]=$port
 	mkdir -p "$dir"
@@ -119,7 +128,7 @@ start_coredns() {
 		echo "$body"
 		echo "}"
 	} >"$dir/Corefile"
-	(cd "$dir" && exec nice -n "$NICE" "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
+	(cd "$dir" && exec nice -n "$NICE" "$bin" -conf Corefile -quiet >log 2>&1) &
 	pid=$!
 	PIDS+=("$pid")
 	wait_answer "$name" "$port" "$pid"
@@ -216,6 +225,7 @@ measure() {
 describe() {
 	case $1 in
 	mysqlgw) echo "CoreDNS + mysqlgw, built-in table" ;;
+	mysqlgw-base) echo "the same at BASE $BASE_SHORT" ;;
 	mysqlgw-multisocket) echo "CoreDNS + multisocket + mysqlgw" ;;
 	whoami) echo "CoreDNS + whoami (the framework's floor)" ;;
 	file) echo "CoreDNS + file, same records" ;;
@@ -234,12 +244,19 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # ---------------------------------------------------------------------------
 
 build_tools
+if [[ -n $BASE ]]; then
+	log "building cmd/coredns at BASE $BASE_SHORT into $WORK"
+	git worktree add --detach --quiet "$WORK/base-src" "$BASE_COMMIT"
+	(cd "$WORK/base-src" && go build -o "$WORK/coredns-base" ./cmd/coredns)
+	git worktree remove --force "$WORK/base-src"
+fi
 start_coredns mysqlgw "    mysqlgw"
 generate "${PORT[mysqlgw]}"
 
 for name in $SERVERS; do
 	case $name in
 	mysqlgw) ;;
+	mysqlgw-base) start_coredns "$name" "    mysqlgw" ;;
 	mysqlgw-multisocket) start_coredns "$name" "    multisocket
     mysqlgw" ;;
 	whoami) start_coredns "$name" "    whoami" ;;
@@ -250,12 +267,13 @@ for name in $SERVERS; do
 	template) start_coredns "$name" "$(cat "$WORK/gen/template")" ;;
 	knot) start_knot ;;
 	chain-mysqlgw | chain-whoami)
-		start_coredns "$name" "    prometheus 127.0.0.1:$(free_port)
+		PORT[$name-metrics]=$(free_port)
+		start_coredns "$name" "    prometheus 127.0.0.1:${PORT[$name-metrics]}
     errors
     ${name#chain-}"
 		;;
 	*)
-		echo "run.sh: unknown server $name (known: $ALL_SERVERS)" >&2
+		echo "run.sh: unknown server $name (known: $ALL_SERVERS, and mysqlgw-base with BASE)" >&2
 		exit 1
 		;;
 	esac
@@ -317,7 +335,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 {
 	echo "# mysqlgw end to end, $DATE"
 	echo
-	echo "Commit $COMMIT; $(go env GOVERSION); $CPU, $(nproc) cores; $(uname -sr)."
+	echo "Commit $COMMIT${BASE:+, mysqlgw-base at $BASE_SHORT (BASE=$BASE)}; $(go env GOVERSION); $CPU, $(nproc) cores; $(uname -sr)."
 	echo "dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }') -c $CLIENTS -T $THREADS -q $OUTSTANDING, $DURATION s a run, $ROUNDS round(s) interleaved, medians; servers and dnsperf at nice $NICE."
 	echo "Query mix: 70% A over region and role names, 20% TXT, 10% NXDOMAIN ($(wc -l <"$WORK/gen/queries.txt") lines, bench/gen)."
 	echo "Load average before/after measuring: $LOAD_BEFORE / $LOAD_AFTER."
@@ -341,6 +359,15 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 	echo "| mysqlgw ÷ template > 1 (far ahead) | $r | $(verdict "$r" ">" 1.0) |"
 	r=$(ratio chain-mysqlgw chain-whoami)
 	echo "| chain: mysqlgw ÷ whoami ≥ 0.97 (metrics cost ≤ 3%) | $r | $(verdict "$r" ">=" 0.97) |"
+	if [[ -n $BASE ]]; then
+		r=$(ratio mysqlgw mysqlgw-base)
+		change=$(awk -v r="$r" -v base="$BASE_SHORT" 'BEGIN {
+			if (r == "n/a") print "not measured"
+			else if (r > 1.02 || r < 0.98) printf "%+.0f%% against %s\n", (r - 1) * 100, base
+			else print "no difference beyond 2%"
+		}')
+		echo "| mysqlgw ÷ mysqlgw-base (this commit ÷ BASE) | $r | $change |"
+	fi
 	r=$(ratio mysqlgw-multisocket mysqlgw)
 	if [[ $r != n/a ]]; then
 		better=$(awk -v r="$r" 'BEGIN { print (r > 1.02) ? "multisocket is better here" : (r < 0.98) ? "one socket is better here" : "no difference beyond 2%" }')
