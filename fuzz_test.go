@@ -204,7 +204,7 @@ var fuzzLineError = regexp.MustCompile(`^FILE:([0-9]+): .`)
 
 // FuzzRegionsFile feeds arbitrary content to the regions file parser. It must
 // not panic, every error names the file and where it can, the line, and every
-// table it accepts survives a round trip through formatRegions.
+// table it accepts survives a round trip through Format.
 func FuzzRegionsFile(f *testing.F) {
 	for _, seed := range []string{
 		"eastus2 191.239.224.107 40.79.84.180 52.167.104.0\nwestus 23.99.34.75 104.42.238.205 # two\n\n# comment\nv6 2001:db8::1\n",
@@ -232,11 +232,26 @@ func FuzzRegionsFile(f *testing.F) {
 		"-a 192.0.2.1\n",
 		strings.Repeat("x", 64) + " 192.0.2.1\n",
 		"a\x00 192.0.2.1\rb 192.0.2.2\n",
+		// The extended syntax.
+		"$SERIAL 2023030901\neastus2 52.167.105.38 40.70.144.38 subnets 104.208.150.192/29 20.62.58.128/27 decommissioning 52.177.185.181\n",
+		"sqlonly subnets 20.62.58.128/27 40.70.144.192/29 2001:db8::/64\n",
+		"a decommissioning 192.0.2.1\n",
+		"a subnets ::ffff:192.0.2.0/120 192.0.2.0/24\n",
+		"a 1.2.3.4 subnets 1.2.3.0/24 decommissioning 1.2.3.4\n",
+		"a subnets 1.2.3.1/24\n",
+		"a subnets\n",
+		"a 1.2.3.0/24\n",
+		"a decommissioning 1.2.3.4 subnets 1.2.3.0/24\n",
+		"a 1.2.3.4\n$SERIAL 5\n",
+		"$SERIAL 1\n$SERIAL 2\na 1.2.3.4\n",
+		"$SERIAL 4294967296\na 1.2.3.4\n",
+		"$ORIGIN x.\n",
+		"s 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 192.0.2.7 192.0.2.8 192.0.2.9 192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, content []byte) {
-		regions, err := parseRegions(content, "FILE")
+		table, err := ParseTable(content, "FILE")
 		if err != nil {
 			msg := err.Error()
 			if m := fuzzLineError.FindStringSubmatch(msg); m != nil {
@@ -251,24 +266,29 @@ func FuzzRegionsFile(f *testing.F) {
 			}
 			return
 		}
-		if len(regions) == 0 {
+		if len(table.Regions) == 0 {
 			t.Fatal("accepted a table with no regions")
 		}
-		for _, r := range regions {
+		for _, r := range table.Regions {
 			if err := checkLabel(r.Name); err != nil {
 				t.Fatalf("accepted a bad region name: %v", err)
 			}
-			if len(r.Addrs) < 1 || len(r.Addrs) > maxRoles {
-				t.Fatalf("accepted region %s with %d addresses", r.Name, len(r.Addrs))
+			if len(r.Addrs) > maxRoles || len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning) == 0 {
+				t.Fatalf("accepted region %s with %d gateways, %d subnets, %d decommissioning", r.Name, len(r.Addrs), len(r.Subnets), len(r.Decommissioning))
+			}
+			for _, p := range r.Subnets {
+				if p != p.Masked() {
+					t.Fatalf("accepted subnet %s with host bits", p)
+				}
 			}
 		}
-		text := formatRegions(regions)
-		again, err := parseRegions(text, "FILE")
+		text := table.Format()
+		again, err := ParseTable(text, "FILE")
 		if err != nil {
-			t.Fatalf("formatRegions wrote what parseRegions refuses: %v\n%s", err, text)
+			t.Fatalf("Format wrote what ParseTable refuses: %v\n%s", err, text)
 		}
-		if !reflect.DeepEqual(regions, again) {
-			t.Fatalf("round trip changed the table:\n%v\n%v", regions, again)
+		if table.HasSerial && !reflect.DeepEqual(table, again) || !reflect.DeepEqual(table.Regions, again.Regions) {
+			t.Fatalf("round trip changed the table:\n%v\n%v", table, again)
 		}
 	})
 }

@@ -28,12 +28,12 @@ const (
 
 // options are the Corefile settings that shape the answers.
 type options struct {
-	zones     []string // forward zones, lower-case FQDNs
-	reverse   []string // in-addr.arpa and ip6.arpa zones among ZONES
-	ttl       uint32
-	activeTTL uint32
-	port      uint16
-	failOpen  bool
+	zones      []string // forward zones, lower-case FQDNs
+	reverse    []string // in-addr.arpa and ip6.arpa zones among ZONES
+	ttl        uint32
+	activeTTL  uint32
+	port       uint16
+	failOpen   bool
 	shard      int    // addresses a shard holds; 0: as many as fit
 	shardWhere string // the Corefile line that set shard, for errors at load
 
