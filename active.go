@@ -35,7 +35,7 @@ func (a *activeName) choice() int {
 func (a *activeName) rrsets() []rrset { return a.choices[a.choice()] }
 
 // addActive adds active.<base> (A, AAAA, TXT) and _mysql._tcp.active.<base> (SRV).
-func (n *names) addActive(z, base string, r Region, targets []string, opt options, health *healthChecker) {
+func (n *answers) addActive(z, base string, r Region, targets []string, opt options, health *healthChecker) {
 	name := "active." + base
 	srvName := "_mysql._tcp." + name
 	addrNode, srvNode := n.node(z, name), n.node(z, srvName)

@@ -208,7 +208,7 @@ func allowOf(regions []Region) allowSet {
 // addAllowName adds name (all.Z or allow.<region>.Z) with its shards: A and
 // AAAA for every address, TXT in SPF form and APL with the prefixes whole,
 // k.name for each shard, and shards.name TXT with their count.
-func (n *names) addAllowName(z, name string, set allowSet, sz shardSizes, ttl uint32) {
+func (n *answers) addAllowName(z, name string, set allowSet, sz shardSizes, ttl uint32) {
 	n.addAddrs(z, name, set.addrs, ttl)
 	cover := set.cover()
 	spf := append(append([]string{"v=spf1"}, spfTerms(cover)...), "-all")

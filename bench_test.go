@@ -103,8 +103,8 @@ func (c cpuClock) report(b *testing.B) {
 // BenchmarkServeDNS measures every kind of answer.
 func BenchmarkServeDNS(b *testing.B) {
 	g := benchPlugin(b)
-	nRegions := len(g.names.Load().regions)
-	all := len(findSet(g.names.Load().nodes["all."+benchZone].rrsets, dns.TypeA).answer)
+	nRegions := len(g.answers.Load().regions)
+	all := len(findSet(g.answers.Load().nodes["all."+benchZone].rrsets, dns.TypeA).answer)
 	cases := []struct {
 		name    string
 		qname   string
@@ -146,7 +146,7 @@ func BenchmarkPeers(b *testing.B) {
 	reply := new(dns.Msg)
 	reply.SetQuestion(benchA, dns.TypeA)
 	reply.Response, reply.Authoritative = true, true
-	reply.Answer = findSet(g.names.Load().nodes[benchA].rrsets, dns.TypeA).answer
+	reply.Answer = findSet(g.answers.Load().nodes[benchA].rrsets, dns.TypeA).answer
 	writer := test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		w.WriteMsg(reply)
 		return dns.RcodeSuccess, nil

@@ -115,7 +115,7 @@ func checkServeDNS(t *testing.T, g *MysqlGW, r *dns.Msg) {
 
 	inZone := ""
 	if len(query.Question) == 1 && query.Opcode == dns.OpcodeQuery && query.Question[0].Qclass == dns.ClassINET {
-		inZone = g.names.Load().zones.Matches(lowerASCII(query.Question[0].Name))
+		inZone = g.answers.Load().zones.Matches(lowerASCII(query.Question[0].Name))
 	}
 	if inZone == "" {
 		// Not ours: passed on untouched, nothing written.
@@ -124,7 +124,7 @@ func checkServeDNS(t *testing.T, g *MysqlGW, r *dns.Msg) {
 		}
 		return
 	}
-	if key := lowerASCII(query.Question[0].Name); rec.Msg == nil && g.names.Load().nodes[key] == nil && g.Fall.Through(key) {
+	if key := lowerASCII(query.Question[0].Name); rec.Msg == nil && g.answers.Load().nodes[key] == nil && g.Fall.Through(key) {
 		if rcode != dnsRcodeNextMarker || err != nil {
 			t.Fatalf("fallthrough for %v returned rcode %d, err %v", query.Question, rcode, err)
 		}
@@ -337,9 +337,9 @@ func FuzzSetup(f *testing.F) {
 			return
 		}
 		g.Next = test.NextHandler(dnsRcodeNextMarker, nil)
-		table := g.names.Load()
-		if table == nil {
-			t.Fatal("load succeeded without a table")
+		ans := g.answers.Load()
+		if ans == nil {
+			t.Fatal("load succeeded without answers")
 		}
 		for _, z := range append(append([]string{}, g.opt.zones...), g.opt.reverse...) {
 			for _, name := range []string{z, "all." + z, "nope." + z, "_mysql._tcp.active.fuzzland." + z} {

@@ -24,11 +24,11 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	// whose QName re-escapes the name: an unpacked name is already in
 	// presentation form.
 	qname, qtype := r.Question[0].Name, r.Question[0].Qtype
-	table := g.names.Load()
+	ans := g.answers.Load()
 	key := lowerASCII(qname) // names compare case-insensitively, ASCII only (RFC 4343)
-	nd := table.nodes[key]
+	nd := ans.nodes[key]
 	if nd == nil {
-		zone := table.zoneOf(key)
+		zone := ans.zoneOf(key)
 		if zone == nil {
 			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 		}

@@ -129,9 +129,9 @@ func TestRegionSpellings(t *testing.T) {
 
 func TestBuiltinTableCounts(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw")
-	table := g.names.Load()
-	if len(table.regions) != 31 || table.addrs != 47 {
-		t.Errorf("built-in table has %d regions and %d addresses, want 31 and 47", len(table.regions), table.addrs)
+	ans := g.answers.Load()
+	if len(ans.regions) != 31 || ans.addrs != 47 {
+		t.Errorf("built-in table has %d regions and %d addresses, want 31 and 47", len(ans.regions), ans.addrs)
 	}
 }
 
@@ -373,7 +373,7 @@ func TestActiveWithoutHealthChecks(t *testing.T) {
 func TestPTR(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw gateway.mysql.local in-addr.arpa ip6.arpa {\n region lab 2001:db8::1 191.239.224.107\n}")
 	// Every address of the table answers PTR with each region and role it serves.
-	for _, r := range g.names.Load().regions {
+	for _, r := range g.answers.Load().regions {
 		for role, a := range r.Addrs {
 			rev, _ := dns.ReverseAddr(a.String())
 			m := new(dns.Msg)

@@ -61,8 +61,8 @@ func (g *MysqlGW) load() error {
 // swap builds the answers for table plus the Corefile's overrides and serves
 // them from the next query on. On error nothing changes: the last good
 // answers stay.
-func (g *MysqlGW) swap(table Table) (*names, error) {
-	regions, err := g.overrides.apply(table.Regions)
+func (g *MysqlGW) swap(table Table) (*answers, error) {
+	regions, err := g.overrides.merge(table.Regions)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +75,11 @@ func (g *MysqlGW) swap(table Table) (*names, error) {
 			}
 		}
 	}
-	built := buildNames(regions, opt, g.health)
+	built := buildAnswers(regions, opt, g.health)
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
 	}
-	g.names.Store(built)
+	g.answers.Store(built)
 	if g.health != nil {
 		g.health.retain(regions)
 	}

@@ -31,7 +31,7 @@ type MysqlGW struct {
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
 
-	names atomic.Pointer[names]
+	answers atomic.Pointer[answers]
 }
 
 // Name implements plugin.Handler.
@@ -44,7 +44,7 @@ func (g *MysqlGW) count(ctx context.Context, zone string, qtype uint16, k string
 // Ready implements ready.Readiness: ready once a table is loaded and, with
 // health checking on, once the first probe round has told which address is up.
 func (g *MysqlGW) Ready() bool {
-	if g.names.Load() == nil {
+	if g.answers.Load() == nil {
 		return false
 	}
 	return g.health == nil || g.health.settled()

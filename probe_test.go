@@ -42,9 +42,9 @@ func TestProbeLoginNeverCountsAHandshakeError(t *testing.T) {
 		var err error
 		for i := 0; i < 20 && err == nil; i++ {
 			err = p.check(context.Background(), addr)
-			// The stand-in counts after the prober has gone: wait for
-			// its count to settle before the next probe.
-			waitUntil(t, func() bool { return gw.Active() == 0 })
+			// The stand-in counts after the prober has gone: wait until
+			// it has served this probe before the next.
+			waitUntil(t, func() bool { return gw.Served() == i+1 })
 		}
 		errs := gw.HandshakeErrors("127.0.0.1")
 		if !tc.blocked {

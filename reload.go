@@ -14,7 +14,7 @@ import (
 type fileWatcher struct {
 	path     string
 	interval time.Duration
-	swap     func(Table) (*names, error) // serves a new table
+	swap     func(Table) (*answers, error) // serves a new table
 
 	applied   [sha256.Size]byte // content of the table being served
 	serial    uint32            // its serial
@@ -83,7 +83,7 @@ func (fw *fileWatcher) check() {
 		return
 	}
 	table, err := ParseTable(content, fw.path)
-	var served *names
+	var served *answers
 	if err == nil {
 		served, err = fw.swap(table)
 	}

@@ -232,7 +232,7 @@ func (w *watched) wantTable(content string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	got := w.g.names.Load().regions
+	got := w.g.answers.Load().regions
 	if !reflect.DeepEqual(got, want) {
 		w.t.Fatalf("serving %s\nwant %s", formatRegions(got), formatRegions(want))
 	}
@@ -561,10 +561,10 @@ func TestFileWatcherRunning(t *testing.T) {
 		t.Fatalf("watcher never got to: %s", what)
 	}
 	replaceFile(t, path, tableB)
-	waitFor("serving table B", func() bool { return g.names.Load().regions[0].Addrs[0].String() == "192.0.2.11" })
+	waitFor("serving table B", func() bool { return g.answers.Load().regions[0].Addrs[0].String() == "192.0.2.11" })
 	replaceFile(t, path, "beta 1.2.3\n")
 	waitFor("logging the bad version", func() bool { return len(log.errors()) == 1 })
-	if got := g.names.Load().regions[0].Addrs[0].String(); got != "192.0.2.11" {
+	if got := g.answers.Load().regions[0].Addrs[0].String(); got != "192.0.2.11" {
 		t.Fatalf("a bad version replaced the table: serving %s", got)
 	}
 	g.stop()

@@ -3,8 +3,8 @@
 package mysqlgw
 
 // How mysqlgw grows with its table: synthetic tables of 31, 1,000 and 100,000
-// regions, loaded the way a regions file is (parseRegions, overrides.apply,
-// buildNames), reporting load time, retained memory per region and lookup
+// regions, loaded the way a regions file is (parseRegions, overrides.merge,
+// buildAnswers), reporting load time, retained memory per region and lookup
 // cost. Lookups should stay flat; load time and memory should grow linearly.
 
 import (
@@ -61,15 +61,15 @@ func syntheticRegions(n int) []byte {
 }
 
 // loadSynthetic runs the whole load path of a regions file.
-func loadSynthetic(b *testing.B, content []byte) *names {
+func loadSynthetic(b *testing.B, content []byte) *answers {
 	regions, err := parseRegions(content, "synthetic")
 	if err != nil {
 		b.Fatal(err)
 	}
-	if regions, err = (overrides{}).apply(regions); err != nil {
+	if regions, err = (overrides{}).merge(regions); err != nil {
 		b.Fatal(err)
 	}
-	return buildNames(regions, scaleOptions, nil)
+	return buildAnswers(regions, scaleOptions, nil)
 }
 
 // BenchmarkScale reports, per table size: load (ns/op is one whole load,
@@ -92,19 +92,19 @@ func BenchmarkScale(b *testing.B) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			table := loadSynthetic(b, content)
+			ans := loadSynthetic(b, content)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
 			heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 			b.ReportMetric(heap/float64(n), "B/region")
-			b.ReportMetric(heap/float64(len(table.nodes)), "B/name")
-			b.ReportMetric(float64(len(table.nodes))/float64(n), "names/region")
-			runtime.KeepAlive(table)
+			b.ReportMetric(heap/float64(len(ans.nodes)), "B/name")
+			b.ReportMetric(float64(len(ans.nodes))/float64(n), "names/region")
+			runtime.KeepAlive(ans)
 		})
 
 		b.Run(fmt.Sprintf("regions=%d/lookup", n), func(b *testing.B) {
 			g := &MysqlGW{opt: scaleOptions, Next: test.NextHandler(dns.RcodeRefused, nil)}
-			g.names.Store(loadSynthetic(b, content))
+			g.answers.Store(loadSynthetic(b, content))
 			// 4096 queries for random regions and roles, so that a large
 			// table's lookups miss the CPU caches as they would in service.
 			rng := rand.New(rand.NewPCG(1, uint64(n)))

@@ -151,7 +151,7 @@ func TestParseSettings(t *testing.T) {
 
 func TestRegionOverridesBuiltin(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw {\n region eastus2 127.0.0.9\n}")
-	regions := g.names.Load().regions
+	regions := g.answers.Load().regions
 	if len(regions) != 31 {
 		t.Fatalf("%d regions, want 31: a region line replaces the built-in one", len(regions))
 	}

@@ -222,7 +222,7 @@ type overrides struct {
 
 // apply returns base with the overrides laid over it, every name checked to be
 // unique. base is not modified, so the built-in table stays pristine.
-func (o overrides) apply(base []Region) ([]Region, error) {
+func (o overrides) merge(base []Region) ([]Region, error) {
 	regions := make([]Region, 0, len(base)+len(o.regions))
 	index := make(map[string]int, len(base)+len(o.regions))
 	for _, r := range base {

@@ -34,12 +34,13 @@ type Options struct {
 
 // Gateway is one listening stand-in.
 type Gateway struct {
-	ln   net.Listener
-	opt  Options
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	conn map[net.Conn]bool
-	errs map[string]int // handshake errors by client address: the host cache
+	ln     net.Listener
+	opt    Options
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conn   map[net.Conn]bool
+	errs   map[string]int // handshake errors by client address: the host cache
+	served int            // connections served to their end
 }
 
 // Listen starts a gateway on addr ("127.0.0.2:3306").
@@ -77,6 +78,14 @@ func (g *Gateway) Active() int {
 	return len(g.conn)
 }
 
+// Served is the number of connections served to their end, host cache
+// updated.
+func (g *Gateway) Served() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.served
+}
+
 // FlushHosts empties the host cache, as FLUSH HOSTS does.
 func (g *Gateway) FlushHosts() {
 	g.mu.Lock()
@@ -103,6 +112,7 @@ func (g *Gateway) serve() {
 			g.session(conn)
 			g.mu.Lock()
 			delete(g.conn, conn)
+			g.served++
 			g.mu.Unlock()
 			conn.Close()
 		}()

@@ -9,9 +9,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// names is everything mysqlgw answers, built once per table load so that a
-// query costs one map lookup. A reload builds a new names and swaps it in whole.
-type names struct {
+// answers is everything mysqlgw answers, built once per table load so that a
+// query costs one map lookup. A reload builds new answers and swaps them in whole.
+type answers struct {
 	nodes   map[string]*node // lower-case FQDN -> what exists there
 	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
 	apex    map[string]*zoneInfo
@@ -46,7 +46,7 @@ type rrset struct {
 
 // zoneOf returns the most specific zone served here that holds name, or nil.
 // It walks name's suffixes, longest first, without allocating.
-func (n *names) zoneOf(name string) *zoneInfo {
+func (n *answers) zoneOf(name string) *zoneInfo {
 	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
 		if z, ok := n.apex[name[off:]]; ok {
 			return z
@@ -78,9 +78,9 @@ func findSet(sets []rrset, qtype uint16) *rrset {
 // reserved so no region can shadow it.
 const nsLabel = "ns.dns."
 
-// buildNames turns a table into answers for every zone.
-func buildNames(regions []Region, opt options, health *healthChecker) *names {
-	n := &names{
+// buildAnswers turns a table into answers for every zone.
+func buildAnswers(regions []Region, opt options, health *healthChecker) *answers {
+	n := &answers{
 		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
 		apex:    make(map[string]*zoneInfo),
 		regions: regions,
@@ -112,7 +112,7 @@ func nsHost(z, ptrZone string) string {
 	return nsLabel + z
 }
 
-func (n *names) addApex(z string, opt options, ptrZone string) {
+func (n *answers) addApex(z string, opt options, ptrZone string) {
 	host := nsHost(z, ptrZone)
 	soa := &dns.SOA{
 		Hdr:     dns.RR_Header{Name: z, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: opt.ttl},
@@ -136,7 +136,7 @@ func (n *names) addApex(z string, opt options, ptrZone string) {
 
 // addForward adds the names of one forward zone: all (every region's allow
 // set, once) and each region's names.
-func (n *names) addForward(z string, opt options, health *healthChecker) {
+func (n *answers) addForward(z string, opt options, health *healthChecker) {
 	sz, _ := zoneShards(z, n.regions, opt.shard) // swap has checked a Corefile size fits
 	all := allowOf(n.regions)
 	n.wide = all.wide
@@ -154,7 +154,7 @@ func (n *names) addForward(z string, opt options, health *healthChecker) {
 // addRegion adds one label's names for region r: the region, its roles, its
 // decommissioning addresses, and, when it has gateways, active and the SRV
 // names.
-func (n *names) addRegion(z, base string, r Region, opt options, health *healthChecker) {
+func (n *answers) addRegion(z, base string, r Region, opt options, health *healthChecker) {
 	n.addAddrs(z, base, r.Addrs, opt.ttl)
 	texts := make([]dns.RR, 0, len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+1)
 	for i, a := range r.Addrs {
@@ -195,7 +195,7 @@ func (n *names) addRegion(z, base string, r Region, opt options, health *healthC
 
 // addAddrs adds the A and AAAA sets of name; a family with no address is
 // simply absent, so the name answers NODATA for it.
-func (n *names) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
+func (n *answers) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
 	a, aaaa := addressRecords(name, addrs, ttl)
 	if len(a) > 0 {
 		n.add(z, name, rrset{qtype: dns.TypeA, answer: a})
@@ -211,7 +211,7 @@ func (n *names) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
 // addReverse adds a PTR for every table address inside reverse zone z, naming
 // each role of each region that uses it, and decommissioning.<region> for
 // decommissioning addresses, in the first forward zone.
-func (n *names) addReverse(z string, opt options, ptrZone string) {
+func (n *answers) addReverse(z string, opt options, ptrZone string) {
 	if ptrZone == "" {
 		return
 	}
@@ -225,7 +225,7 @@ func (n *names) addReverse(z string, opt options, ptrZone string) {
 	}
 }
 
-func (n *names) addPTR(z string, a netip.Addr, target string, ttl uint32) {
+func (n *answers) addPTR(z string, a netip.Addr, target string, ttl uint32) {
 	rev, err := dns.ReverseAddr(a.String())
 	if err != nil || !dns.IsSubDomain(z, rev) {
 		return
@@ -243,7 +243,7 @@ func (n *names) addPTR(z string, a netip.Addr, target string, ttl uint32) {
 }
 
 // add puts set at name in zone z.
-func (n *names) add(z, name string, set rrset) {
+func (n *answers) add(z, name string, set rrset) {
 	nd := n.node(z, name)
 	if nd == nil {
 		return
@@ -254,7 +254,7 @@ func (n *names) add(z, name string, set rrset) {
 // node returns the node for name, creating it and every empty non-terminal
 // between it and the apex of z. Names that belong to a more specific zone
 // served here are left to that zone, so nested zones do not shadow each other.
-func (n *names) node(z, name string) *node {
+func (n *answers) node(z, name string) *node {
 	if n.zones.Matches(name) != z {
 		return nil
 	}
