@@ -177,35 +177,14 @@ func TestMariaDB(t *testing.T) {
 }
 
 // inNamespace reports whether the test runs in its own network and mount
-// namespace. If not, it runs the test again in one (unshare, as root) and
-// reports the child's result.
+// namespace, set up for MariaDB (see inOwnNamespace and setUpNamespace).
 func inNamespace(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv("MYSQLGW_NETNS") == "1" {
-		setUpNamespace(t)
-		return true
+	if !inOwnNamespace(t, "ip", "mount", "mariadbd", "mariadb", "mariadb-install-db") {
+		return false
 	}
-	for _, tool := range []string{"unshare", "ip", "mount", "mariadbd", "mariadb", "mariadb-install-db"} {
-		requireTool(t, tool)
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("network namespaces need root; CI runs as root")
-		}
-		t.Skip("network namespaces need root")
-	}
-	cmd := exec.Command("unshare", "--net", "--mount", "--", os.Args[0],
-		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.timeout", "10m")
-	cmd.Env = append(os.Environ(), "MYSQLGW_NETNS=1", "MYSQLGW_COREDNS="+binary)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("the test in its namespace: %v", err)
-	}
-	if strings.Contains(string(out), "--- SKIP") {
-		t.Fatal("the test skipped in its namespace")
-	}
-	return false
+	setUpNamespace(t)
+	return true
 }
 
 // setUpNamespace brings up loopback, routes every server address so that
