@@ -1,0 +1,124 @@
+// Command mysqlgw-regions writes mysqlgw regions files from Microsoft's
+// published gateway tables and compares two regions files:
+//
+//	mysqlgw-regions import [-tag Sql] [-serial N] FILE   # FILE "-" is standard input
+//	mysqlgw-regions diff OLD NEW
+//
+// import reads a connectivity architecture page's Markdown or a Service Tags
+// JSON file and writes the regions file on standard output, warnings on
+// standard error; on an error it writes nothing and exits 2. diff prints what
+// NEW adds to and removes from OLD, region by region, and exits 1 when
+// anything changed, 0 when nothing did and 2 on an error, as diff(1) does.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
+)
+
+const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
+       mysqlgw-regions diff OLD NEW
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the command, with its exit status: 0, 1 (diff found changes) or 2.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	status := 0
+	switch args[0] {
+	case "import":
+		err = runImport(args[1:], stdin, stdout, stderr)
+	case "diff":
+		status, err = runDiff(args[1:], stdout, stderr)
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mysqlgw-regions:", err)
+		return 2
+	}
+	return status
+}
+
+func runImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("import", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	tag := flags.String("tag", regionsimport.DefaultTag, "Service Tags: the tag whose TAG.<Region> values become regions")
+	serial := flags.Uint("serial", 0, "the $SERIAL to write, whatever the source says")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() != 1 {
+		return fmt.Errorf("import takes one FILE (or - for standard input), got %d\n%s", flags.NArg(), usage)
+	}
+	opt := regionsimport.Options{Tag: *tag}
+	flags.Visit(func(f *flag.Flag) {
+		if f.Name == "serial" {
+			opt.HasSerial = true
+		}
+	})
+	if *serial > 1<<32-1 {
+		return fmt.Errorf("-serial %d: a serial is at most 4294967295", *serial)
+	}
+	opt.Serial = uint32(*serial)
+
+	in, source := stdin, flags.Arg(0)
+	if source == "-" {
+		source = "standard input"
+	} else {
+		f, err := os.Open(source)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	res, err := regionsimport.Import(in, source, opt)
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(res.Bytes())
+	return err
+}
+
+func runDiff(args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) != 2 {
+		return 2, fmt.Errorf("diff takes two regions files, OLD and NEW, got %d\n%s", len(args), usage)
+	}
+	var tables [2]mysqlgw.Table
+	for i, path := range args {
+		content, err := os.ReadFile(path)
+		if err != nil {
+			return 2, err
+		}
+		if tables[i], err = mysqlgw.ParseTable(content, path); err != nil {
+			return 2, err
+		}
+	}
+	res := regionsimport.Diff(args[0], tables[0], args[1], tables[1])
+	if _, err := io.WriteString(stdout, res.Text); err != nil {
+		return 2, err
+	}
+	if res.Warning != "" {
+		fmt.Fprintln(stderr, "warning:", res.Warning)
+	}
+	if res.Changed {
+		return 1, nil
+	}
+	return 0, nil
+}

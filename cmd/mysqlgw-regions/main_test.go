@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCmd runs the command with args and returns its exit status, standard
+// output and standard error.
+func runCmd(stdin string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	status := run(args, strings.NewReader(stdin), &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+// TestImportCommand covers the command's arguments and exit statuses; test/import_test.go
+// runs the built command on every fixture.
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	old := write("old", "$SERIAL 1\neastus2 192.0.2.1\n")
+	same := write("same", "$SERIAL 2\neastus2 192.0.2.1\n")
+	changed := write("changed", "$SERIAL 1\neastus2 192.0.2.2\n")
+	bad := write("bad", "eastus2 192.0.2.1 192.0.2.1\n")
+	const page = "| Region name | Gateway IP address ranges |\n|---|---|\n| East US 2 | 192.0.2.0/29 |\n"
+	for _, tc := range []struct {
+		name     string
+		stdin    string
+		args     []string
+		status   int
+		out, err string // substrings; out "" means empty
+	}{
+		{"no command", "", nil, 2, "", "usage: mysqlgw-regions import"},
+		{"unknown command", "", []string{"merge"}, 2, "", `mysqlgw-regions: unknown command "merge"`},
+		{"import without FILE", "", []string{"import"}, 2, "", "import takes one FILE (or - for standard input), got 0"},
+		{"import bad flag", "", []string{"import", "-x", "f"}, 2, "", "flag provided but not defined: -x"},
+		{"import serial too large", page, []string{"import", "-serial", "4294967296", "-"}, 2, "", "-serial 4294967296: a serial is at most 4294967295"},
+		{"import missing file", "", []string{"import", filepath.Join(dir, "none")}, 2, "", "no such file or directory"},
+		{"import from standard input", page, []string{"import", "-serial", "7", "-"}, 0,
+			"# Imported by mysqlgw-regions from standard input\n", ""},
+		{"import error writes nothing", page + "| West US | 192.0.2.1 |\n", []string{"import", "-"}, 2, "",
+			`mysqlgw-regions: standard input:4: "Gateway IP address ranges" cell "192.0.2.1": "192.0.2.1" is an address, not a prefix`},
+		{"import warnings", page + "||||\n", []string{"import", "-"}, 0, "eastus2 subnets 192.0.2.0/29\n", "warning: standard input:4: an empty row; skipped\n"},
+		{"diff one file", "", []string{"diff", old}, 2, "", "diff takes two regions files, OLD and NEW, got 1"},
+		{"diff unchanged", "", []string{"diff", old, same}, 0, "", ""},
+		{"diff changed", "", []string{"diff", old, changed}, 1, "eastus2\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n",
+			"warning: " + changed + " changes the regions but its serial 1 does not come after"},
+		{"diff bad file", "", []string{"diff", old, bad}, 2, "", bad + ":1: secondary address 192.0.2.1 repeats the primary address"},
+		{"diff missing file", "", []string{"diff", filepath.Join(dir, "none"), old}, 2, "", "no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, errOut := runCmd(tc.stdin, tc.args...)
+			if status != tc.status {
+				t.Errorf("exit status %d, want %d\nstdout: %s\nstderr: %s", status, tc.status, out, errOut)
+			}
+			if (tc.out == "") != (out == "") || !strings.Contains(out, tc.out) {
+				t.Errorf("stdout %q, want %q", out, tc.out)
+			}
+			if (tc.err == "") != (errOut == "") || !strings.Contains(errOut, tc.err) {
+				t.Errorf("stderr %q, want %q", errOut, tc.err)
+			}
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package regionsimport
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/mysqlgw/mysqlgw"
+)
+
+// DiffResult is what changed from one regions file to another.
+type DiffResult struct {
+	// Text lists, region by region in name order, what the new file adds
+	// (+) and removes (-), and addresses that changed kind (~); empty when
+	// no region changed.
+	Text    string
+	Changed bool
+	// Warning is set when the regions changed but the serial did not
+	// increase: secondaries comparing serials would not see the change.
+	Warning string
+}
+
+// Diff compares the regions of two tables. Only what the server serves
+// counts as a change: a new serial alone is no change.
+func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) DiffResult {
+	oldByName := make(map[string]mysqlgw.Region, len(old.Regions))
+	newByName := make(map[string]mysqlgw.Region, len(new.Regions))
+	var names []string
+	for _, r := range old.Regions {
+		oldByName[r.Name] = r
+		names = append(names, r.Name)
+	}
+	for _, r := range new.Regions {
+		newByName[r.Name] = r
+		if _, ok := oldByName[r.Name]; !ok {
+			names = append(names, r.Name)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		o, inOld := oldByName[name]
+		n, inNew := newByName[name]
+		var lines []string
+		switch {
+		case !inOld:
+			lines = regionLines(mysqlgw.Region{}, n)
+			b.WriteString("+ " + name + " (new region)\n")
+		case !inNew:
+			lines = regionLines(o, mysqlgw.Region{})
+			b.WriteString("- " + name + " (region removed)\n")
+		default:
+			lines = regionLines(o, n)
+			if len(lines) > 0 {
+				b.WriteString(name + "\n")
+			}
+		}
+		for _, l := range lines {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	res := DiffResult{Text: b.String(), Changed: b.Len() > 0}
+	if !res.Changed {
+		return res
+	}
+	res.Text = fmt.Sprintf("--- %s (serial %d)\n+++ %s (serial %d)\n", oldName, old.Serial, newName, new.Serial) + res.Text
+	if !serialAfter(new.Serial, old.Serial) {
+		res.Warning = fmt.Sprintf("%s changes the regions but its serial %d does not come after %s's %d: secondaries that compare serials will not see the change", newName, new.Serial, oldName, old.Serial)
+		if !new.HasSerial {
+			res.Warning += " (it has no $SERIAL)"
+		}
+	}
+	return res
+}
+
+// serialAfter reports whether serial a comes after b in RFC 1982's serial
+// arithmetic, as secondaries and mysqlgw's reload compare them.
+func serialAfter(a, b uint32) bool { return a != b && int32(a-b) > 0 }
+
+// regionLines lists what changed in one region, gateways, then subnets,
+// then decommissioning addresses.
+func regionLines(o, n mysqlgw.Region) []string {
+	var lines []string
+	oldKind := kinds(o)
+	newKind := kinds(n)
+	for _, a := range n.Addrs {
+		switch oldKind[a] {
+		case "":
+			lines = append(lines, "+ gateway "+a.String())
+		case "decommissioning":
+			lines = append(lines, "~ "+a.String()+": decommissioning -> gateway")
+		}
+	}
+	for _, a := range o.Addrs {
+		switch newKind[a] {
+		case "":
+			lines = append(lines, "- gateway "+a.String())
+		case "decommissioning":
+			lines = append(lines, "~ "+a.String()+": gateway -> decommissioning")
+		}
+	}
+	if len(lines) == 0 && !slices.Equal(o.Addrs, n.Addrs) {
+		lines = append(lines, fmt.Sprintf("~ gateways in role order: %s (was %s)", joinAddrs(n.Addrs), joinAddrs(o.Addrs)))
+	}
+	for _, p := range n.Subnets {
+		if !slices.Contains(o.Subnets, p) {
+			lines = append(lines, "+ subnet "+p.String())
+		}
+	}
+	for _, p := range o.Subnets {
+		if !slices.Contains(n.Subnets, p) {
+			lines = append(lines, "- subnet "+p.String())
+		}
+	}
+	for _, a := range n.Decommissioning {
+		if oldKind[a] == "" {
+			lines = append(lines, "+ decommissioning "+a.String())
+		}
+	}
+	for _, a := range o.Decommissioning {
+		if newKind[a] == "" {
+			lines = append(lines, "- decommissioning "+a.String())
+		}
+	}
+	return lines
+}
+
+// kinds maps each address of r to "gateway" or "decommissioning".
+func kinds(r mysqlgw.Region) map[netip.Addr]string {
+	m := make(map[netip.Addr]string, len(r.Addrs)+len(r.Decommissioning))
+	for _, a := range r.Addrs {
+		m[a] = "gateway"
+	}
+	for _, a := range r.Decommissioning {
+		m[a] = "decommissioning"
+	}
+	return m
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
+}

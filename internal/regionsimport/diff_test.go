@@ -1,0 +1,78 @@
+package regionsimport
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mysqlgw/mysqlgw"
+)
+
+func parse(t *testing.T, content string) mysqlgw.Table {
+	t.Helper()
+	table, err := mysqlgw.ParseTable([]byte(content), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+// TestImportDiff: what the new file adds and removes, region by region in name
+// order, with addresses that change kind on a line of their own.
+func TestImportDiff(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new string
+		want           string // without the two header lines
+		warning        string
+	}{
+		{"unchanged", "$SERIAL 1\neastus2 192.0.2.1 subnets 192.0.2.0/29\n", "$SERIAL 2\n# a comment\neastus2   192.0.2.1 subnets 192.0.2.0/29\n", "", ""},
+		{"subnets in another order", "$SERIAL 1\neastus2 subnets 192.0.2.0/29 198.51.100.0/24 decommissioning 192.0.2.9 192.0.2.10\n", "$SERIAL 1\neastus2 subnets 198.51.100.0/24 192.0.2.0/29 decommissioning 192.0.2.10 192.0.2.9\n", "", ""},
+		{"added", "$SERIAL 1\neastus2 192.0.2.1\n", "$SERIAL 2\neastus2 192.0.2.1 192.0.2.2 subnets 192.0.2.0/29 decommissioning 192.0.2.9\n",
+			"eastus2\n  + gateway 192.0.2.2\n  + subnet 192.0.2.0/29\n  + decommissioning 192.0.2.9\n", ""},
+		{"removed", "$SERIAL 1\neastus2 192.0.2.1 192.0.2.2 subnets 192.0.2.0/29 decommissioning 192.0.2.9\n", "$SERIAL 2\neastus2 192.0.2.1\n",
+			"eastus2\n  - gateway 192.0.2.2\n  - subnet 192.0.2.0/29\n  - decommissioning 192.0.2.9\n", ""},
+		{"moved to decommissioning", "$SERIAL 1\neastus 191.238.6.43 40.121.158.30\n", "$SERIAL 2\neastus 40.71.8.203 40.71.83.113 decommissioning 40.121.158.30\n",
+			"eastus\n  + gateway 40.71.8.203\n  + gateway 40.71.83.113\n  - gateway 191.238.6.43\n  ~ 40.121.158.30: gateway -> decommissioning\n", ""},
+		{"back from decommissioning", "$SERIAL 1\neastus 192.0.2.1 decommissioning 192.0.2.9\n", "$SERIAL 2\neastus 192.0.2.1 192.0.2.9\n",
+			"eastus\n  ~ 192.0.2.9: decommissioning -> gateway\n", ""},
+		{"roles swapped", "$SERIAL 1\neastus2 192.0.2.1 192.0.2.2\n", "$SERIAL 2\neastus2 192.0.2.2 192.0.2.1\n",
+			"eastus2\n  ~ gateways in role order: 192.0.2.2 192.0.2.1 (was 192.0.2.1 192.0.2.2)\n", ""},
+		{"regions added and removed", "$SERIAL 1\nwestus 192.0.2.1\nbrazilsouth 192.0.2.3\n", "$SERIAL 2\nwestus 192.0.2.1\naustraliaeast 192.0.2.2 subnets 2001:db8::/64\n",
+			"+ australiaeast (new region)\n  + gateway 192.0.2.2\n  + subnet 2001:db8::/64\n- brazilsouth (region removed)\n  - gateway 192.0.2.3\n", ""},
+		{"serial not increasing", "$SERIAL 5\nwestus 192.0.2.1\n", "$SERIAL 5\nwestus 192.0.2.2\n",
+			"westus\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n",
+			"new changes the regions but its serial 5 does not come after old's 5: secondaries that compare serials will not see the change"},
+		{"serial wraps forward", "$SERIAL 4294967295\nwestus 192.0.2.1\n", "$SERIAL 3\nwestus 192.0.2.2\n",
+			"westus\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old, new := parse(t, tc.old), parse(t, tc.new)
+			res := Diff("old", old, "new", new)
+			if res.Changed != (tc.want != "") {
+				t.Errorf("changed %v, want %v", res.Changed, tc.want != "")
+			}
+			want := tc.want
+			if want != "" {
+				want = "--- old (serial " + strconv.FormatUint(uint64(old.Serial), 10) + ")\n+++ new (serial " + strconv.FormatUint(uint64(new.Serial), 10) + ")\n" + want
+			}
+			if res.Text != want {
+				t.Errorf("text:\n%s\nwant:\n%s", res.Text, want)
+			}
+			if res.Warning != tc.warning {
+				t.Errorf("warning %q, want %q", res.Warning, tc.warning)
+			}
+		})
+	}
+}
+
+// TestImportDiffWithoutSerial: a file without $SERIAL has a hash for a serial,
+// which the warning says when it does not increase.
+func TestImportDiffWithoutSerial(t *testing.T) {
+	old := parse(t, "westus 192.0.2.1\n")
+	new := parse(t, "westus 192.0.2.2\n")
+	new.Serial = old.Serial - 1
+	res := Diff("old", old, "new", new)
+	if !res.Changed || !strings.HasSuffix(res.Warning, "(it has no $SERIAL)") {
+		t.Errorf("%+v", res)
+	}
+}

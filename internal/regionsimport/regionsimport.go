@@ -1,0 +1,346 @@
+// Package regionsimport turns the gateway tables Microsoft publishes into a
+// mysqlgw regions file, and compares two regions files.
+//
+// Import reads either form of source: the Markdown of a connectivity
+// architecture page (markdown.go), whose table it recognises by its header
+// cells, or the weekly Service Tags JSON (servicetags.go). Odd cells Microsoft's
+// hand-edited tables are known for are handled and reported as warnings; what
+// cannot be read is an error naming the input line or JSON path, and no table
+// comes back. Diff (diff.go) compares two regions files region by region.
+package regionsimport
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mysqlgw/mysqlgw"
+)
+
+// DefaultTag is the service tag whose <tag>.<Region> values become regions.
+const DefaultTag = "Sql"
+
+// maxGateways is the most gateway addresses a regions file gives a region
+// (primary to gateway16).
+const maxGateways = 16
+
+// maxInput bounds what Import reads: the Service Tags file is about 5 MB,
+// a page well under 1 MB.
+const maxInput = 64 << 20
+
+// Options are the choices of one import.
+type Options struct {
+	// Tag selects the service tag (DefaultTag when empty); Markdown ignores it.
+	Tag string
+	// Serial, when HasSerial, is the $SERIAL to write whatever the source
+	// says: a page's ms.date is not always changed when its table is.
+	Serial    uint32
+	HasSerial bool
+}
+
+// Warning is odd input that the import handled: where it is (source:line,
+// or source: JSON path) and what was done about it.
+type Warning struct {
+	Where string
+	Text  string
+	line  int // the input line, to list a page's warnings in order
+}
+
+func (w Warning) String() string { return w.Where + ": " + w.Text }
+
+// Result is an imported table, with the comment lines that say where it came
+// from and the warnings met on the way.
+type Result struct {
+	Table    mysqlgw.Table
+	Header   []string // comment lines, without the leading "# "
+	Warnings []Warning
+}
+
+// Bytes is the regions file: the header as comments, then the table in the
+// format mysqlgw.ParseTable reads.
+func (r Result) Bytes() []byte {
+	var b bytes.Buffer
+	for _, line := range r.Header {
+		b.WriteString("# " + line + "\n")
+	}
+	table := r.Table.Format()
+	if r.Table.HasSerial {
+		i := bytes.IndexByte(table, '\n') + 1
+		b.Write(table[:i])
+		table = table[i:]
+	}
+	b.WriteString("# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]\n")
+	b.Write(table)
+	return b.Bytes()
+}
+
+// Import reads a Markdown page or a Service Tags JSON file (told apart by
+// their first character: '{' or '[' is JSON) and returns the regions file it
+// describes. source names the input in the header, warnings and errors.
+// The result has been checked with mysqlgw.ParseTable.
+func Import(r io.Reader, source string, opt Options) (Result, error) {
+	return importLimited(r, source, opt, maxInput)
+}
+
+// importLimited is Import with the bound on the input's size as a parameter.
+func importLimited(r io.Reader, source string, opt Options, limit int64) (Result, error) {
+	in := bufio.NewReader(io.LimitReader(r, limit+1))
+	first, blanks, err := firstByte(in)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", source, err)
+	}
+	var res Result
+	if first == '{' || first == '[' {
+		res, err = readServiceTags(&limitCheck{r: in, n: int64(len(blanks)), limit: limit, source: source}, source, opt)
+	} else {
+		var content []byte
+		content, err = io.ReadAll(in)
+		content = append(blanks, content...) // the page's lines, counted from its first
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%s: %w", source, err)
+		case int64(len(content)) > limit:
+			err = &tooLarge{source, limit}
+		}
+		if err == nil {
+			res, err = readMarkdown(content, source)
+		}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return finish(res, source, opt)
+}
+
+// firstByte returns the first byte of in that is not blank or part of a
+// UTF-8 byte order mark, leaving it unread, and the bytes before it.
+func firstByte(in *bufio.Reader) (first byte, blanks []byte, err error) {
+	for {
+		c, err := in.ReadByte()
+		if err == io.EOF {
+			return 0, nil, errors.New("empty input")
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n', 0xEF, 0xBB, 0xBF:
+			blanks = append(blanks, c)
+			continue
+		}
+		return c, blanks, in.UnreadByte()
+	}
+}
+
+// limitCheck is the input of the JSON reader: it turns reading past the
+// limit into an error rather than a silent end.
+type limitCheck struct {
+	r        io.Reader
+	n, limit int64
+	source   string
+}
+
+func (l *limitCheck) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.limit {
+		return n, &tooLarge{l.source, l.limit}
+	}
+	return n, err
+}
+
+// tooLarge is the error of input past the limit.
+type tooLarge struct {
+	source string
+	limit  int64
+}
+
+func (e *tooLarge) Error() string { return fmt.Sprintf("%s: larger than %d bytes", e.source, e.limit) }
+
+// finish applies the serial rules, writes the header's last line and checks
+// that the file reads back as the same table.
+func finish(res Result, source string, opt Options) (Result, error) {
+	switch {
+	case opt.HasSerial:
+		line := fmt.Sprintf("$SERIAL %d from -serial", opt.Serial)
+		if res.Table.HasSerial { // the reader's line is the header's last
+			last := &res.Header[len(res.Header)-1]
+			*last = line + ", not " + strings.TrimPrefix(*last, "$SERIAL ")
+		} else {
+			res.Header = append(res.Header, line)
+		}
+		res.Table.Serial, res.Table.HasSerial = opt.Serial, true
+	case res.Table.HasSerial:
+		// the reader has said where it came from
+	default:
+		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
+	}
+	if len(res.Table.Regions) == 0 {
+		return Result{}, fmt.Errorf("%s: no regions to import", source)
+	}
+	back, err := mysqlgw.ParseTable(res.Bytes(), "output")
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: the regions file written would not load (a bug in the importer): %w", source, err)
+	}
+	if len(back.Regions) != len(res.Table.Regions) {
+		return Result{}, fmt.Errorf("%s: the regions file written has %d regions, not %d (a bug in the importer)", source, len(back.Regions), len(res.Table.Regions))
+	}
+	if !res.Table.HasSerial {
+		res.Table.Serial = back.Serial
+	}
+	return res, nil
+}
+
+// checkName reports why name cannot name a region, or nil: a DNS label of
+// letters, digits and inner hyphens that is not one of the zone's own names.
+// mysqlgw.ParseTable checks the same; checking here lets the error name the
+// input line rather than the output.
+func checkName(name string) error {
+	if name == "" || len(name) > 63 {
+		return fmt.Errorf("region name %q must be 1 to 63 characters", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0 && i < len(name)-1:
+		default:
+			return fmt.Errorf("region name %q: only letters, digits and inner hyphens are allowed", name)
+		}
+	}
+	switch name {
+	case "all", "allow", "dns":
+		return fmt.Errorf("region name %q is reserved for mysqlgw's own names", name)
+	}
+	return nil
+}
+
+// parseAddr parses a gateway or decommissioning address as mysqlgw does:
+// IPv4-mapped addresses become IPv4, and zones, the unspecified address and
+// multicast are refused.
+func parseAddr(s string) (netip.Addr, error) {
+	if strings.Contains(s, "/") {
+		return netip.Addr{}, fmt.Errorf("%q is a prefix, not an address", s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	}
+	a = a.Unmap()
+	switch {
+	case a.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("%q has a zone", s)
+	case a.IsUnspecified(), a.IsMulticast():
+		return netip.Addr{}, fmt.Errorf("%q is not a host address", s)
+	}
+	return a, nil
+}
+
+// parsePrefix parses a subnet as mysqlgw does: no host bits, no multicast
+// or unspecified network, IPv4-mapped prefixes taken as IPv4.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		return netip.Prefix{}, fmt.Errorf("%q is an address, not a prefix", s)
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP prefix", s)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	switch {
+	case p != p.Masked():
+		return netip.Prefix{}, fmt.Errorf("prefix %q has host bits set (the subnet would be %s)", s, p.Masked())
+	case p.Addr().IsUnspecified(), p.Addr().IsMulticast():
+		return netip.Prefix{}, fmt.Errorf("prefix %q is not a subnet of host addresses", s)
+	}
+	return p, nil
+}
+
+// entry is one address or prefix of a region, with where it was read.
+type entry[T comparable] struct {
+	value T
+	where string
+}
+
+// regionBuilder gathers one region's entries as the source lists them;
+// build drops repeats and settles conflicts, with a warning for each.
+type regionBuilder struct {
+	name            string
+	where           string // where the region's row or value is
+	gateways        []entry[netip.Addr]
+	subnets         []entry[netip.Prefix]
+	decommissioning []entry[netip.Addr]
+}
+
+// build returns the region, or ok false (with a warning) when it has nothing
+// to serve.
+func (b *regionBuilder) build(warn func(where, format string, args ...any)) (mysqlgw.Region, bool) {
+	r := mysqlgw.Region{Name: b.name}
+	kind := make(map[netip.Addr]string)
+	for _, e := range b.gateways {
+		if _, ok := kind[e.value]; ok {
+			warn(e.where, "%s: gateway %s is listed twice; kept once", b.name, e.value)
+			continue
+		}
+		if len(r.Addrs) == maxGateways {
+			warn(e.where, "%s: more than %d gateways; %s is kept as a subnet", b.name, maxGateways, e.value)
+			b.subnets = append(b.subnets, entry[netip.Prefix]{netip.PrefixFrom(e.value, e.value.BitLen()), e.where})
+			kind[e.value] = "gateway"
+			continue
+		}
+		kind[e.value] = "gateway"
+		r.Addrs = append(r.Addrs, e.value)
+	}
+	for _, e := range b.decommissioning {
+		switch kind[e.value] {
+		case "gateway":
+			warn(e.where, "%s: %s is both a gateway and decommissioning; kept as a gateway", b.name, e.value)
+			continue
+		case "decommissioning":
+			warn(e.where, "%s: decommissioning %s is listed twice; kept once", b.name, e.value)
+			continue
+		}
+		kind[e.value] = "decommissioning"
+		r.Decommissioning = append(r.Decommissioning, e.value)
+	}
+	seen := make(map[netip.Prefix]bool)
+	for _, e := range b.subnets {
+		if seen[e.value] {
+			warn(e.where, "%s: subnet %s is listed twice; kept once", b.name, e.value)
+			continue
+		}
+		seen[e.value] = true
+		r.Subnets = append(r.Subnets, e.value)
+	}
+	if len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning) == 0 {
+		warn(b.where, "%s has no gateway, subnet or decommissioning address; left out", b.name)
+		return r, false
+	}
+	return r, true
+}
+
+// warnings collects warnings; add has the signature build wants.
+type warnings []Warning
+
+func (w *warnings) add(where, format string, args ...any) {
+	line := 0
+	if i := strings.LastIndexByte(where, ':'); i >= 0 {
+		line, _ = strconv.Atoi(where[i+1:])
+	}
+	*w = append(*w, Warning{Where: where, Text: fmt.Sprintf(format, args...), line: line})
+}
+
+// sorted returns the warnings in input order: by line for a page, as met
+// for JSON.
+func (w warnings) sorted() []Warning {
+	slices.SortStableFunc(w, func(a, b Warning) int { return a.line - b.line })
+	return w
+}

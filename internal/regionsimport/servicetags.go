@@ -1,0 +1,386 @@
+package regionsimport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// tagsReader streams a Service Tags file (ServiceTags_Public_YYYYMMDD.json):
+//
+//	{"changeNumber": 329, "cloud": "Public", "values": [
+//	  {"name": "Sql.EastUS2", "id": "Sql.EastUS2", "properties": {
+//	    "changeNumber": 18, "region": "eastus2", "regionId": 33, "platform": "Azure",
+//	    "systemService": "AzureSQL", "addressPrefixes": ["40.79.84.180/32", ...],
+//	    "networkFeatures": ["API", "NSG", "UDR", "FW"]}}, ...]}
+//
+// one token at a time, so only the selected values are kept. Every value's
+// shape is checked; errors and warnings name the JSON path.
+type tagsReader struct {
+	dec    *json.Decoder
+	source string
+	prefix string // "Sql.", compared without regard to case
+	warn   warnings
+}
+
+// readServiceTags imports the <tag>.<Region> values of a Service Tags file.
+func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
+	tag := opt.Tag
+	if tag == "" {
+		tag = DefaultTag
+	}
+	r := &tagsReader{dec: json.NewDecoder(in), source: source, prefix: tag + "."}
+	r.dec.UseNumber()
+	var (
+		res       Result
+		change    json.Number
+		cloud     string
+		seenKey   = make(map[string]bool)
+		seenValue = make(map[string]string) // region name -> path of its value
+		total     int
+	)
+	if err := r.delim('{', ""); err != nil {
+		return Result{}, err
+	}
+	for r.dec.More() {
+		key, err := r.key("")
+		if err != nil {
+			return Result{}, err
+		}
+		if seenKey[key] {
+			return Result{}, r.errorf(key, "given twice")
+		}
+		seenKey[key] = true
+		switch key {
+		case "changeNumber":
+			if change, err = r.number(key); err != nil {
+				return Result{}, err
+			}
+		case "cloud":
+			if cloud, err = r.string(key); err != nil {
+				return Result{}, err
+			}
+		case "values":
+			if err := r.delim('[', key); err != nil {
+				return Result{}, err
+			}
+			for i := 0; r.dec.More(); i++ {
+				path := fmt.Sprintf("values[%d]", i)
+				b, err := r.value(path)
+				if err != nil {
+					return Result{}, err
+				}
+				total++
+				if b == nil {
+					continue
+				}
+				if prev, ok := seenValue[b.name]; ok {
+					return Result{}, r.errorf(path+".name", "region %s is already %s", b.name, prev)
+				}
+				seenValue[b.name] = path
+				if region, ok := b.build(r.warn.add); ok {
+					res.Table.Regions = append(res.Table.Regions, region)
+				}
+			}
+			if err := r.delim(']', key); err != nil {
+				return Result{}, err
+			}
+		default:
+			if err := r.skip(key); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if err := r.delim('}', ""); err != nil {
+		return Result{}, err
+	}
+	if _, err := r.dec.Token(); err != io.EOF {
+		var large *tooLarge
+		if errors.As(err, &large) {
+			return Result{}, err
+		}
+		return Result{}, fmt.Errorf("%s: offset %d: data after the end of the top-level object", source, r.dec.InputOffset())
+	}
+	if !seenKey["values"] {
+		return Result{}, r.errorf("values", "missing: this is not a Service Tags file")
+	}
+	res.Warnings = r.warn
+	res.Header = []string{
+		"Imported by mysqlgw-regions from " + source,
+		fmt.Sprintf("Service Tags, cloud %q, changeNumber %s: %d of %d values are %s<Region>; /32 and /128 prefixes are gateways, wider ones subnets",
+			cloud, orNone(change), len(res.Table.Regions), total, tag+"."),
+	}
+	if change != "" {
+		n, err := strconv.ParseUint(string(change), 10, 32)
+		if err != nil {
+			return Result{}, r.errorf("changeNumber", "%s is not a serial (a whole number from 0 to 4294967295)", change)
+		}
+		res.Table.Serial, res.Table.HasSerial = uint32(n), true
+		res.Header = append(res.Header, fmt.Sprintf("$SERIAL %d from changeNumber", n))
+	}
+	return res, nil
+}
+
+func orNone(n json.Number) string {
+	if n == "" {
+		return "(none)"
+	}
+	return string(n)
+}
+
+// value reads values[i]. It returns nil for a value of another tag.
+func (r *tagsReader) value(path string) (*regionBuilder, error) {
+	if err := r.delim('{', path); err != nil {
+		return nil, err
+	}
+	var (
+		name     string
+		hasName  bool
+		prefixes []string
+		props    bool
+		propPath = path + ".properties"
+	)
+	for r.dec.More() {
+		key, err := r.key(path)
+		if err != nil {
+			return nil, err
+		}
+		switch key {
+		case "name":
+			if name, err = r.string(path + ".name"); err != nil {
+				return nil, err
+			}
+			hasName = true
+		case "id":
+			if _, err = r.string(path + ".id"); err != nil {
+				return nil, err
+			}
+		case "properties":
+			props = true
+			keep := !hasName || r.selects(name) // Microsoft puts the name first
+			if prefixes, err = r.properties(propPath, keep); err != nil {
+				return nil, err
+			}
+		default:
+			if err := r.skip(path + "." + key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := r.delim('}', path); err != nil {
+		return nil, err
+	}
+	switch {
+	case !hasName:
+		return nil, r.errorf(path, "has no name")
+	case !r.selects(name):
+		return nil, nil
+	case !props:
+		return nil, r.errorf(path, "%s has no properties", name)
+	}
+	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
+	if err := checkName(b.name); err != nil {
+		return nil, r.errorf(path+".name", "%s: %v", name, err)
+	}
+	for j, s := range prefixes {
+		where := fmt.Sprintf("%s.addressPrefixes[%d]", propPath, j)
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, r.errorf(where, "%v", err)
+		}
+		if p.IsSingleIP() {
+			a, err := parseAddr(p.Addr().String())
+			if err != nil {
+				return nil, r.errorf(where, "%v", err)
+			}
+			b.gateways = append(b.gateways, entry[netip.Addr]{a, r.source + ": " + where})
+			continue
+		}
+		b.subnets = append(b.subnets, entry[netip.Prefix]{p, r.source + ": " + where})
+	}
+	return b, nil
+}
+
+// selects reports whether a value's name is <tag>.<Region>.
+func (r *tagsReader) selects(name string) bool {
+	return len(name) > len(r.prefix) && strings.EqualFold(name[:len(r.prefix)], r.prefix)
+}
+
+// properties reads a value's properties, checking the type of every field
+// Microsoft documents, and returns its addressPrefixes when keep is set.
+func (r *tagsReader) properties(path string, keep bool) ([]string, error) {
+	if err := r.delim('{', path); err != nil {
+		return nil, err
+	}
+	var prefixes []string
+	for r.dec.More() {
+		key, err := r.key(path)
+		if err != nil {
+			return nil, err
+		}
+		at := path + "." + key
+		switch key {
+		case "changeNumber", "regionId":
+			_, err = r.number(at)
+		case "region", "platform", "systemService":
+			_, err = r.string(at)
+		case "addressPrefixes":
+			prefixes, err = r.strings(at, false, keep)
+		case "networkFeatures":
+			_, err = r.strings(at, true, false)
+		default:
+			err = r.skip(at)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return prefixes, r.delim('}', path)
+}
+
+// token reads the next token; the end of input is an error naming path.
+func (r *tagsReader) token(path string) (json.Token, error) {
+	t, err := r.dec.Token()
+	if err == nil {
+		return t, nil
+	}
+	if path == "" {
+		path = "the top-level object"
+	}
+	var (
+		syntax *json.SyntaxError
+		large  *tooLarge
+	)
+	switch {
+	case errors.As(err, &large):
+		return nil, err
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("%s: truncated: the input ends inside %s", r.source, path)
+	case errors.As(err, &syntax):
+		return nil, fmt.Errorf("%s: offset %d, in %s: %v", r.source, syntax.Offset, path, err)
+	}
+	return nil, fmt.Errorf("%s: in %s: %w", r.source, path, err)
+}
+
+func (r *tagsReader) errorf(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %s", r.source, path, fmt.Sprintf(format, args...))
+}
+
+// describe names a token's JSON type for an error. Where a value is due,
+// the decoder yields only an opening delimiter, a string, a number, a bool
+// or null.
+func describe(t json.Token) string {
+	switch v := t.(type) {
+	case json.Delim:
+		if v == '{' {
+			return "an object"
+		}
+		return "an array"
+	case string:
+		return fmt.Sprintf("the string %q", v)
+	case bool:
+		return fmt.Sprintf("%t", v)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("the number %v", t)
+}
+
+func (r *tagsReader) delim(want json.Delim, path string) error {
+	t, err := r.token(path)
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		what := map[json.Delim]string{'{': "an object", '[': "an array", '}': "the end of the object", ']': "the end of the array"}[want]
+		if path == "" {
+			path = "the top level"
+		}
+		return r.errorf(path, "want %s, got %s", what, describe(t))
+	}
+	return nil
+}
+
+// key reads an object's next key; the decoder has checked it is a string.
+func (r *tagsReader) key(path string) (string, error) {
+	t, err := r.token(path)
+	if err != nil {
+		return "", err
+	}
+	return t.(string), nil
+}
+
+func (r *tagsReader) string(path string) (string, error) {
+	t, err := r.token(path)
+	if err != nil {
+		return "", err
+	}
+	s, ok := t.(string)
+	if !ok {
+		return "", r.errorf(path, "want a string, got %s", describe(t))
+	}
+	return s, nil
+}
+
+func (r *tagsReader) number(path string) (json.Number, error) {
+	t, err := r.token(path)
+	if err != nil {
+		return "", err
+	}
+	n, ok := t.(json.Number)
+	if !ok {
+		return "", r.errorf(path, "want a number, got %s", describe(t))
+	}
+	return n, nil
+}
+
+// strings reads an array of strings, or null when nullable, and returns it
+// when keep is set.
+func (r *tagsReader) strings(path string, nullable, keep bool) ([]string, error) {
+	t, err := r.token(path)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil && nullable {
+		return nil, nil
+	}
+	if d, ok := t.(json.Delim); !ok || d != '[' {
+		return nil, r.errorf(path, "want an array of strings, got %s", describe(t))
+	}
+	var list []string
+	for i := 0; r.dec.More(); i++ {
+		s, err := r.string(fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			list = append(list, s)
+		}
+	}
+	return list, r.delim(']', path)
+}
+
+// skip reads past one value of any type.
+func (r *tagsReader) skip(path string) error {
+	depth := 0
+	for {
+		t, err := r.token(path)
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
