@@ -1,9 +1,11 @@
 package mysqlgw
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/miekg/dns"
@@ -78,18 +80,34 @@ func enumerable(p netip.Prefix) bool {
 }
 
 // cover returns the set's prefixes with duplicates and prefixes inside
-// another one left out, in order.
+// another one left out, in table order. Sorted by address, then length, a
+// prefix that holds another comes before it with no uncovered prefix in
+// between, so one pass over the sorted list finds them all.
 func (s *allowSet) cover() []netip.Prefix {
+	order := make([]int, len(s.prefixes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		p, q := s.prefixes[i], s.prefixes[j]
+		if c := p.Addr().Compare(q.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.Bits(), q.Bits())
+	})
+	covered := make([]bool, len(s.prefixes))
+	var last netip.Prefix
+	for _, i := range order {
+		p := s.prefixes[i]
+		if last.IsValid() && last.Bits() <= p.Bits() && last.Contains(p.Addr()) {
+			covered[i] = true
+			continue
+		}
+		last = p
+	}
 	var out []netip.Prefix
 	for i, p := range s.prefixes {
-		covered := false
-		for j, q := range s.prefixes {
-			if i != j && q.Bits() <= p.Bits() && q.Contains(p.Addr()) && (q.Bits() < p.Bits() || j < i) {
-				covered = true
-				break
-			}
-		}
-		if !covered {
+		if !covered[i] {
 			out = append(out, p)
 		}
 	}
@@ -156,19 +174,14 @@ func (sz shardSizes) count(addrs []netip.Addr) int {
 	return max((v4+sz.a-1)/sz.a, (v6+sz.aaaa-1)/sz.aaaa)
 }
 
-// zoneShards sizes the shards of zone z for regions: the longest shard name
-// of the zone decides, its shard number as long as the largest count needs.
-func zoneShards(z string, regions []Region, n int) (shardSizes, error) {
+// zoneShards sizes the shards of zone z: the longest shard name of the zone
+// decides, its shard number as long as the largest count needs. sets are
+// the allow sets to be sharded, labels the region names and aliases.
+func zoneShards(z string, labels []string, sets []allowSet, n int) (shardSizes, error) {
 	longest := "all." + z
-	sets := []allowSet{allowOf(regions)}
-	for _, r := range regions {
-		var s allowSet
-		s.add(r)
-		sets = append(sets, s)
-		for _, label := range append([]string{r.Name}, r.Aliases...) {
-			if name := allowLabel + "." + label + "." + z; len(name) > len(longest) {
-				longest = name
-			}
+	for _, label := range labels {
+		if name := allowLabel + "." + label + "." + z; len(name) > len(longest) {
+			longest = name
 		}
 	}
 	digits := 1
@@ -188,21 +201,38 @@ func zoneShards(z string, regions []Region, n int) (shardSizes, error) {
 	}
 }
 
+// allowSets returns the allow set of every region, the union of them all
+// (for all.Z, last), and every label the regions answer to.
+func allowSets(regions []Region) (sets []allowSet, labels []string) {
+	var all allowSet
+	for _, r := range regions {
+		var s allowSet
+		s.add(r)
+		all.add(r)
+		sets = append(sets, s)
+		labels = append(append(labels, r.Name), r.Aliases...)
+	}
+	return append(sets, all), labels
+}
+
+// checkShard reports whether a Corefile shard size fits every forward zone
+// of the table.
+func checkShard(regions []Region, opt options) error {
+	sets, labels := allowSets(regions)
+	for _, z := range opt.zones {
+		if _, err := zoneShards(z, labels, sets, opt.shard); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func pow10(n int) int {
 	p := 1
 	for range n {
 		p *= 10
 	}
 	return p
-}
-
-// allowOf is the union of regions' allow sets, region by region.
-func allowOf(regions []Region) allowSet {
-	var s allowSet
-	for _, r := range regions {
-		s.add(r)
-	}
-	return s
 }
 
 // addAllowName adds name (all.Z or allow.<region>.Z) with its shards: A and

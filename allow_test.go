@@ -170,3 +170,19 @@ func TestShardSizes(t *testing.T) {
 		t.Errorf("error %v, want shard 32 refused naming Testfile:4", err)
 	}
 }
+
+// TestCover: the TXT and APL forms leave out duplicates and prefixes inside
+// another listed one, whatever their order, and keep table order otherwise.
+func TestCover(t *testing.T) {
+	s := allowSet{}
+	for _, p := range []string{"192.0.2.9/32", "10.0.0.0/8", "192.0.2.8/29", "10.1.2.0/24", "192.0.2.0/24", "2001:db8::1/128", "192.0.2.9/32", "2001:db8::/64", "198.51.100.7/32"} {
+		s.prefixes = append(s.prefixes, netip.MustParsePrefix(p))
+	}
+	var got []string
+	for _, p := range s.cover() {
+		got = append(got, p.String())
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.0/24", "2001:db8::/64", "198.51.100.7/32"}; !slices.Equal(got, want) {
+		t.Errorf("cover %v, want %v", got, want)
+	}
+}

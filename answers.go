@@ -137,16 +137,15 @@ func (n *answers) addApex(z string, opt options, ptrZone string) {
 // addForward adds the names of one forward zone: all (every region's allow
 // set, once) and each region's names.
 func (n *answers) addForward(z string, opt options, health *healthChecker) {
-	sz, _ := zoneShards(z, n.regions, opt.shard) // swap has checked a Corefile size fits
-	all := allowOf(n.regions)
+	sets, labels := allowSets(n.regions)
+	sz, _ := zoneShards(z, labels, sets, opt.shard) // swap has checked a Corefile size fits
+	all := sets[len(sets)-1]
 	n.wide = all.wide
 	n.addAllowName(z, "all."+z, all, sz, opt.ttl)
-	for _, r := range n.regions {
-		var set allowSet
-		set.add(r)
+	for i, r := range n.regions {
 		for _, label := range append([]string{r.Name}, r.Aliases...) {
 			n.addRegion(z, label+"."+z, r, opt, health)
-			n.addAllowName(z, allowLabel+"."+label+"."+z, set, sz, opt.ttl)
+			n.addAllowName(z, allowLabel+"."+label+"."+z, sets[i], sz, opt.ttl)
 		}
 	}
 }

@@ -120,6 +120,8 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"kind=TXT", benchA, dns.TypeTXT, dns.RcodeSuccess, 4, 0},
 		{"kind=SRV", "_mysql._tcp." + benchA, dns.TypeSRV, dns.RcodeSuccess, 3, 0},
 		{"kind=allA", "all." + benchZone, dns.TypeA, dns.RcodeSuccess, all, 0},
+		{"kind=allowA", "allow." + benchA, dns.TypeA, dns.RcodeSuccess, 3, 0},
+		{"kind=shardA", "1.all." + benchZone, dns.TypeA, dns.RcodeSuccess, 28, 0},
 		{"kind=NXDOMAIN", "nosuchregion." + benchZone, dns.TypeA, dns.RcodeNameError, 0, 1},
 		{"kind=NODATA", benchA, dns.TypeMX, dns.RcodeSuccess, 0, 1},
 		{"kind=next", "example.org.", dns.TypeA, dnsRcodeNextMarker, 0, 0},

@@ -270,7 +270,7 @@ func FuzzRegionsFile(f *testing.F) {
 			t.Fatal("accepted a table with no regions")
 		}
 		for _, r := range table.Regions {
-			if err := checkLabel(r.Name); err != nil {
+			if err := CheckRegionName(r.Name); err != nil {
 				t.Fatalf("accepted a bad region name: %v", err)
 			}
 			if len(r.Addrs) > maxRoles || len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning) == 0 {

@@ -69,10 +69,8 @@ func (g *MysqlGW) swap(table Table) (*answers, error) {
 	opt := g.opt
 	opt.serial = table.Serial
 	if opt.shard > 0 {
-		for _, z := range opt.zones {
-			if _, err := zoneShards(z, regions, opt.shard); err != nil {
-				return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
-			}
+		if err := checkShard(regions, opt); err != nil {
+			return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 		}
 	}
 	built := buildAnswers(regions, opt, g.health)

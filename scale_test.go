@@ -134,3 +134,45 @@ func BenchmarkScale(b *testing.B) {
 		})
 	}
 }
+
+// sql2026Regions is a table shaped like Azure SQL's 2026 page, every region
+// with subnets only: 71 regions, 284 prefixes (two /27, a /28 and a /29
+// each), 6,248 addresses to allow. The prefixes come from the benchmarking
+// range 198.18.0.0/15; nothing ever connects to them.
+func sql2026Regions() []byte {
+	var sb strings.Builder
+	base := uint32(198)<<24 | uint32(18)<<16
+	prefix := func(off uint32, bits int) string {
+		v := base + off
+		return fmt.Sprintf("%d.%d.%d.%d/%d", byte(v>>24), byte(v>>16), byte(v>>8), byte(v), bits)
+	}
+	for i := range 71 {
+		off := uint32(i) * 256
+		fmt.Fprintf(&sb, "sqlregion%02d subnets %s %s %s %s\n", i, prefix(off, 27), prefix(off+32, 27), prefix(off+64, 28), prefix(off+80, 29))
+	}
+	return []byte(sb.String())
+}
+
+// BenchmarkScaleSubnets loads a table with Azure SQL 2026's subnets: the
+// allow names, their shards, TXT and APL forms. Target: under 100 ms a load
+// and under 20 MB retained.
+func BenchmarkScaleSubnets(b *testing.B) {
+	content := sql2026Regions()
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		loadSynthetic(b, content)
+	}
+	cpu.report(b)
+	b.StopTimer()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ans := loadSynthetic(b, content)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/(1<<20), "MB-retained")
+	all := findSet(ans.nodes["all."+benchZone].rrsets, dns.TypeA)
+	b.ReportMetric(float64(len(all.answer)), "addresses")
+	runtime.KeepAlive(ans)
+}

@@ -153,7 +153,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 					return nil, c.ArgErr()
 				}
 				alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
-				if err := checkLabel(alias); err != nil {
+				if err := CheckRegionName(alias); err != nil {
 					return nil, c.Errf("alias: %v", err)
 				}
 				g.overrides.aliases = append(g.overrides.aliases, aliasRule{

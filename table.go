@@ -67,10 +67,10 @@ var reservedLabels = map[string]string{
 	"dns":   "the name server's own names",
 }
 
-// checkLabel reports why s cannot be a region name or alias, or nil.
+// CheckRegionName reports why s cannot be a region name or alias, or nil.
 // Labels are letters, digits and hyphens (RFC 952/1123 host names), so every
 // name that answers is one a person can type and a firewall can store.
-func checkLabel(s string) error {
+func CheckRegionName(s string) error {
 	if s == "" || len(s) > 63 {
 		return fmt.Errorf("region name %q must be 1 to 63 characters", s)
 	}
@@ -89,9 +89,12 @@ func checkLabel(s string) error {
 	return nil
 }
 
-// parseAddr parses one gateway address. IPv4-mapped IPv6 addresses are taken
+// ParseAddress parses one gateway or decommissioning address. IPv4-mapped IPv6 addresses are taken
 // as the IPv4 address they carry, so one host never answers as both A and AAAA.
-func parseAddr(s string) (netip.Addr, error) {
+func ParseAddress(s string) (netip.Addr, error) {
+	if strings.Contains(s, "/") {
+		return netip.Addr{}, fmt.Errorf("%q is a prefix, not an address", s)
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
@@ -114,7 +117,7 @@ func newRegion(fields []string) (Region, error) {
 		return Region{}, fmt.Errorf("want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got %d field(s)", len(fields))
 	}
 	r := Region{Name: strings.ToLower(fields[0])}
-	if err := checkLabel(r.Name); err != nil {
+	if err := CheckRegionName(r.Name); err != nil {
 		return Region{}, err
 	}
 	section := "gateway"
@@ -130,7 +133,7 @@ func newRegion(fields []string) (Region, error) {
 			continue
 		}
 		if section == "subnets" {
-			p, err := parsePrefix(f)
+			p, err := ParseSubnet(f)
 			if err != nil {
 				return Region{}, fmt.Errorf("subnets: %w", err)
 			}
@@ -151,7 +154,7 @@ func newRegion(fields []string) (Region, error) {
 		if strings.Contains(f, "/") {
 			return Region{}, fmt.Errorf("%s address: %q is a prefix; prefixes go after \"subnets\"", what, f)
 		}
-		a, err := parseAddr(f)
+		a, err := ParseAddress(f)
 		if err != nil {
 			return Region{}, fmt.Errorf("%s address: %w", what, err)
 		}
@@ -185,8 +188,8 @@ func checkSection(current, keyword string, before []string) error {
 	return nil
 }
 
-// parsePrefix parses one subnet: an IPv4 or IPv6 prefix without host bits.
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParseSubnet parses one subnet: an IPv4 or IPv6 prefix without host bits.
+func ParseSubnet(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		return netip.Prefix{}, fmt.Errorf("%q is an address; a subnet is a prefix such as 104.208.150.192/29", s)
 	}

@@ -187,7 +187,7 @@ func TestImportErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, content, want string
 	}{
-		{"typo.md", string(typo), `mysqlgw-regions: typo.md:24: "Gateway IP addresses" cell "40.70.144.38, 52.167.105.388": "52.167.105.388" is not an IP address`},
+		{"typo.md", string(typo), `mysqlgw-regions: typo.md:24: "Gateway IP addresses" cell "40.70.144.38, 52.167.105.388": "52.167.105.388" is not an IPv4 or IPv6 address`},
 		{"cut.json", string(tags[:len(tags)/2]), "mysqlgw-regions: cut.json: truncated: the input ends inside values[3].properties.addressPrefixes[34]"},
 		{"wrong.json", strings.Replace(string(tags), `"40.79.84.180/32"`, `40`, 1), "mysqlgw-regions: wrong.json: values[1].properties.addressPrefixes[3]: want a string, got the number 40"},
 	} {

@@ -276,7 +276,7 @@ func applyNote(title, address, where string, byName map[string]*regionBuilder) e
 	if !ok {
 		return fmt.Errorf("%s: the note gives a tertiary address for %q, which no row above it has", where, title)
 	}
-	a, err := parseAddr(address)
+	a, err := mysqlgw.ParseAddress(address)
 	if err != nil {
 		return fmt.Errorf("%s: the note's tertiary address: %w", where, err)
 	}
@@ -328,7 +328,7 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 		return nil, 0, fmt.Errorf("%s: a row with addresses but no region name", where)
 	}
 	b := &regionBuilder{name: mysqlgw.AzureRegionName(title), where: where}
-	if err := checkName(b.name); err != nil {
+	if err := mysqlgw.CheckRegionName(b.name); err != nil {
 		return nil, 0, fmt.Errorf("%s: cell %q: %w", where, cells[0], err)
 	}
 	firstGateway := true
@@ -348,14 +348,14 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 		}
 		for _, tok := range splitCell(c, where, warn) {
 			if kind == colSubnets {
-				p, err := parsePrefix(tok)
+				p, err := mysqlgw.ParseSubnet(tok)
 				if err != nil {
 					return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
 				}
 				b.subnets = append(b.subnets, entry[netip.Prefix]{p, where})
 				continue
 			}
-			a, err := parseAddr(tok)
+			a, err := mysqlgw.ParseAddress(tok)
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
 			}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mysqlgw/mysqlgw"
 )
 
 // tagsReader streams a Service Tags file (ServiceTags_Public_YYYYMMDD.json):
@@ -183,17 +185,17 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		return nil, r.errorf(path, "%s has no properties", name)
 	}
 	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
-	if err := checkName(b.name); err != nil {
+	if err := mysqlgw.CheckRegionName(b.name); err != nil {
 		return nil, r.errorf(path+".name", "%s: %v", name, err)
 	}
 	for j, s := range prefixes {
 		where := fmt.Sprintf("%s.addressPrefixes[%d]", propPath, j)
-		p, err := parsePrefix(s)
+		p, err := mysqlgw.ParseSubnet(s)
 		if err != nil {
 			return nil, r.errorf(where, "%v", err)
 		}
 		if p.IsSingleIP() {
-			a, err := parseAddr(p.Addr().String())
+			a, err := mysqlgw.ParseAddress(p.Addr().String())
 			if err != nil {
 				return nil, r.errorf(where, "%v", err)
 			}
