@@ -48,7 +48,7 @@ func TestImportCommand(t *testing.T) {
 		{"import from standard input", page, []string{"import", "-serial", "7", "-"}, 0,
 			"# Imported by mysqlgw-regions from standard input\n", ""},
 		{"import error writes nothing", page + "| West US | 192.0.2.1 |\n", []string{"import", "-"}, 2, "",
-			`mysqlgw-regions: standard input:4: "Gateway IP address ranges" cell "192.0.2.1": "192.0.2.1" is an address, not a prefix`},
+			`mysqlgw-regions: standard input:4: "Gateway IP address ranges" cell "192.0.2.1": "192.0.2.1" is an address; a subnet is a prefix such as 104.208.150.192/29`},
 		{"import warnings", page + "||||\n", []string{"import", "-"}, 0, "eastus2 subnets 192.0.2.0/29\n", "warning: standard input:4: an empty row; skipped\n"},
 		{"diff one file", "", []string{"diff", old}, 2, "", "diff takes two regions files, OLD and NEW, got 1"},
 		{"diff unchanged", "", []string{"diff", old, same}, 0, "", ""},
