@@ -119,17 +119,21 @@ func (n *answers) addApex(z string, opt options, ptrZone string) {
 		Ns:      host,
 		Mbox:    "hostmaster." + strings.TrimPrefix(host, "ns."),
 		Serial:  opt.serial,
-		Refresh: 7200,
-		Retry:   1800,
-		Expire:  86400,
-		Minttl:  opt.ttl,
+		Refresh: opt.soa.refresh,
+		Retry:   opt.soa.retry,
+		Expire:  opt.soa.expire,
+		Minttl:  opt.soa.minimum,
 	}
 	info := &zoneInfo{name: z, soa: soa, ns: []dns.RR{soa}}
 	n.apex[z] = info
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
 	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})
 	n.add(z, z, rrset{qtype: dns.TypeNS, answer: []dns.RR{ns}})
-	if !isReverseZone(z) {
+	switch {
+	case isReverseZone(z):
+	case len(opt.nsAddrs) > 0:
+		n.addAddrs(z, nsLabel+z, opt.nsAddrs, opt.ttl)
+	default:
 		n.node(z, nsLabel+z).isNS = true
 	}
 }

@@ -30,6 +30,7 @@ type MysqlGW struct {
 	overrides overrides // the Corefile's region and alias lines
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
+	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 
 	answers atomic.Pointer[answers]
 }

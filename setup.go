@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type options struct {
 	failOpen   bool
 	shard      int    // addresses a shard holds; 0: as many as fit
 	shardWhere string // the Corefile line that set shard, for errors at load
+	soa        soaTimers
+	nsAddrs    []netip.Addr // ns.dns.Z's addresses; none: the address a query arrived on
+	bindAddrs  []netip.Addr // the server block's bind addresses, for transfers without nsAddrs
 
 	// serial is the SOA serial: not a Corefile setting but the table's
 	// ($SERIAL), set by swap for each table it builds.
@@ -50,6 +54,15 @@ func setup(c *caddy.Controller) error {
 	if err := g.load(); err != nil {
 		return plugin.Error("mysqlgw", err)
 	}
+	// The transfer plugin in front, if any, sends NOTIFY for us; found once
+	// every plugin of the server block is set up, before the watcher starts.
+	c.OnStartup(func() error {
+		if x, ok := dnsserver.GetConfig(c).Handler("transfer").(notifier); ok {
+			g.xfr = x
+		}
+		g.notify()
+		return nil
+	})
 	// Background work starts with the server and stops with it: a reload
 	// builds a new instance before the old one stops.
 	c.OnStartup(g.start)
@@ -68,7 +81,14 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		activeTTL: defaultActiveTTL,
 		port:      defaultPort,
 		failOpen:  true,
+		soa:       defaultSOA,
 	}}
+	for _, h := range dnsserver.GetConfig(c).ListenHosts {
+		if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
+			g.opt.bindAddrs = append(g.opt.bindAddrs, a.Unmap())
+		}
+	}
+	soaSet := false
 	var (
 		reload            = defaultReload
 		reloadSet         bool
@@ -221,6 +241,24 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 					return nil, err
 				}
 				g.opt.shard, g.opt.shardWhere = n, fmt.Sprintf("%s:%d", c.File(), c.Line())
+			case "soa":
+				t, err := parseSOA(c)
+				if err != nil {
+					return nil, err
+				}
+				g.opt.soa, soaSet = t, true
+			case "ns":
+				args := c.RemainingArgs()
+				if len(args) == 0 {
+					return nil, c.ArgErr()
+				}
+				for _, arg := range args {
+					a, err := ParseAddress(arg)
+					if err != nil {
+						return nil, c.Errf("ns: %v", err)
+					}
+					g.opt.nsAddrs = append(g.opt.nsAddrs, a)
+				}
 			case "failover":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -241,6 +279,9 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	}
 	if len(g.opt.zones) == 0 && len(g.opt.reverse) == 0 {
 		g.opt.zones = []string{defaultZone}
+	}
+	if !soaSet {
+		g.opt.soa.minimum = g.opt.ttl // negative answers are cached as long as positive ones
 	}
 	if reloadSet && g.file == "" {
 		return nil, c.Errf("reload needs a regions FILE to watch")

@@ -13,6 +13,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/bufsize"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/debug"
+	_ "github.com/coredns/coredns/plugin/dnssec"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/file"
 	_ "github.com/coredns/coredns/plugin/forward"
@@ -29,13 +30,16 @@ import (
 	_ "github.com/coredns/coredns/plugin/rewrite"
 	_ "github.com/coredns/coredns/plugin/root"
 	_ "github.com/coredns/coredns/plugin/template"
+	_ "github.com/coredns/coredns/plugin/transfer"
+	_ "github.com/coredns/coredns/plugin/tsig"
 	_ "github.com/coredns/coredns/plugin/whoami"
 )
 
 // Directives is the plugin chain, in the order CoreDNS's own plugin.cfg gives
 // these plugins. mysqlgw comes after the plugins that wrap every query
-// (errors, log, prometheus, acl, cache, rewrite) and before hosts, file and
-// forward, so that its fallthrough can hand names to them.
+// (errors, log, prometheus, tsig, acl, cache, rewrite, dnssec, transfer) and
+// before hosts, file and forward, so that its fallthrough can hand names to
+// them.
 var Directives = []string{
 	"root",
 	"multisocket",
@@ -51,11 +55,14 @@ var Directives = []string{
 	"log",
 	"any",
 	"loadbalance",
+	"tsig",
 	"rewrite",
 	"acl",
 	"cache",
+	"dnssec",
 	"minimal",
 	"template",
+	"transfer",
 	"mysqlgw",
 	"hosts",
 	"file",

@@ -1,0 +1,134 @@
+package mysqlgw
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/transfer"
+
+	"github.com/miekg/dns"
+)
+
+// axfr collects what Transfer sends for zone from serial.
+func axfr(t *testing.T, g *MysqlGW, zone string, serial uint32) []dns.RR {
+	t.Helper()
+	ch, err := g.Transfer(zone, serial)
+	if err != nil {
+		t.Fatalf("Transfer(%s, %d): %v", zone, serial, err)
+	}
+	var rrs []dns.RR
+	for batch := range ch {
+		rrs = append(rrs, batch...)
+	}
+	return rrs
+}
+
+// TestTransfer: AXFR sends the SOA, every name of the zone with its static
+// answer, and the SOA again; IXFR from the current serial sends the SOA alone.
+func TestTransfer(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw gateway.mysql.local 191.in-addr.arpa {\n ns 192.0.2.53 2001:db8::53\n}")
+	rrs := axfr(t, g, "gateway.mysql.local.", 0)
+	first, last := rrs[0].(*dns.SOA), rrs[len(rrs)-1].(*dns.SOA)
+	if first.Serial != builtinSerial || last != first {
+		t.Fatalf("AXFR starts with %v and ends with %v, want the SOA (serial 2019052201) at both ends", rrs[0], rrs[len(rrs)-1])
+	}
+	var lines []string
+	for _, rr := range rrs[1 : len(rrs)-1] {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			t.Errorf("a second SOA inside the transfer: %v", rr)
+		}
+		lines = append(lines, strings.Join(strings.Fields(rr.String()), " "))
+	}
+	for _, want := range []string{
+		"gateway.mysql.local. 300 IN NS ns.dns.gateway.mysql.local.",
+		"ns.dns.gateway.mysql.local. 300 IN A 192.0.2.53",
+		"ns.dns.gateway.mysql.local. 300 IN AAAA 2001:db8::53",
+		"eastus2.gateway.mysql.local. 300 IN A 52.167.104.0",
+		`eastus2.gateway.mysql.local. 300 IN TXT "region=East US 2"`,
+		"tertiary.eastus2.gateway.mysql.local. 300 IN A 52.167.104.0",
+		"_mysql._tcp.eastus2.gateway.mysql.local. 300 IN SRV 30 0 3306 tertiary.eastus2.gateway.mysql.local.",
+		"active.eastus2.gateway.mysql.local. 5 IN A 191.239.224.107",
+		"_mysql._tcp.active.eastus2.gateway.mysql.local. 5 IN SRV 10 0 3306 primary.eastus2.gateway.mysql.local.",
+		"allow.eastus2.gateway.mysql.local. 300 IN A 40.79.84.180",
+		"1.all.gateway.mysql.local. 300 IN A 13.75.149.87",
+		`shards.all.gateway.mysql.local. 300 IN TXT "2"`,
+		"eastus1.gateway.mysql.local. 300 IN A 191.238.6.43",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("AXFR lacks %q", want)
+		}
+	}
+	// Every record a query answers is in the transfer, and nothing twice.
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] {
+			t.Errorf("%q transferred twice", l)
+		}
+		seen[l] = true
+	}
+	if n := len(lines); n < 700 {
+		t.Errorf("only %d records transferred", n)
+	}
+
+	if rrs := axfr(t, g, "gateway.mysql.local.", builtinSerial); len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("IXFR from the current serial: %v, want the SOA alone", rrs)
+	}
+	if rrs := axfr(t, g, "gateway.mysql.local.", builtinSerial-1); len(rrs) != len(lines)+2 {
+		t.Errorf("IXFR from an older serial: %d records, want the whole zone's %d", len(rrs), len(lines)+2)
+	}
+	rev := axfr(t, g, "191.in-addr.arpa.", 0)
+	var ptrs int
+	for _, rr := range rev {
+		if rr.Header().Rrtype == dns.TypePTR {
+			ptrs++
+		}
+	}
+	if ptrs == 0 || rev[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("reverse zone: %d PTR records", ptrs)
+	}
+	if _, err := g.Transfer("example.org.", 0); err != transfer.ErrNotAuthoritative {
+		t.Errorf("a zone mysqlgw does not serve: %v, want ErrNotAuthoritative", err)
+	}
+}
+
+// TestTransferNameServer: without ns, a transfer names the server's bind
+// addresses; queries get the address they arrived on; with ns, both get ns.
+func TestTransferNameServer(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw")
+	g.opt.bindAddrs = nil
+	for _, rr := range axfr(t, g, "gateway.mysql.local.", 0) {
+		if rr.Header().Name == "ns.dns.gateway.mysql.local." {
+			t.Errorf("no bind address, yet ns.dns has %v", rr)
+		}
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("ns.dns.gateway.mysql.local.", dns.TypeA)
+	if resp, _ := serve(t, g, m); len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != "127.0.0.1" {
+		t.Errorf("ns.dns A without ns: %v, want the address the query arrived on", resp.Answer)
+	}
+	g = newTestPlugin(t, "mysqlgw {\n ns 192.0.2.53\n}")
+	if resp, _ := serve(t, g, m); len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != "192.0.2.53" {
+		t.Errorf("ns.dns A with ns 192.0.2.53: %v", resp.Answer)
+	}
+}
+
+// TestSOATimers: the defaults suit secondaries; soa sets them, checked as
+// RFC 1912 suggests.
+func TestSOATimers(t *testing.T) {
+	soaOf := func(g *MysqlGW) *dns.SOA {
+		m := new(dns.Msg)
+		m.SetQuestion("gateway.mysql.local.", dns.TypeSOA)
+		resp, _ := serve(t, g, m)
+		return resp.Answer[0].(*dns.SOA)
+	}
+	if s := soaOf(newTestPlugin(t, "mysqlgw")); s.Refresh != 14400 || s.Retry != 3600 || s.Expire != 1209600 || s.Minttl != 300 || s.Serial != 2019052201 {
+		t.Errorf("default SOA %v", s)
+	}
+	if s := soaOf(newTestPlugin(t, "mysqlgw {\n ttl 60\n}")); s.Minttl != 60 {
+		t.Errorf("SOA minimum %d with ttl 60, want 60", s.Minttl)
+	}
+	if s := soaOf(newTestPlugin(t, "mysqlgw {\n soa 43200 7200 2419200 3600\n}")); s.Refresh != 43200 || s.Retry != 7200 || s.Expire != 2419200 || s.Minttl != 3600 {
+		t.Errorf("soa 43200 7200 2419200 3600: %v", s)
+	}
+}
