@@ -186,3 +186,13 @@ func TestCover(t *testing.T) {
 		t.Errorf("cover %v, want %v", got, want)
 	}
 }
+
+// TestWidePrefixLoggedOnce: a subnet too wide to enumerate is said once per
+// load, not once per name or zone.
+func TestWidePrefixLoggedOnce(t *testing.T) {
+	l := captureLog(t)
+	newTestPlugin(t, "mysqlgw gateway.mysql.local other.example {\n regions "+loopbackTable(t, allowTable)+"\n reload 0\n}")
+	if n := strings.Count(l.String(), "served in TXT and APL only"); n != 1 || !strings.Contains(l.String(), "10.0.0.0/16") {
+		t.Errorf("%d log lines about wide subnets, want one naming 10.0.0.0/16:\n%s", n, l.String())
+	}
+}
