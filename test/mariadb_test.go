@@ -82,6 +82,7 @@ func TestMariaDB(t *testing.T) {
 				if up != 1 {
 					t.Errorf("probe connect: gateway_up %v, want 1 (it never reads the greeting)", up)
 				}
+				s.stop()
 				continue
 			}
 			// The greeting probe sees the error greetings: down, logged once.
@@ -99,6 +100,7 @@ func TestMariaDB(t *testing.T) {
 				t.Errorf("the block is logged %d times, want once:\n%s", len(logged), s.out.String())
 			}
 			t.Logf("logged: %s", strings.Join(logged, "\n"))
+			s.stop() // port 53 is the next iteration's
 		}
 	})
 
@@ -162,8 +164,7 @@ func TestMariaDB(t *testing.T) {
 					t.Errorf("%q: %v failed probes of %s", probe, v, a)
 				}
 			}
-			s.proc.Cmd.Process.Signal(syscall.SIGTERM)
-			<-s.proc.Exited
+			s.stop()
 		}
 		for _, db := range []*mariadb{tls, plain} {
 			if errs := db.handshakeErrors(); errs != 0 {
@@ -418,4 +419,11 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stop ends the gateway before the test does, so that the next one can have
+// port 53 to itself (CoreDNS binds with SO_REUSEPORT: two would share it).
+func (g *gateway) stop() {
+	g.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	<-g.proc.Exited
 }
