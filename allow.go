@@ -161,7 +161,7 @@ func fitShards(qname string, n int) (shardSizes, error) {
 	return shardSizes{a: n, aaaa: min(n, fit.aaaa)}, nil
 }
 
-// shardCount is how many shards addrs take.
+// count is how many shards addrs take.
 func (sz shardSizes) count(addrs []netip.Addr) int {
 	var v4, v6 int
 	for _, a := range addrs {
