@@ -56,12 +56,12 @@ func (n *answers) addActive(z, base string, r Region, targets []string, opt opti
 	short.ttl = opt.activeTTL
 	for role := range r.Addrs {
 		onAddr.choices[role] = activeSets(name, r.Addrs, []int{role}, short)
-		onSRV.choices[role] = []rrset{srvSet(srvName, r.Addrs, targets, short, []int{role})}
+		onSRV.choices[role] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, []int{role})}
 	}
 	if opt.failOpen {
 		all := allRoles(len(r.Addrs))
 		onAddr.choices[noneHealthy] = activeSets(name, r.Addrs, all, short)
-		onSRV.choices[noneHealthy] = []rrset{srvSet(srvName, r.Addrs, targets, short, all)}
+		onSRV.choices[noneHealthy] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, all)}
 	}
 	addrNode.active, srvNode.active = onAddr, onSRV
 }

@@ -3,6 +3,7 @@ package mysqlgw
 import (
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/coredns/coredns/plugin"
 
@@ -25,6 +26,9 @@ type zoneInfo struct {
 	name string
 	soa  *dns.SOA
 	ns   []dns.RR // the authority section of a negative answer: the SOA
+
+	listOnce sync.Once
+	list     []dns.RR // every record but the SOA, for zone transfers
 }
 
 // node is one name that exists: its record sets by type, or none for an empty
@@ -192,7 +196,7 @@ func (n *answers) addRegion(z, base string, r Region, opt options, health *healt
 		n.add(z, targets[i], rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(targets[i], opt.ttl, role+"="+a.String())}})
 	}
 	srvName := "_mysql._tcp." + base
-	n.add(z, srvName, srvSet(srvName, r.Addrs, targets, opt, allRoles(len(r.Addrs))))
+	n.add(z, srvName, srvSet(srvName, r.Addrs, targets, opt, opt.ttl, allRoles(len(r.Addrs))))
 	n.addActive(z, base, r, targets, opt, health)
 }
 

@@ -30,6 +30,9 @@ func (g *MysqlGW) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	if nd == nil {
 		zone := ans.zoneOf(key)
 		if zone == nil {
+			if g.Next == nil {
+				return notOurs(r), nil
+			}
 			return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 		}
 		if g.Fall.Through(key) {

@@ -345,7 +345,7 @@ func TestSRV(t *testing.T) {
 			// Without health checks the active name is the primary, at the short TTL.
 			Qname: "_mysql._tcp.active.westus2.gateway.mysql.local.", Qtype: dns.TypeSRV,
 			Answer: []dns.RR{test.SRV("_mysql._tcp.active.westus2.gateway.mysql.local. 5 IN SRV 10 0 3306 primary.westus2.gateway.mysql.local.")},
-			Extra:  []dns.RR{test.A("primary.westus2.gateway.mysql.local. 5 IN A 13.66.226.202")},
+			Extra:  []dns.RR{test.A("primary.westus2.gateway.mysql.local. 300 IN A 13.66.226.202")},
 		},
 		{Qname: "_tcp.eastus2.gateway.mysql.local.", Qtype: dns.TypeA, Ns: []dns.RR{test.SOA(soaRR)}},
 		{Qname: "_tcp.active.eastus2.gateway.mysql.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{test.SOA(soaRR)}},

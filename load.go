@@ -81,7 +81,7 @@ func (g *MysqlGW) swap(table Table) (*answers, error) {
 	if g.health != nil {
 		g.health.retain(regions)
 	}
-	g.notify()
+	g.notify("")
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
 	addressesServed.WithLabelValues(label).Set(float64(built.addrs))

@@ -50,14 +50,15 @@ func splitTXT(terms []string) []string {
 // addresses that only listen after a failover.
 func srvPriority(role int) uint16 { return uint16(10 * (role + 1)) }
 
-// srvSet is the SRV answer at name for the given roles of a region, with the
-// targets' address records in the additional section so a client needs no
-// second query.
-func srvSet(name string, addrs []netip.Addr, targets []string, opt options, roles []int) rrset {
+// srvSet is the SRV answer at name for the given roles of a region, the SRV
+// records with TTL srvTTL (active's is short), and the targets' address
+// records in the additional section, as their own names answer them, so a
+// client needs no second query.
+func srvSet(name string, addrs []netip.Addr, targets []string, opt options, srvTTL uint32, roles []int) rrset {
 	set := rrset{qtype: dns.TypeSRV}
 	for _, role := range roles {
 		set.answer = append(set.answer, &dns.SRV{
-			Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: opt.ttl},
+			Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: srvTTL},
 			Priority: srvPriority(role),
 			Weight:   0,
 			Port:     opt.port,

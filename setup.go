@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -57,10 +58,15 @@ func setup(c *caddy.Controller) error {
 	// The transfer plugin in front, if any, sends NOTIFY for us; found once
 	// every plugin of the server block is set up, before the watcher starts.
 	c.OnStartup(func() error {
-		if x, ok := dnsserver.GetConfig(c).Handler("transfer").(notifier); ok {
+		cfg := dnsserver.GetConfig(c)
+		if x, ok := cfg.Handler("transfer").(notifier); ok {
 			g.xfr = x
 		}
-		g.notify()
+		self := "127.0.0.1"
+		if len(g.opt.bindAddrs) > 0 {
+			self = g.opt.bindAddrs[0].String()
+		}
+		g.notify(net.JoinHostPort(self, cfg.Port))
 		return nil
 	})
 	// Background work starts with the server and stops with it: a reload

@@ -1,7 +1,12 @@
 package mysqlgw
 
 import (
+	"cmp"
+	"net"
+	"net/netip"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/coredns/coredns/plugin/transfer"
 
@@ -18,7 +23,9 @@ const xfrBatch = 500
 // Transfer implements transfer.Transferer: the SOA, every record of zone, the
 // SOA again. A secondary whose serial is current gets the SOA alone; IXFR
 // from an older serial gets the whole zone. active names are transferred
-// with their static answer, the primary: only mysqlgw itself follows health.
+// with their static answer, the primary: only mysqlgw itself follows
+// health. The records are the table's own, listed once per load and sent in
+// slices of that list.
 func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	ans := g.answers.Load()
 	if ans == nil {
@@ -29,33 +36,32 @@ func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) 
 		return nil, transfer.ErrNotAuthoritative
 	}
 	ch := make(chan []dns.RR)
-	if serial != 0 && !serialAfter(info.soa.Serial, serial) {
-		go func() {
-			ch <- []dns.RR{info.soa}
-			close(ch)
-		}()
-		return ch, nil
-	}
 	go func() {
 		defer close(ch)
-		ch <- []dns.RR{info.soa}
-		batch := make([]dns.RR, 0, xfrBatch)
-		for _, rr := range ans.zoneRecords(info, g.opt) {
-			if batch = append(batch, rr); len(batch) == xfrBatch {
-				ch <- batch
-				batch = make([]dns.RR, 0, xfrBatch)
-			}
+		soa := []dns.RR{info.soa}
+		ch <- soa
+		if serial != 0 && !serialAfter(info.soa.Serial, serial) {
+			return // the secondary is current
 		}
-		if len(batch) > 0 {
-			ch <- batch
+		rrs := info.records(ans, g.opt)
+		for i := 0; i < len(rrs); i += xfrBatch {
+			j := min(i+xfrBatch, len(rrs))
+			ch <- rrs[i:j:j]
 		}
-		ch <- []dns.RR{info.soa}
+		ch <- soa
 	}()
 	return ch, nil
 }
 
-// zoneRecords returns every record of the zone but the SOA, name by name in
-// canonical order: the records the table holds, not copies.
+// records returns every record of the zone but the SOA, names in DNSSEC's
+// canonical order (RFC 4034 6.1, so a zone file reads as a tree), listing
+// them the first time a transfer asks.
+func (info *zoneInfo) records(n *answers, opt options) []dns.RR {
+	info.listOnce.Do(func() { info.list = n.zoneRecords(info, opt) })
+	return info.list
+}
+
+// zoneRecords lists the zone's records: the table's own, not copies.
 func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
 	var owners []string
 	for name, nd := range n.nodes {
@@ -63,15 +69,7 @@ func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
 			owners = append(owners, name)
 		}
 	}
-	slices.SortFunc(owners, func(a, b string) int {
-		switch {
-		case isBefore(a, b):
-			return -1
-		case isBefore(b, a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(owners, compareCanonical)
 	var rrs []dns.RR
 	for _, name := range owners {
 		nd := n.nodes[name]
@@ -85,25 +83,60 @@ func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
 			}
 		}
 		if nd.isNS {
-			// ns.dns.Z answers queries with the address they arrived on;
-			// a secondary gets the addresses the server binds to.
-			a, aaaa := addressRecords(name, opt.bindAddrs, opt.ttl)
+			// ns.dns.Z answers queries with the address they arrived
+			// on, which a transfer does not know: it carries the
+			// addresses the server binds to, or, listening on every
+			// address, the host's.
+			addrs := opt.bindAddrs
+			if len(addrs) == 0 {
+				addrs = hostAddrs()
+			}
+			a, aaaa := addressRecords(name, addrs, opt.ttl)
 			rrs = append(append(rrs, a...), aaaa...)
 		}
 	}
 	return rrs
 }
 
-// isBefore orders names as DNSSEC's canonical order does (RFC 4034 6.1):
-// label by label from the right, so a zone file reads as a tree.
-func isBefore(a, b string) bool {
-	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
-	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		if la[i] != lb[j] {
-			return la[i] < lb[j]
+// compareCanonical orders lower-case names label by label from the right,
+// without allocating.
+func compareCanonical(a, b string) int {
+	i, j := len(a)-1, len(b)-1 // each name's final dot
+	for i > 0 && j > 0 {
+		ai, bj := strings.LastIndexByte(a[:i], '.'), strings.LastIndexByte(b[:j], '.')
+		if c := strings.Compare(a[ai+1:i], b[bj+1:j]); c != 0 {
+			return c
+		}
+		i, j = ai, bj
+	}
+	return cmp.Compare(i, j) // the name with labels left comes after its ancestor
+}
+
+// hostAddrs are the addresses a server listening on every address answers
+// on: the host's global ones, or, with none (a network namespace of
+// loopback only), its loopback ones.
+func hostAddrs() []netip.Addr {
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var global, loop []netip.Addr
+	for _, ifa := range ifaddrs {
+		p, err := netip.ParsePrefix(ifa.String())
+		if err != nil {
+			continue
+		}
+		switch a := p.Addr().Unmap(); {
+		case a.IsLoopback():
+			loop = append(loop, a)
+		case a.IsGlobalUnicast():
+			global = append(global, a)
 		}
 	}
-	return len(la) < len(lb)
+	if len(global) > 0 {
+		return global
+	}
+	return loop
 }
 
 // notifier sends NOTIFY for every zone through CoreDNS's transfer plugin,
@@ -112,16 +145,34 @@ type notifier interface{ Notify(zone string) error }
 
 // notify tells the secondaries of every zone that the table changed. It
 // runs in the background: an absent secondary must not hold up a reload.
-func (g *MysqlGW) notify() {
+// At start-up (self set) it first waits, up to 10 s, for this server to
+// answer: caddy runs start-up functions before the server listens, and a
+// secondary asks for the SOA as soon as the NOTIFY arrives.
+func (g *MysqlGW) notify(self string) {
 	if g.xfr == nil {
 		return
 	}
 	zones := append(append([]string(nil), g.opt.zones...), g.opt.reverse...)
 	go func() {
+		if self != "" {
+			waitAnswering(self, zones[0], 10*time.Second)
+		}
 		for _, z := range zones {
 			if err := g.xfr.Notify(z); err != nil {
 				log.Warningf("NOTIFY for %s: %v", z, err)
 			}
 		}
 	}()
+}
+
+// waitAnswering polls addr for zone's SOA until it answers or within passes.
+func waitAnswering(addr, zone string, within time.Duration) {
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	m := new(dns.Msg)
+	m.SetQuestion(zone, dns.TypeSOA)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
+			return
+		}
+	}
 }

@@ -92,15 +92,30 @@ func TestTransfer(t *testing.T) {
 	}
 }
 
-// TestTransferNameServer: without ns, a transfer names the server's bind
+// TestTransferNameServer: without ns or bind, a transfer names the host's
 // addresses; queries get the address they arrived on; with ns, both get ns.
 func TestTransferNameServer(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw")
 	g.opt.bindAddrs = nil
+	var got []string
 	for _, rr := range axfr(t, g, "gateway.mysql.local.", 0) {
-		if rr.Header().Name == "ns.dns.gateway.mysql.local." {
-			t.Errorf("no bind address, yet ns.dns has %v", rr)
+		switch rr := rr.(type) {
+		case *dns.A:
+			if rr.Hdr.Name == "ns.dns.gateway.mysql.local." {
+				got = append(got, rr.A.String())
+			}
+		case *dns.AAAA:
+			if rr.Hdr.Name == "ns.dns.gateway.mysql.local." {
+				got = append(got, rr.AAAA.String())
+			}
 		}
+	}
+	var want []string
+	for _, a := range hostAddrs() {
+		want = append(want, a.String())
+	}
+	if len(got) == 0 || !slices.Equal(got, want) {
+		t.Errorf("listening on every address, a transfer gives ns.dns %v, want the host's addresses %v", got, want)
 	}
 	m := new(dns.Msg)
 	m.SetQuestion("ns.dns.gateway.mysql.local.", dns.TypeA)
@@ -130,5 +145,14 @@ func TestSOATimers(t *testing.T) {
 	}
 	if s := soaOf(newTestPlugin(t, "mysqlgw {\n soa 43200 7200 2419200 3600\n}")); s.Refresh != 43200 || s.Retry != 7200 || s.Expire != 2419200 || s.Minttl != 3600 {
 		t.Errorf("soa 43200 7200 2419200 3600: %v", s)
+	}
+}
+
+func TestCompareCanonical(t *testing.T) {
+	names := []string{"b.example.", "a.b.example.", "example.", "z.a.example.", "a.example.", "yljkjljk.a.example.", "*.z.example.", "zabc.a.example.", "z.example."}
+	slices.SortFunc(names, compareCanonical)
+	want := []string{"example.", "a.example.", "yljkjljk.a.example.", "z.a.example.", "zabc.a.example.", "b.example.", "a.b.example.", "z.example.", "*.z.example."}
+	if !slices.Equal(names, want) {
+		t.Errorf("canonical order %v, want %v (RFC 4034 6.1's example)", names, want)
 	}
 }
