@@ -64,6 +64,33 @@ func docBlocks(t *testing.T) []doc {
 	return blocks
 }
 
+// dnssecKey matches a dnssec block's key file, which the test makes.
+var dnssecKey = regexp.MustCompile(`key file (\S+)`)
+
+// writeZoneKey makes a signing key for zone in BIND's format, as
+// dnssec-keygen does, and returns the path without .key and .private.
+func writeZoneKey(t *testing.T, zone string) string {
+	t.Helper()
+	key := &dns.DNSKEY{
+		Hdr:       dns.RR_Header{Name: zone, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
+		Flags:     257,
+		Protocol:  3,
+		Algorithm: dns.ECDSAP256SHA256,
+	}
+	priv, err := key.Generate(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(t.TempDir(), fmt.Sprintf("K%s+%03d+%05d", zone, key.Algorithm, key.KeyTag()))
+	if err := os.WriteFile(base+".key", []byte(key.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base+".private", []byte(key.PrivateKeyString(priv)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
 // serverKey matches the first line of a server block, to move it to a free
 // loopback port.
 var serverKey = regexp.MustCompile(`(?m)^(\S+?)(:\d+)? \{$`)
@@ -101,6 +128,9 @@ func TestReadmeCorefilesRun(t *testing.T) {
 		ran[block.file]++
 		local := serverKey.ReplaceAllString(corefile, "$1:0 {\n    bind 127.0.0.1")
 		local = strings.NewReplacer("/etc/coredns/regions", regions, "localhost:9153", "127.0.0.1:0").Replace(local)
+		if m := dnssecKey.FindStringSubmatch(local); m != nil {
+			local = strings.Replace(local, m[0], "key file "+writeZoneKey(t, "gateway.mysql.local."), 1)
+		}
 		t.Run(fmt.Sprintf("%s#%d", block.file, ran[block.file]), func(t *testing.T) {
 			udp, _ := startInProcess(t, local)
 			m := new(dns.Msg)
@@ -115,6 +145,13 @@ func TestReadmeCorefilesRun(t *testing.T) {
 			}
 			if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
 				t.Errorf("%s\neastus2 A: %v %v", local, r, err)
+			}
+			if strings.Contains(corefile, "dnssec {") {
+				m.SetEdns0(4096, true)
+				r, _, err := c.Exchange(m, udp)
+				if err != nil || !slices.ContainsFunc(r.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+					t.Errorf("the signed example answered eastus2 A with DO unsigned: %v %v", r, err)
+				}
 			}
 		})
 	}
