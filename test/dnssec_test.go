@@ -234,13 +234,7 @@ func runDNSSECKeygen(t *testing.T, commands, dir string) string {
 func startValidatingUnbound(t *testing.T, dropIn string, secure bool) string {
 	t.Helper()
 	bin := requireTool(t, "unbound")
-	const rootKey = "/usr/share/dns/root.key" // Debian's dns-root-data
-	if _, err := os.Stat(rootKey); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; .ci/run installs dns-root-data", err)
-		}
-		t.Skip(err)
-	}
+	rootKey := requireRootKey(t)
 	dir, port, sink := t.TempDir(), freePort(t), freePort(t)
 	config := fmt.Sprintf(`server:
     interface: 127.0.0.1
