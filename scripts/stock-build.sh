@@ -2,7 +2,7 @@
 # stock-build.sh builds the official CoreDNS v1.15.0 source, from the Go
 # module cache, with mysqlgw added through plugin.cfg, the way CoreDNS
 # documents external plugins, and checks that the binary answers a query on
-# loopback. It is what the README's "Build into CoreDNS" section describes.
+# loopback. It is what docs/development.md's "Build into CoreDNS" section describes.
 #
 #   scripts/stock-build.sh            # build, run, query, clean up
 #   KEEP=/some/dir scripts/stock-build.sh   # also copy the binary there
