@@ -146,7 +146,7 @@ type notifier interface{ Notify(zone string) error }
 // notify tells the secondaries of every zone that the table changed. It
 // runs in the background: an absent secondary must not hold up a reload.
 // At start-up (self set) it first waits, up to 10 s, for this server to
-// answer: caddy runs start-up functions before the server listens, and a
+// listen: caddy runs start-up functions before the server listens, and a
 // secondary asks for the SOA as soon as the NOTIFY arrives.
 func (g *MysqlGW) notify(self string) {
 	if g.xfr == nil {
@@ -155,7 +155,7 @@ func (g *MysqlGW) notify(self string) {
 	zones := append(append([]string(nil), g.opt.zones...), g.opt.reverse...)
 	go func() {
 		if self != "" {
-			waitAnswering(self, zones[0], 10*time.Second)
+			waitListening(self, 10*time.Second)
 		}
 		for _, z := range zones {
 			if err := g.xfr.Notify(z); err != nil {
@@ -165,13 +165,12 @@ func (g *MysqlGW) notify(self string) {
 	}()
 }
 
-// waitAnswering polls addr for zone's SOA until it answers or within passes.
-func waitAnswering(addr, zone string, within time.Duration) {
-	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	m := new(dns.Msg)
-	m.SetQuestion(zone, dns.TypeSOA)
+// waitListening polls addr with TCP connects (no query, so no log line and
+// no count) until this server accepts one or within passes.
+func waitListening(addr string, within time.Duration) {
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
+		if conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			conn.Close()
 			return
 		}
 	}
