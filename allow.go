@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -35,7 +36,7 @@ const (
 // allowSet is what a firewall must allow for some regions.
 type allowSet struct {
 	addrs    []netip.Addr   // every address once: region by region, gateways, decommissioning, then subnets
-	prefixes []netip.Prefix // the same, prefixes kept whole, none inside another: the TXT and APL forms
+	prefixes []netip.Prefix // the same, prefixes kept whole (cover drops repeats): the TXT and APL forms
 	wide     []netip.Prefix // prefixes too wide to enumerate: in prefixes only
 	seen     map[netip.Addr]bool
 }
@@ -186,7 +187,7 @@ func zoneShards(z string, labels []string, sets []allowSet, n int) (shardSizes, 
 	}
 	digits := 1
 	for {
-		sz, err := fitShards(strconv.Itoa(pow10(digits)-1)+"."+longest, n)
+		sz, err := fitShards(strings.Repeat("9", digits)+"."+longest, n)
 		if err != nil {
 			return shardSizes{}, err
 		}
@@ -213,26 +214,6 @@ func allowSets(regions []Region) (sets []allowSet, labels []string) {
 		labels = append(append(labels, r.Name), r.Aliases...)
 	}
 	return append(sets, all), labels
-}
-
-// checkShard reports whether a Corefile shard size fits every forward zone
-// of the table.
-func checkShard(regions []Region, opt options) error {
-	sets, labels := allowSets(regions)
-	for _, z := range opt.zones {
-		if _, err := zoneShards(z, labels, sets, opt.shard); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func pow10(n int) int {
-	p := 1
-	for range n {
-		p *= 10
-	}
-	return p
 }
 
 // addAllowName adds name (all.Z or allow.<region>.Z) with its shards: A and

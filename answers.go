@@ -59,7 +59,6 @@ func (n *answers) zoneOf(name string) *zoneInfo {
 	return nil
 }
 
-// findSet returns the set for qtype among a name's sets, or nil.
 // sets returns what the name holds now: its own sets, or for an active
 // name the sets of the address chosen by health.
 func (n *node) sets() []rrset {
@@ -69,6 +68,7 @@ func (n *node) sets() []rrset {
 	return n.rrsets
 }
 
+// findSet returns the set for qtype among a name's sets, or nil.
 func findSet(sets []rrset, qtype uint16) *rrset {
 	for i := range sets {
 		if sets[i].qtype == qtype {
@@ -82,8 +82,9 @@ func findSet(sets []rrset, qtype uint16) *rrset {
 // reserved so no region can shadow it.
 const nsLabel = "ns.dns."
 
-// buildAnswers turns a table into answers for every zone.
-func buildAnswers(regions []Region, opt options, health *healthChecker) *answers {
+// buildAnswers turns a table into answers for every zone. Its only error is
+// a Corefile shard size that does not fit a zone.
+func buildAnswers(regions []Region, opt options, health *healthChecker) (*answers, error) {
 	n := &answers{
 		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
 		apex:    make(map[string]*zoneInfo),
@@ -98,13 +99,19 @@ func buildAnswers(regions []Region, opt options, health *healthChecker) *answers
 		n.addApex(z, opt, ptrZone)
 	}
 	n.addrs = len(distinctAddrs(regions))
+	sets, labels := allowSets(regions)
+	n.wide = sets[len(sets)-1].wide
 	for _, z := range opt.zones {
-		n.addForward(z, opt, health)
+		sz, err := zoneShards(z, labels, sets, opt.shard)
+		if err != nil {
+			return nil, err
+		}
+		n.addForward(z, sets, sz, opt, health)
 	}
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
 	}
-	return n
+	return n, nil
 }
 
 // nsHost is the name server of zone z: forward zones name their own
@@ -142,14 +149,10 @@ func (n *answers) addApex(z string, opt options, ptrZone string) {
 	}
 }
 
-// addForward adds the names of one forward zone: all (every region's allow
-// set, once) and each region's names.
-func (n *answers) addForward(z string, opt options, health *healthChecker) {
-	sets, labels := allowSets(n.regions)
-	sz, _ := zoneShards(z, labels, sets, opt.shard) // swap has checked a Corefile size fits
-	all := sets[len(sets)-1]
-	n.wide = all.wide
-	n.addAllowName(z, "all."+z, all, sz, opt.ttl)
+// addForward adds the names of one forward zone: all (the last of sets, every
+// region's allow set, once) and each region's names.
+func (n *answers) addForward(z string, sets []allowSet, sz shardSizes, opt options, health *healthChecker) {
+	n.addAllowName(z, "all."+z, sets[len(sets)-1], sz, opt.ttl)
 	for i, r := range n.regions {
 		for _, label := range append([]string{r.Name}, r.Aliases...) {
 			n.addRegion(z, label+"."+z, r, opt, health)

@@ -68,12 +68,10 @@ func (g *MysqlGW) swap(table Table) (*answers, error) {
 	}
 	opt := g.opt
 	opt.serial = table.Serial
-	if opt.shard > 0 {
-		if err := checkShard(regions, opt); err != nil {
-			return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
-		}
+	built, err := buildAnswers(regions, opt, g.health)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 	}
-	built := buildAnswers(regions, opt, g.health)
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
 	}

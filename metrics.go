@@ -86,8 +86,7 @@ func tableLabel(file string) string {
 	return file
 }
 
-// kind is the kind of answer, the kind label of requests_total.
-// The kinds of answer requests_total tells apart.
+// The kinds of answer requests_total tells apart, its kind label.
 const (
 	kindAnswer      = "answer"
 	kindNoData      = "nodata"

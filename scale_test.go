@@ -69,7 +69,11 @@ func loadSynthetic(b *testing.B, content []byte) *answers {
 	if regions, err = (overrides{}).merge(regions); err != nil {
 		b.Fatal(err)
 	}
-	return buildAnswers(regions, scaleOptions, nil)
+	ans, err := buildAnswers(regions, scaleOptions, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ans
 }
 
 // BenchmarkScale reports, per table size: load (ns/op is one whole load,
