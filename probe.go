@@ -150,15 +150,14 @@ func (p prober) login(conn net.Conn) error {
 
 // Client capability flags the login uses (MySQL's include/mysql_com.h).
 const (
-	clientLongPassword    = 1 << 0
-	clientProtocol41      = 1 << 9
-	clientSecureConn      = 1 << 15
-	clientPluginAuth      = 1 << 19
-	comQuit               = 0x01
-	charsetUTF8           = 33 // utf8_general_ci: known to every server since 4.1
-	nativePasswordPlugin  = "mysql_native_password"
-	handshakeProtocol     = 10
-	greetingPrefixMinimum = 1 + 1 + 4 + 8 + 1 + 2 // version, empty server version, thread, scramble, filler, caps
+	clientLongPassword   = 1 << 0
+	clientProtocol41     = 1 << 9
+	clientSecureConn     = 1 << 15
+	clientPluginAuth     = 1 << 19
+	comQuit              = 0x01
+	charsetUTF8          = 33 // utf8_general_ci: known to every server since 4.1
+	nativePasswordPlugin = "mysql_native_password"
+	handshakeProtocol    = 10
 )
 
 // readGreeting reads the server's first packet and returns its capability
