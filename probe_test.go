@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 func testProber(port int, mode probeMode) prober {
@@ -215,13 +216,7 @@ func scriptedServer(t *testing.T, addr string, serve func(net.Conn)) {
 // waitUntil polls cond with a generous bound.
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Until(t, 10*time.Second, "condition met", cond)
 }
 
 // FuzzProbeLogin plays any bytes as the server's side of a login. The probe

@@ -412,13 +412,7 @@ func (g *gateway) waitActive(addr string) {
 // waitFor polls cond for up to a minute.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within a minute", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Until(t, time.Minute, what, cond)
 }
 
 // stop ends the gateway before the test does, so that the next one can have

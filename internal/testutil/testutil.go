@@ -66,6 +66,20 @@ func LoopbackPort() (int, error) {
 // ErrExited is what Poll returns when the process it watches has exited.
 var ErrExited = errors.New("the process exited")
 
+// Until fails the test unless cond becomes true within the bound, polled
+// every 50 ms (see Poll); what says what the test waited for.
+func Until(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if err := Poll(within, nil, func() error {
+		if cond() {
+			return nil
+		}
+		return fmt.Errorf("no %s within %s", what, within)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Poll calls try every 50 ms until it returns nil. It gives up with try's
 // last error once within has passed, or with ErrExited as soon as exited
 // (which may be nil) is closed.
