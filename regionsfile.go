@@ -97,6 +97,10 @@ func (t *Table) directive(fields []string, regions map[string]int) error {
 	return nil
 }
 
+// SerialAfter reports whether serial a comes after b in RFC 1982's serial
+// number arithmetic, as secondaries compare SOA serials.
+func SerialAfter(a, b uint32) bool { return int32(a-b) > 0 }
+
 // contentSerial is the serial of a file without $SERIAL: the first four
 // bytes of the content's SHA-256. Every replica serving the same file reports
 // the same serial, across restarts too, but a new version's serial is not

@@ -92,7 +92,7 @@ func (fw *fileWatcher) check() {
 		fw.fail(err)
 		return
 	}
-	if !serialAfter(table.Serial, fw.serial) {
+	if !SerialAfter(table.Serial, fw.serial) {
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
 	fw.applied, fw.serial, fw.lastErr, fw.rejected = sum, table.Serial, "", [sha256.Size]byte{}
@@ -111,7 +111,3 @@ func (fw *fileWatcher) fail(err error) {
 	reloadFailureCount.WithLabelValues(fw.path).Inc()
 	log.Errorf("Keeping the last good table: %s", msg)
 }
-
-// serialAfter reports whether serial a comes after b in RFC 1982's serial
-// number arithmetic, as secondaries compare SOA serials.
-func serialAfter(a, b uint32) bool { return a != b && int32(a-b) > 0 }

@@ -40,7 +40,7 @@ func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) 
 		defer close(ch)
 		soa := []dns.RR{info.soa}
 		ch <- soa
-		if serial != 0 && !serialAfter(info.soa.Serial, serial) {
+		if serial != 0 && !SerialAfter(info.soa.Serial, serial) {
 			return // the secondary is current
 		}
 		rrs := info.records(ans, g.opt)

@@ -30,8 +30,7 @@ type Table struct {
 	exchange Exchange
 	records  map[string][]dns.RR // "name type" -> answer records
 	order    []string            // keys of records, in the order first seen
-	aNames   []string            // region and role names, asked for A in the query mix
-	txtNames []string            // the same, asked for TXT
+	names    []string            // region and role names, asked for A and TXT in the query mix
 }
 
 // Crawl asks mysqlgw, through exchange, for everything it serves in zone.
@@ -109,7 +108,7 @@ func Crawl(zone string, exchange Exchange) (*Table, error) {
 		if err := c.askAll(base, dns.TypeA, dns.TypeAAAA, dns.TypeTXT); err != nil {
 			return nil, err
 		}
-		c.aNames, c.txtNames = append(c.aNames, base), append(c.txtNames, base)
+		c.names = append(c.names, base)
 		for _, role := range []string{"primary", "secondary", "tertiary"} {
 			name := role + "." + base
 			rrs, err := c.ask(name, dns.TypeA)
@@ -122,7 +121,7 @@ func Crawl(zone string, exchange Exchange) (*Table, error) {
 			if err := c.askAll(name, dns.TypeAAAA, dns.TypeTXT); err != nil {
 				return nil, err
 			}
-			c.aNames, c.txtNames = append(c.aNames, name), append(c.txtNames, name)
+			c.names = append(c.names, name)
 		}
 		if err := c.askAll("active."+base, dns.TypeA, dns.TypeAAAA, dns.TypeTXT); err != nil {
 			return nil, err
@@ -139,7 +138,7 @@ func Crawl(zone string, exchange Exchange) (*Table, error) {
 
 // String sums up what Crawl found.
 func (c *Table) String() string {
-	return fmt.Sprintf("%d regions, %d A names, %d record sets", len(c.Regions), len(c.aNames), len(c.order))
+	return fmt.Sprintf("%d regions, %d A names, %d record sets", len(c.Regions), len(c.names), len(c.order))
 }
 
 // query sends one question and returns the answer section; NXDOMAIN and
@@ -245,10 +244,10 @@ func (c *Table) Templates() string {
 		}
 		sb.WriteString("\tfallthrough\n}\n")
 	}
-	for _, name := range c.aNames {
+	for _, name := range c.names {
 		write(name, "A")
 	}
-	for _, name := range c.txtNames {
+	for _, name := range c.names {
 		write(name, "TXT")
 	}
 	fmt.Fprintf(&sb, "template ANY ANY %s {\n\trcode NXDOMAIN\n\tauthority %q\n}\n", c.Zone, oneLine(c.soa))
@@ -267,13 +266,13 @@ func (c *Table) Queries(lines int) string {
 	for i := range lines {
 		switch i % 10 {
 		case 7, 8:
-			fmt.Fprintf(&sb, "%s TXT\n", c.txtNames[t%len(c.txtNames)])
+			fmt.Fprintf(&sb, "%s TXT\n", c.names[t%len(c.names)])
 			t++
 		case 9:
 			fmt.Fprintf(&sb, "nx%d.%s A\n", nx, c.Zone)
 			nx++
 		default:
-			fmt.Fprintf(&sb, "%s A\n", c.aNames[a%len(c.aNames)])
+			fmt.Fprintf(&sb, "%s A\n", c.names[a%len(c.names)])
 			a++
 		}
 	}
@@ -289,10 +288,10 @@ func (c *Table) Checks() string {
 		}
 		return []string{list[0], list[len(list)/2], list[len(list)-1]}
 	}
-	for _, n := range pick(c.aNames) {
+	for _, n := range pick(c.names) {
 		fmt.Fprintf(&sb, "%s A\n", n)
 	}
-	for _, n := range pick(c.txtNames) {
+	for _, n := range pick(c.names) {
 		fmt.Fprintf(&sb, "%s TXT\n", n)
 	}
 	fmt.Fprintf(&sb, "nx0.%s A\n", c.Zone)

@@ -70,7 +70,7 @@ func (t Table) Invalid() []string {
 		text + "r99 192.0.2.1 bogus\n", // a bad address
 		"\x00\xff\xfe binary junk\n",   // not text at all
 		text + "all 192.0.2.250\n",     // a reserved name
-		strings.Replace(text, "r02 ", "r02 203.0.113.1 203.0.113.2 ", 1), // four addresses
+		strings.Replace(text, "r02 ", "r02 203.0.113.0/24 ", 1), // a prefix where an address belongs
 	}
 }
 

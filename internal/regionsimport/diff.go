@@ -65,7 +65,7 @@ func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) 
 		return res
 	}
 	res.Text = fmt.Sprintf("--- %s (serial %d)\n+++ %s (serial %d)\n", oldName, old.Serial, newName, new.Serial) + res.Text
-	if !serialAfter(new.Serial, old.Serial) {
+	if !mysqlgw.SerialAfter(new.Serial, old.Serial) {
 		res.Warning = fmt.Sprintf("%s changes the regions but its serial %d does not come after %s's %d: secondaries that compare serials will not see the change", newName, new.Serial, oldName, old.Serial)
 		if !new.HasSerial {
 			res.Warning += " (it has no $SERIAL)"
@@ -74,53 +74,43 @@ func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) 
 	return res
 }
 
-// serialAfter reports whether serial a comes after b in RFC 1982's serial
-// arithmetic, as secondaries and mysqlgw's reload compare them.
-func serialAfter(a, b uint32) bool { return a != b && int32(a-b) > 0 }
-
 // regionLines lists what changed in one region, gateways, then subnets,
 // then decommissioning addresses.
 func regionLines(o, n mysqlgw.Region) []string {
-	var lines []string
-	oldKind := kinds(o)
-	newKind := kinds(n)
-	for _, a := range n.Addrs {
-		switch oldKind[a] {
-		case "":
-			lines = append(lines, "+ gateway "+a.String())
-		case "decommissioning":
-			lines = append(lines, "~ "+a.String()+": decommissioning -> gateway")
-		}
-	}
-	for _, a := range o.Addrs {
-		switch newKind[a] {
-		case "":
-			lines = append(lines, "- gateway "+a.String())
-		case "decommissioning":
-			lines = append(lines, "~ "+a.String()+": gateway -> decommissioning")
-		}
-	}
+	oldKind, newKind := kinds(o), kinds(n)
+	lines := gatewayLines("+", n.Addrs, oldKind, "decommissioning -> gateway")
+	lines = append(lines, gatewayLines("-", o.Addrs, newKind, "gateway -> decommissioning")...)
 	if len(lines) == 0 && !slices.Equal(o.Addrs, n.Addrs) {
 		lines = append(lines, fmt.Sprintf("~ gateways in role order: %s (was %s)", joinAddrs(n.Addrs), joinAddrs(o.Addrs)))
 	}
-	for _, p := range n.Subnets {
-		if !slices.Contains(o.Subnets, p) {
-			lines = append(lines, "+ subnet "+p.String())
+	lines = append(lines, missing("+ subnet ", n.Subnets, func(p netip.Prefix) bool { return slices.Contains(o.Subnets, p) })...)
+	lines = append(lines, missing("- subnet ", o.Subnets, func(p netip.Prefix) bool { return slices.Contains(n.Subnets, p) })...)
+	lines = append(lines, missing("+ decommissioning ", n.Decommissioning, func(a netip.Addr) bool { return oldKind[a] != "" })...)
+	lines = append(lines, missing("- decommissioning ", o.Decommissioning, func(a netip.Addr) bool { return newKind[a] != "" })...)
+	return lines
+}
+
+// gatewayLines says, with sign, each gateway the other version lacks, and
+// which one it holds as decommissioning instead (moved).
+func gatewayLines(sign string, gateways []netip.Addr, otherKind map[netip.Addr]string, moved string) []string {
+	var lines []string
+	for _, a := range gateways {
+		switch otherKind[a] {
+		case "":
+			lines = append(lines, sign+" gateway "+a.String())
+		case "decommissioning":
+			lines = append(lines, "~ "+a.String()+": "+moved)
 		}
 	}
-	for _, p := range o.Subnets {
-		if !slices.Contains(n.Subnets, p) {
-			lines = append(lines, "- subnet "+p.String())
-		}
-	}
-	for _, a := range n.Decommissioning {
-		if oldKind[a] == "" {
-			lines = append(lines, "+ decommissioning "+a.String())
-		}
-	}
-	for _, a := range o.Decommissioning {
-		if newKind[a] == "" {
-			lines = append(lines, "- decommissioning "+a.String())
+	return lines
+}
+
+// missing lists, after prefix, each item the other version lacks.
+func missing[T fmt.Stringer](prefix string, items []T, inOther func(T) bool) []string {
+	var lines []string
+	for _, x := range items {
+		if !inOther(x) {
+			lines = append(lines, prefix+x.String())
 		}
 	}
 	return lines

@@ -305,8 +305,6 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 			}
 		}
 		warn.add(where, "'||' read as an empty %q cell%s", t.header[doubledAt], next)
-	default:
-		doubledAt = -1 // an empty row or one collapsed: no cell to blame
 	}
 	if len(cells) > want {
 		for _, c := range cells[want:] {

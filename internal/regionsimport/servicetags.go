@@ -194,12 +194,8 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		if err != nil {
 			return nil, r.errorf(where, "%v", err)
 		}
-		if p.IsSingleIP() {
-			a, err := mysqlgw.ParseAddress(p.Addr().String())
-			if err != nil {
-				return nil, r.errorf(where, "%v", err)
-			}
-			b.gateways = append(b.gateways, entry[netip.Addr]{a, r.source + ": " + where})
+		if p.IsSingleIP() { // ParseSubnet has checked the address as ParseAddress would
+			b.gateways = append(b.gateways, entry[netip.Addr]{p.Addr(), r.source + ": " + where})
 			continue
 		}
 		b.subnets = append(b.subnets, entry[netip.Prefix]{p, r.source + ": " + where})
