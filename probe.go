@@ -29,6 +29,10 @@ const (
 	probeConnect
 )
 
+// stopGrace is how long a probe in flight may finish its conversation once
+// the checker stops.
+const stopGrace = 250 * time.Millisecond
+
 // defaultProbeUser is the user the login probe names. It needs no password
 // and no privileges; a server without it answers "access denied", which
 // still means up.
@@ -93,12 +97,18 @@ func (p prober) check(ctx context.Context, addr netip.Addr) error {
 		return networkError(err)
 	}
 	defer conn.Close()
-	// Stopping the checker closes the connection, which interrupts a read in
-	// progress; the timeout is the connection's deadline, so that it reads
-	// as a timeout.
-	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	// The timeout is the connection's deadline, so that it reads as a
+	// timeout. Stopping the checker brings the deadline forward to a short
+	// grace rather than closing at once: a login cut short is a handshake
+	// error on the server, but a server that answers at all finishes well
+	// within the grace, and stopping never waits longer than it.
 	deadline, _ := timed.Deadline()
 	conn.SetDeadline(deadline)
+	defer context.AfterFunc(ctx, func() {
+		if grace := time.Now().Add(stopGrace); grace.Before(deadline) {
+			conn.SetDeadline(grace)
+		}
+	})()
 	switch p.mode {
 	case probeConnect:
 		return nil

@@ -254,3 +254,35 @@ func FuzzProbeLogin(f *testing.F) {
 		}
 	})
 }
+
+// TestProbeFinishesLoginWhenStopped: a probe in the middle of a login when
+// the checker stops still finishes it (a login cut short is a handshake
+// error on the server), within the grace.
+func TestProbeFinishesLoginWhenStopped(t *testing.T) {
+	greet := greetingFor(t)
+	port := gatewayPort(t)
+	gotLogin, gotQuit := make(chan struct{}), make(chan bool, 1)
+	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) {
+		c.Write(greet)
+		if _, _, err := readPacket(c); err != nil {
+			gotQuit <- false
+			return
+		}
+		close(gotLogin)
+		time.Sleep(50 * time.Millisecond) // the checker stops meanwhile
+		c.Write(packet(2, []byte{0, 0, 0, 2, 0, 0, 0}))
+		_, quit := readRaw(c)
+		gotQuit <- len(quit) == 1 && quit[0] == comQuit
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- testProber(port, probeLogin).check(ctx, netip.MustParseAddr(gwPrimary)) }()
+	<-gotLogin
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("a login stopped midway: %v, want it finished", err)
+	}
+	if !<-gotQuit {
+		t.Error("the server saw no COM_QUIT: the session was cut short")
+	}
+}
