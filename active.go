@@ -3,6 +3,8 @@ package mysqlgw
 import (
 	"net/netip"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/miekg/dns"
 )
 
@@ -12,17 +14,17 @@ import (
 type activeName struct {
 	health  []*addrHealth // by role; nil when health checking is off
 	checker *healthChecker
-	choices [maxRoles + 1][]rrset // by chosen role; [maxRoles] when none is healthy
+	choices [gwtable.MaxRoles + 1][]rrset // by chosen role; [maxRoles] when none is healthy
 }
 
 // noneHealthy indexes the answer given when no address passes its checks.
-const noneHealthy = maxRoles
+const noneHealthy = gwtable.MaxRoles
 
 // choice is the role whose address answers now: the first healthy one in role
 // order, the primary while health is unknown, noneHealthy when all are down.
 func (a *activeName) choice() int {
 	if a.checker == nil || !a.checker.settled() {
-		return int(Primary)
+		return int(gwtable.Primary)
 	}
 	for role, h := range a.health {
 		if h.up() {
@@ -35,7 +37,7 @@ func (a *activeName) choice() int {
 func (a *activeName) rrsets() []rrset { return a.choices[a.choice()] }
 
 // addActive adds active.<base> (A, AAAA, TXT) and _mysql._tcp.active.<base> (SRV).
-func (n *answers) addActive(z, base string, r Region, targets []string, opt options, health *healthChecker) {
+func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, opt options, health *healthChecker) {
 	name := "active." + base
 	srvName := "_mysql._tcp." + name
 	addrNode, srvNode := n.node(z, name), n.node(z, srvName)
@@ -73,7 +75,7 @@ func activeSets(name string, addrs []netip.Addr, roles []int, opt options) []rrs
 	var texts []string
 	for _, role := range roles {
 		chosen = append(chosen, addrs[role])
-		texts = append(texts, Role(role).String()+"="+addrs[role].String())
+		texts = append(texts, gwtable.Role(role).String()+"="+addrs[role].String())
 	}
 	var sets []rrset
 	a, aaaa := addressRecords(name, chosen, opt.ttl)

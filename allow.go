@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/miekg/dns"
 )
 
@@ -42,7 +44,7 @@ type allowSet struct {
 }
 
 // add appends region r's addresses and prefixes to s.
-func (s *allowSet) add(r Region) {
+func (s *allowSet) add(r gwtable.Region) {
 	if s.seen == nil {
 		s.seen = make(map[netip.Addr]bool)
 	}
@@ -204,7 +206,7 @@ func zoneShards(z string, labels []string, sets []allowSet, n int) (shardSizes, 
 
 // allowSets returns the allow set of every region, the union of them all
 // (for all.Z, last), and every label the regions answer to.
-func allowSets(regions []Region) (sets []allowSet, labels []string) {
+func allowSets(regions []gwtable.Region) (sets []allowSet, labels []string) {
 	var all allowSet
 	for _, r := range regions {
 		var s allowSet

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/coredns/coredns/plugin"
 
 	"github.com/miekg/dns"
@@ -16,9 +18,9 @@ type answers struct {
 	nodes   map[string]*node // lower-case FQDN -> what exists there
 	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
 	apex    map[string]*zoneInfo
-	regions []Region       // the table these answers were built from
-	addrs   int            // distinct gateway addresses served
-	wide    []netip.Prefix // subnets too wide to serve address by address
+	regions []gwtable.Region // the table these answers were built from
+	addrs   int              // distinct gateway addresses served
+	wide    []netip.Prefix   // subnets too wide to serve address by address
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -78,13 +80,17 @@ func findSet(sets []rrset, qtype uint16) *rrset {
 	return nil
 }
 
+// decommissioningLabel names a region's decommissioning addresses, as in
+// decommissioning.eastus2.Z.
+const decommissioningLabel = "decommissioning"
+
 // nsLabel is where the zone's name server lives: ns.dns.Z. The "dns" label is
 // reserved so no region can shadow it.
 const nsLabel = "ns.dns."
 
 // buildAnswers turns a table into answers for every zone. Its only error is
 // a Corefile shard size that does not fit a zone.
-func buildAnswers(regions []Region, opt options, health *healthChecker) (*answers, error) {
+func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) (*answers, error) {
 	n := &answers{
 		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
 		apex:    make(map[string]*zoneInfo),
@@ -98,7 +104,7 @@ func buildAnswers(regions []Region, opt options, health *healthChecker) (*answer
 	for _, z := range n.zones {
 		n.addApex(z, opt, ptrZone)
 	}
-	n.addrs = len(distinctAddrs(regions))
+	n.addrs = len(gwtable.Addresses(regions))
 	sets, labels := allowSets(regions)
 	n.wide = sets[len(sets)-1].wide
 	for _, z := range opt.zones {
@@ -164,11 +170,11 @@ func (n *answers) addForward(z string, sets []allowSet, sz shardSizes, opt optio
 // addRegion adds one label's names for region r: the region, its roles, its
 // decommissioning addresses, and, when it has gateways, active and the SRV
 // names.
-func (n *answers) addRegion(z, base string, r Region, opt options, health *healthChecker) {
+func (n *answers) addRegion(z, base string, r gwtable.Region, opt options, health *healthChecker) {
 	n.addAddrs(z, base, r.Addrs, opt.ttl)
 	texts := make([]dns.RR, 0, len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+1)
 	for i, a := range r.Addrs {
-		texts = append(texts, txt(base, opt.ttl, Role(i).String()+"="+a.String()))
+		texts = append(texts, txt(base, opt.ttl, gwtable.Role(i).String()+"="+a.String()))
 	}
 	for _, p := range r.Subnets {
 		texts = append(texts, txt(base, opt.ttl, "subnet="+p.String()))
@@ -193,7 +199,7 @@ func (n *answers) addRegion(z, base string, r Region, opt options, health *healt
 	}
 	targets := make([]string, len(r.Addrs))
 	for i, a := range r.Addrs {
-		role := Role(i).String()
+		role := gwtable.Role(i).String()
 		targets[i] = role + "." + base
 		n.addAddrs(z, targets[i], r.Addrs[i:i+1], opt.ttl)
 		n.add(z, targets[i], rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(targets[i], opt.ttl, role+"="+a.String())}})
@@ -227,7 +233,7 @@ func (n *answers) addReverse(z string, opt options, ptrZone string) {
 	}
 	for _, r := range n.regions {
 		for i, a := range r.Addrs {
-			n.addPTR(z, a, Role(i).String()+"."+r.Name+"."+ptrZone, opt.ttl)
+			n.addPTR(z, a, gwtable.Role(i).String()+"."+r.Name+"."+ptrZone, opt.ttl)
 		}
 		for _, a := range r.Decommissioning {
 			n.addPTR(z, a, decommissioningLabel+"."+r.Name+"."+ptrZone, opt.ttl)

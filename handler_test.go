@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 
@@ -379,7 +381,7 @@ func TestPTR(t *testing.T) {
 			m := new(dns.Msg)
 			m.SetQuestion(rev, dns.TypePTR)
 			resp, _ := serve(t, g, m)
-			want := Role(role).String() + "." + r.Name + ".gateway.mysql.local."
+			want := gwtable.Role(role).String() + "." + r.Name + ".gateway.mysql.local."
 			found := false
 			for _, rr := range resp.Answer {
 				found = found || rr.(*dns.PTR).Ptr == want

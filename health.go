@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 const (
@@ -27,7 +29,7 @@ type healthChecker struct {
 
 	mu        sync.Mutex
 	targets   map[netip.Addr]*addrHealth
-	regions   []Region           // the table being served, for the gateway_up gauge
+	regions   []gwtable.Region   // the table being served, for the gateway_up gauge
 	published map[[3]string]bool // gateway_up series this checker set
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -78,7 +80,7 @@ func (c *healthChecker) track(addr netip.Addr) *addrHealth {
 }
 
 // retain stops probing the addresses the new table no longer has.
-func (c *healthChecker) retain(regions []Region) {
+func (c *healthChecker) retain(regions []gwtable.Region) {
 	keep := make(map[netip.Addr]bool)
 	for _, r := range regions {
 		for _, a := range r.Addrs {
@@ -239,7 +241,7 @@ func (c *healthChecker) publish() {
 			if h.isUp.Load() {
 				v = 1
 			}
-			labels := [3]string{r.Name, Role(role).String(), a.String()}
+			labels := [3]string{r.Name, gwtable.Role(role).String(), a.String()}
 			gatewayUp.WithLabelValues(labels[:]...).Set(v)
 			current[labels] = true
 		}

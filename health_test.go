@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -316,7 +318,7 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	waitReady(t, g)
 	waitActive(t, g, gwPrimary)
 
-	table, err := ParseTable([]byte("lab "+gwSecondary+"\n"), "regions")
+	table, err := gwtable.Parse([]byte("lab "+gwSecondary+"\n"), "regions")
 	if err != nil {
 		t.Fatal(err)
 	}

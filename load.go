@@ -2,50 +2,26 @@ package mysqlgw
 
 import (
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // This file is where a table becomes live: read (the built-in table or the
 // regions file), merge the Corefile's overrides, build every answer, swap the
 // answers in whole. The same steps run at start-up and at every reload.
 
-// maxRegionsFileSize bounds what any read of the regions file takes in, so a
-// runaway file cannot exhaust memory; 16 MiB holds hundreds of thousands of
-// regions.
-const maxRegionsFileSize = 16 << 20
-
-// readRegionsFile reads the regions file, at start-up and at every reload. It
-// never reads more than maxRegionsFileSize+1 bytes: a larger file is refused,
-// whatever its size.
-func readRegionsFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	content, err := io.ReadAll(io.LimitReader(f, maxRegionsFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(content) > maxRegionsFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxRegionsFileSize)
-	}
-	return content, nil
-}
-
 // load reads the table and swaps its answers in. At start-up its error stops
 // the server.
 func (g *MysqlGW) load() error {
 	if g.file == "" {
-		_, err := g.swap(Table{Serial: builtinSerial, HasSerial: true, Regions: builtinRegions})
+		_, err := g.swap(gwtable.Table{Serial: builtinSerial, HasSerial: true, Regions: builtinRegions})
 		return err
 	}
-	content, err := readRegionsFile(g.file)
+	content, err := gwtable.ReadFile(g.file)
 	if err != nil {
 		return err
 	}
-	table, err := ParseTable(content, g.file)
+	table, err := gwtable.Parse(content, g.file)
 	if err != nil {
 		return err
 	}
@@ -61,7 +37,7 @@ func (g *MysqlGW) load() error {
 // swap builds the answers for table plus the Corefile's overrides and serves
 // them from the next query on. On error nothing changes: the last good
 // answers stay.
-func (g *MysqlGW) swap(table Table) (*answers, error) {
+func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	regions, err := g.overrides.merge(table.Regions)
 	if err != nil {
 		return nil, err

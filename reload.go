@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // fileWatcher re-reads the regions file every interval and applies a new
@@ -14,7 +16,7 @@ import (
 type fileWatcher struct {
 	path     string
 	interval time.Duration
-	swap     func(Table) (*answers, error) // serves a new table
+	swap     func(gwtable.Table) (*answers, error) // serves a new table
 
 	applied   [sha256.Size]byte // content of the table being served
 	serial    uint32            // its serial
@@ -64,7 +66,7 @@ func (fw *fileWatcher) stop() {
 // check runs one poll. It is only called from the watcher's goroutine (and
 // from tests), so its fields need no lock.
 func (fw *fileWatcher) check() {
-	content, err := readRegionsFile(fw.path)
+	content, err := gwtable.ReadFile(fw.path)
 	if err != nil {
 		fw.fail(err)
 		return
@@ -82,7 +84,7 @@ func (fw *fileWatcher) check() {
 		fw.fail(fw.rejectErr) // logged again only if another error came between
 		return
 	}
-	table, err := ParseTable(content, fw.path)
+	table, err := gwtable.Parse(content, fw.path)
 	var served *answers
 	if err == nil {
 		served, err = fw.swap(table)
@@ -92,7 +94,7 @@ func (fw *fileWatcher) check() {
 		fw.fail(err)
 		return
 	}
-	if !SerialAfter(table.Serial, fw.serial) {
+	if !gwtable.SerialAfter(table.Serial, fw.serial) {
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
 	fw.applied, fw.serial, fw.lastErr, fw.rejected = sum, table.Serial, "", [sha256.Size]byte{}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
@@ -228,13 +230,13 @@ func (w *watched) poll(n int) {
 // as data and as an answer.
 func (w *watched) wantTable(content string) {
 	w.t.Helper()
-	want, err := parseRegions([]byte(content), "want")
+	table, err := gwtable.Parse([]byte(content), "want")
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	got := w.g.answers.Load().regions
+	want, got := table.Regions, w.g.answers.Load().regions
 	if !reflect.DeepEqual(got, want) {
-		w.t.Fatalf("serving %s\nwant %s", formatRegions(got), formatRegions(want))
+		w.t.Fatalf("serving %+v\nwant %+v", got, want)
 	}
 	// The first region's first address also answers over DNS.
 	m := new(dns.Msg)
@@ -583,8 +585,8 @@ func TestReloadRefusesHugeFile(t *testing.T) {
 	}
 	before := bytesRead(t)
 	w.poll(3)
-	if read := bytesRead(t) - before; read > 3*(maxRegionsFileSize+1)+1<<20 {
-		t.Errorf("three polls read %d bytes, want at most %d each", read, maxRegionsFileSize+1)
+	if read := bytesRead(t) - before; read > 3*(gwtable.MaxFileSize+1)+1<<20 {
+		t.Errorf("three polls read %d bytes, want at most %d each", read, gwtable.MaxFileSize+1)
 	}
 	w.wantTable(tableA)
 	w.wantErrors(1, "larger than 16777216 bytes")

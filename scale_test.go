@@ -3,7 +3,7 @@
 package mysqlgw
 
 // How mysqlgw grows with its table: synthetic tables of 31, 1,000 and 100,000
-// regions, loaded the way a regions file is (parseRegions, overrides.merge,
+// regions, loaded the way a regions file is (gwtable.Parse, overrides.merge,
 // buildAnswers), reporting load time, retained memory per region and lookup
 // cost. Lookups should stay flat; load time and memory should grow linearly.
 
@@ -18,6 +18,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 
 	"github.com/miekg/dns"
 )
@@ -62,11 +63,12 @@ func syntheticRegions(n int) []byte {
 
 // loadSynthetic runs the whole load path of a regions file.
 func loadSynthetic(b *testing.B, content []byte) *answers {
-	regions, err := parseRegions(content, "synthetic")
+	table, err := gwtable.Parse(content, "synthetic")
 	if err != nil {
 		b.Fatal(err)
 	}
-	if regions, err = (overrides{}).merge(regions); err != nil {
+	regions, err := (overrides{}).merge(table.Regions)
+	if err != nil {
 		b.Fatal(err)
 	}
 	ans, err := buildAnswers(regions, scaleOptions, nil)

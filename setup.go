@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
@@ -164,7 +166,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 				reload, reloadSet = d, true
 			case "region":
 				args := c.RemainingArgs()
-				r, err := newRegion(args)
+				r, err := gwtable.ParseRegion(args)
 				if err != nil {
 					return nil, c.Errf("region: %v", err)
 				}
@@ -179,7 +181,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 					return nil, c.ArgErr()
 				}
 				alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
-				if err := CheckRegionName(alias); err != nil {
+				if err := gwtable.CheckRegionName(alias); err != nil {
 					return nil, c.Errf("alias: %v", err)
 				}
 				g.overrides.aliases = append(g.overrides.aliases, aliasRule{
@@ -259,7 +261,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 					return nil, c.ArgErr()
 				}
 				for _, arg := range args {
-					a, err := ParseAddress(arg)
+					a, err := gwtable.ParseAddress(arg)
 					if err != nil {
 						return nil, c.Errf("ns: %v", err)
 					}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/coredns/coredns/plugin/transfer"
 
 	"github.com/miekg/dns"
@@ -40,7 +42,7 @@ func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) 
 		defer close(ch)
 		soa := []dns.RR{info.soa}
 		ch <- soa
-		if serial != 0 && !SerialAfter(info.soa.Serial, serial) {
+		if serial != 0 && !gwtable.SerialAfter(info.soa.Serial, serial) {
 			return // the secondary is current
 		}
 		rrs := info.records(ans, g.opt)
@@ -75,7 +77,7 @@ func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
 		nd := n.nodes[name]
 		sets := nd.rrsets
 		if nd.active != nil {
-			sets = nd.active.choices[int(Primary)]
+			sets = nd.active.choices[int(gwtable.Primary)]
 		}
 		for _, set := range sets {
 			if set.qtype != dns.TypeSOA {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // The tests here run the importer as built from cmd/mysqlgw-regions on the
@@ -90,7 +90,7 @@ func TestImportFixtures(t *testing.T) {
 			if n := strings.Count(run.stderr, "warning: "); n != tc.warnings {
 				t.Errorf("%d warnings, want %d:\n%s", n, tc.warnings, run.stderr)
 			}
-			table, err := mysqlgw.ParseTable([]byte(run.stdout), "imported")
+			table, err := gwtable.Parse([]byte(run.stdout), "imported")
 			if err != nil {
 				t.Fatalf("the imported file does not load: %v\n%s", err, run.stdout)
 			}
@@ -115,7 +115,7 @@ func TestImportFixtures(t *testing.T) {
 }
 
 // checkRegion asks the server for one region's names with dig.
-func checkRegion(t *testing.T, s *server, r mysqlgw.Region) {
+func checkRegion(t *testing.T, s *server, r gwtable.Region) {
 	t.Helper()
 	name := r.Name + ".gateway.mysql.local"
 	var v4, v6, texts []string
@@ -125,7 +125,7 @@ func checkRegion(t *testing.T, s *server, r mysqlgw.Region) {
 		} else {
 			v6 = append(v6, a.String())
 		}
-		texts = append(texts, fmt.Sprintf("%q", mysqlgw.Role(i).String()+"="+a.String()))
+		texts = append(texts, fmt.Sprintf("%q", gwtable.Role(i).String()+"="+a.String()))
 	}
 	for _, p := range r.Subnets {
 		texts = append(texts, fmt.Sprintf("%q", "subnet="+p.String()))
@@ -403,7 +403,7 @@ func TestImportDocsRegionsFile(t *testing.T) {
 		if block.file != "docs/regions-file.md" || !strings.HasPrefix(block.text, "$SERIAL") {
 			continue
 		}
-		table, err := mysqlgw.ParseTable([]byte(block.text), "docs/regions-file.md")
+		table, err := gwtable.Parse([]byte(block.text), "docs/regions-file.md")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
 )
 
@@ -100,17 +100,17 @@ func runDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) != 2 {
 		return 2, fmt.Errorf("diff takes two regions files, OLD and NEW, got %d\n%s", len(args), usage)
 	}
-	var tables [2]mysqlgw.Table
+	var tables [2]gwtable.Table
 	for i, path := range args {
 		content, err := os.ReadFile(path)
 		if err != nil {
 			return 2, err
 		}
-		if tables[i], err = mysqlgw.ParseTable(content, path); err != nil {
+		if tables[i], err = gwtable.Parse(content, path); err != nil {
 			return 2, err
 		}
 	}
-	res := regionsimport.Diff(args[0], tables[0], args[1], tables[1])
+	res := gwtable.Diff(args[0], tables[0], args[1], tables[1])
 	if _, err := io.WriteString(stdout, res.Text); err != nil {
 		return 2, err
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // addFixtures seeds f with the fixtures whose names end in ext, each as it
@@ -39,11 +39,11 @@ func addFixtures(f *testing.F, ext string) {
 }
 
 // checkImported holds any successful import to its promises: the file reads
-// back with mysqlgw.ParseTable as the same regions and serial, and every
+// back with gwtable.Parse as the same regions and serial, and every
 // warning names the source.
 func checkImported(t *testing.T, res Result, source string) {
 	t.Helper()
-	back, err := mysqlgw.ParseTable(res.Bytes(), "out")
+	back, err := gwtable.Parse(res.Bytes(), "out")
 	if err != nil {
 		t.Fatalf("the imported file does not load: %v\n%s", err, res.Bytes())
 	}

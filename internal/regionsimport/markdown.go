@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // column is what a column of a gateway table holds.
@@ -176,7 +176,7 @@ func readMarkdown(content []byte, source string) (Result, error) {
 			if err := applyNote(m[1], m[2], at(i), byName); err != nil {
 				return Result{}, err
 			}
-			notes = append(notes, fmt.Sprintf("line %d: tertiary %s for %s", i+1, m[2], mysqlgw.AzureRegionName(m[1])))
+			notes = append(notes, fmt.Sprintf("line %d: tertiary %s for %s", i+1, m[2], gwtable.AzureRegionName(m[1])))
 			continue
 		}
 		if !strings.Contains(line, "|") || i+1 >= len(lines) || !isDelimiterRow(lines[i+1]) {
@@ -271,12 +271,12 @@ func frontMatterDate(lines []string, source string) (serial uint32, line int, er
 
 // applyNote adds the tertiary address a note gives to its region.
 func applyNote(title, address, where string, byName map[string]*regionBuilder) error {
-	name := mysqlgw.AzureRegionName(title)
+	name := gwtable.AzureRegionName(title)
 	b, ok := byName[name]
 	if !ok {
 		return fmt.Errorf("%s: the note gives a tertiary address for %q, which no row above it has", where, title)
 	}
-	a, err := mysqlgw.ParseAddress(address)
+	a, err := gwtable.ParseAddress(address)
 	if err != nil {
 		return fmt.Errorf("%s: the note's tertiary address: %w", where, err)
 	}
@@ -325,8 +325,8 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 	if title == "" {
 		return nil, 0, fmt.Errorf("%s: a row with addresses but no region name", where)
 	}
-	b := &regionBuilder{name: mysqlgw.AzureRegionName(title), where: where}
-	if err := mysqlgw.CheckRegionName(b.name); err != nil {
+	b := &regionBuilder{name: gwtable.AzureRegionName(title), where: where}
+	if err := gwtable.CheckRegionName(b.name); err != nil {
 		return nil, 0, fmt.Errorf("%s: cell %q: %w", where, cells[0], err)
 	}
 	firstGateway := true
@@ -346,14 +346,14 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 		}
 		for _, tok := range splitCell(c, where, warn) {
 			if kind == colSubnets {
-				p, err := mysqlgw.ParseSubnet(tok)
+				p, err := gwtable.ParseSubnet(tok)
 				if err != nil {
 					return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
 				}
 				b.subnets = append(b.subnets, entry[netip.Prefix]{p, where})
 				continue
 			}
-			a, err := mysqlgw.ParseAddress(tok)
+			a, err := gwtable.ParseAddress(tok)
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // fixtures is the folder of verbatim pages and Service Tags.
@@ -160,7 +160,7 @@ westus2 13.66.226.202
 			if !slices.Contains(res.Header, tc.header) {
 				t.Errorf("header %q lacks %q", res.Header, tc.header)
 			}
-			back, err := mysqlgw.ParseTable(res.Bytes(), tc.file)
+			back, err := gwtable.Parse(res.Bytes(), tc.file)
 			if err != nil || back.Serial != res.Table.Serial || back.HasSerial != res.Table.HasSerial {
 				t.Errorf("the file reads back as serial %d (%v), want %d (%v): %v", back.Serial, back.HasSerial, res.Table.Serial, res.Table.HasSerial, err)
 			}
@@ -359,7 +359,7 @@ func TestImportSerial(t *testing.T) {
 		if res.Header[len(res.Header)-1] != tc.header {
 			t.Errorf("%q: header ends %q, want %q", tc.page, res.Header[len(res.Header)-1], tc.header)
 		}
-		back, err := mysqlgw.ParseTable(res.Bytes(), "out")
+		back, err := gwtable.Parse(res.Bytes(), "out")
 		if err != nil || back.Serial != res.Table.Serial {
 			t.Errorf("%q: reads back with serial %d, want %d: %v", tc.page, back.Serial, res.Table.Serial, err)
 		}

@@ -20,15 +20,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // DefaultTag is the service tag whose <tag>.<Region> values become regions.
 const DefaultTag = "Sql"
-
-// maxGateways is the most gateway addresses a regions file gives a region
-// (primary to gateway16).
-const maxGateways = 16
 
 // maxInput bounds what Import reads: the Service Tags file is about 5 MB,
 // a page well under 1 MB.
@@ -57,13 +53,13 @@ func (w Warning) String() string { return w.Where + ": " + w.Text }
 // Result is an imported table, with the comment lines that say where it came
 // from and the warnings met on the way.
 type Result struct {
-	Table    mysqlgw.Table
+	Table    gwtable.Table
 	Header   []string // comment lines, without the leading "# "
 	Warnings []Warning
 }
 
 // Bytes is the regions file: the header as comments, then the table in the
-// format mysqlgw.ParseTable reads.
+// format gwtable.Parse reads.
 func (r Result) Bytes() []byte {
 	var b bytes.Buffer
 	for _, line := range r.Header {
@@ -83,7 +79,7 @@ func (r Result) Bytes() []byte {
 // Import reads a Markdown page or a Service Tags JSON file (told apart by
 // their first character: '{' or '[' is JSON) and returns the regions file it
 // describes. source names the input in the header, warnings and errors.
-// The result has been checked with mysqlgw.ParseTable.
+// The result has been checked with gwtable.Parse.
 func Import(r io.Reader, source string, opt Options) (Result, error) {
 	return importLimited(r, source, opt, maxInput)
 }
@@ -184,7 +180,7 @@ func finish(res Result, source string, opt Options) (Result, error) {
 	if len(res.Table.Regions) == 0 {
 		return Result{}, fmt.Errorf("%s: no regions to import", source)
 	}
-	back, err := mysqlgw.ParseTable(res.Bytes(), "output")
+	back, err := gwtable.Parse(res.Bytes(), "output")
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: the regions file written would not load (a bug in the importer): %w", source, err)
 	}
@@ -215,16 +211,16 @@ type regionBuilder struct {
 
 // build returns the region, or ok false (with a warning) when it has nothing
 // to serve.
-func (b *regionBuilder) build(warn func(where, format string, args ...any)) (mysqlgw.Region, bool) {
-	r := mysqlgw.Region{Name: b.name}
+func (b *regionBuilder) build(warn func(where, format string, args ...any)) (gwtable.Region, bool) {
+	r := gwtable.Region{Name: b.name}
 	kind := make(map[netip.Addr]string)
 	for _, e := range b.gateways {
 		if _, ok := kind[e.value]; ok {
 			warn(e.where, "%s: gateway %s is listed twice; kept once", b.name, e.value)
 			continue
 		}
-		if len(r.Addrs) == maxGateways {
-			warn(e.where, "%s: more than %d gateways; %s is kept as a subnet", b.name, maxGateways, e.value)
+		if len(r.Addrs) == gwtable.MaxRoles {
+			warn(e.where, "%s: more than %d gateways; %s is kept as a subnet", b.name, gwtable.MaxRoles, e.value)
 			b.subnets = append(b.subnets, entry[netip.Prefix]{netip.PrefixFrom(e.value, e.value.BitLen()), e.where})
 			kind[e.value] = "gateway"
 			continue

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // tagsReader streams a Service Tags file (ServiceTags_Public_YYYYMMDD.json):
@@ -185,12 +185,12 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		return nil, r.errorf(path, "%s has no properties", name)
 	}
 	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
-	if err := mysqlgw.CheckRegionName(b.name); err != nil {
+	if err := gwtable.CheckRegionName(b.name); err != nil {
 		return nil, r.errorf(path+".name", "%s: %v", name, err)
 	}
 	for j, s := range prefixes {
 		where := fmt.Sprintf("%s.addressPrefixes[%d]", propPath, j)
-		p, err := mysqlgw.ParseSubnet(s)
+		p, err := gwtable.ParseSubnet(s)
 		if err != nil {
 			return nil, r.errorf(where, "%v", err)
 		}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mysqlgw/mysqlgw"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // TestImportServiceTagsFixture imports the Service Tags fixture: the three
@@ -40,7 +40,7 @@ func TestImportServiceTagsFixture(t *testing.T) {
 	if len(au.Addrs) != 0 || len(au.Subnets) != 11 || au.Subnets[7].String() != "2603:1010:304::280/123" {
 		t.Errorf("australiacentral: %v subnets %v", au.Addrs, au.Subnets)
 	}
-	if got := joinAddrs(east.Addrs); got != "40.79.84.180 52.167.117.226 52.177.185.181 52.179.178.184 191.239.224.107 191.239.224.110" {
+	if got := fmt.Sprint(east.Addrs); got != "[40.79.84.180 52.167.117.226 52.177.185.181 52.179.178.184 191.239.224.107 191.239.224.110]" {
 		t.Errorf("eastus2 gateways %s", got)
 	}
 	if len(east.Subnets) != 36 || !slices.Contains(east.Subnets, netip.MustParsePrefix("191.239.224.108/31")) {
@@ -308,7 +308,7 @@ func TestImportResultBytes(t *testing.T) {
 	if !slices.Equal(lines[:len(want)], want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines[:len(want)], "\n"), strings.Join(want, "\n"))
 	}
-	table, err := mysqlgw.ParseTable(res.Bytes(), "out")
+	table, err := gwtable.Parse(res.Bytes(), "out")
 	if err != nil || len(table.Regions) != 7 {
 		t.Errorf("reads back as %d regions: %v", len(table.Regions), err)
 	}

@@ -1,12 +1,10 @@
-package regionsimport
+package gwtable
 
 import (
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/mysqlgw/mysqlgw"
 )
 
 // DiffResult is what changed from one regions file to another.
@@ -23,9 +21,9 @@ type DiffResult struct {
 
 // Diff compares the regions of two tables. Only what the server serves
 // counts as a change: a new serial alone is no change.
-func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) DiffResult {
-	oldByName := make(map[string]mysqlgw.Region, len(old.Regions))
-	newByName := make(map[string]mysqlgw.Region, len(new.Regions))
+func Diff(oldName string, old Table, newName string, new Table) DiffResult {
+	oldByName := make(map[string]Region, len(old.Regions))
+	newByName := make(map[string]Region, len(new.Regions))
 	var names []string
 	for _, r := range old.Regions {
 		oldByName[r.Name] = r
@@ -45,10 +43,10 @@ func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) 
 		var lines []string
 		switch {
 		case !inOld:
-			lines = regionLines(mysqlgw.Region{}, n)
+			lines = regionLines(Region{}, n)
 			b.WriteString("+ " + name + " (new region)\n")
 		case !inNew:
-			lines = regionLines(o, mysqlgw.Region{})
+			lines = regionLines(o, Region{})
 			b.WriteString("- " + name + " (region removed)\n")
 		default:
 			lines = regionLines(o, n)
@@ -65,7 +63,7 @@ func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) 
 		return res
 	}
 	res.Text = fmt.Sprintf("--- %s (serial %d)\n+++ %s (serial %d)\n", oldName, old.Serial, newName, new.Serial) + res.Text
-	if !mysqlgw.SerialAfter(new.Serial, old.Serial) {
+	if !SerialAfter(new.Serial, old.Serial) {
 		res.Warning = fmt.Sprintf("%s changes the regions but its serial %d does not come after %s's %d: secondaries that compare serials will not see the change", newName, new.Serial, oldName, old.Serial)
 		if !new.HasSerial {
 			res.Warning += " (it has no $SERIAL)"
@@ -76,7 +74,7 @@ func Diff(oldName string, old mysqlgw.Table, newName string, new mysqlgw.Table) 
 
 // regionLines lists what changed in one region, gateways, then subnets,
 // then decommissioning addresses.
-func regionLines(o, n mysqlgw.Region) []string {
+func regionLines(o, n Region) []string {
 	oldKind, newKind := kinds(o), kinds(n)
 	lines := gatewayLines("+", n.Addrs, oldKind, "decommissioning -> gateway")
 	lines = append(lines, gatewayLines("-", o.Addrs, newKind, "gateway -> decommissioning")...)
@@ -117,7 +115,7 @@ func missing[T fmt.Stringer](prefix string, items []T, inOther func(T) bool) []s
 }
 
 // kinds maps each address of r to "gateway" or "decommissioning".
-func kinds(r mysqlgw.Region) map[netip.Addr]string {
+func kinds(r Region) map[netip.Addr]string {
 	m := make(map[netip.Addr]string, len(r.Addrs)+len(r.Decommissioning))
 	for _, a := range r.Addrs {
 		m[a] = "gateway"

@@ -1,4 +1,4 @@
-package mysqlgw
+package gwtable
 
 import (
 	"bufio"
@@ -19,11 +19,7 @@ type Table struct {
 	Regions   []Region
 }
 
-// builtinSerial is the built-in table's serial: the date of Azure's page it
-// comes from, 22 May 2019, as YYYYMMDDnn.
-const builtinSerial = 2019052201
-
-// ParseTable parses the regions file format:
+// Parse parses the regions file format:
 //
 //	$SERIAL 2023030901
 //	NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]
@@ -32,11 +28,11 @@ const builtinSerial = 2019052201
 // blank lines ignored; $SERIAL, if present, comes before the first region.
 // Errors name source and the line. An empty table is an error: serving no
 // regions is never what the author of a file meant.
-func ParseTable(content []byte, source string) (Table, error) {
+func Parse(content []byte, source string) (Table, error) {
 	var t Table
 	seen := make(map[string]int) // region name -> line that defined it
 	scanner := bufio.NewScanner(bytes.NewReader(content))
-	scanner.Buffer(make([]byte, 0, 4096), maxRegionsFileSize)
+	scanner.Buffer(make([]byte, 0, 4096), MaxFileSize)
 	line := 0
 	for scanner.Scan() {
 		line++
@@ -54,7 +50,7 @@ func ParseTable(content []byte, source string) (Table, error) {
 			}
 			continue
 		}
-		r, err := newRegion(fields)
+		r, err := ParseRegion(fields)
 		if err != nil {
 			return Table{}, fmt.Errorf("%s:%d: %w", source, line, err)
 		}
@@ -111,13 +107,7 @@ func contentSerial(content []byte) uint32 {
 	return binary.BigEndian.Uint32(sum[:4])
 }
 
-// parseRegions is ParseTable for callers that need only the regions.
-func parseRegions(content []byte, source string) ([]Region, error) {
-	t, err := ParseTable(content, source)
-	return t.Regions, err
-}
-
-// Format writes t in the format ParseTable reads: $SERIAL when the table has
+// Format writes t in the format Parse reads: $SERIAL when the table has
 // one, then a region a line.
 func (t Table) Format() []byte {
 	var b bytes.Buffer
@@ -128,7 +118,7 @@ func (t Table) Format() []byte {
 	return b.Bytes()
 }
 
-// formatRegions writes regions a line each, as ParseTable reads them.
+// formatRegions writes regions a line each, as Parse reads them.
 func formatRegions(regions []Region) []byte {
 	var b bytes.Buffer
 	for _, r := range regions {

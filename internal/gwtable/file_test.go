@@ -1,4 +1,4 @@
-package mysqlgw
+package gwtable
 
 import (
 	"fmt"
@@ -14,17 +14,17 @@ eastus2 191.239.224.107 40.79.84.180 52.167.104.0   # three roles
 WestUS2	13.66.226.202
 v6 2001:db8::5 ::ffff:192.0.2.1
 `
-	regions, err := parseRegions([]byte(content), "regions")
+	table, err := Parse([]byte(content), "regions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := string(formatRegions(regions))
+	got := string(formatRegions(table.Regions))
 	want := "eastus2 191.239.224.107 40.79.84.180 52.167.104.0\nwestus2 13.66.226.202\nv6 2001:db8::5 192.0.2.1\n"
 	if got != want {
 		t.Errorf("parsed table formats as\n%s\nwant\n%s", got, want)
 	}
-	again, err := parseRegions([]byte(got), "regions")
-	if err != nil || !reflect.DeepEqual(again, regions) {
+	again, err := Parse([]byte(got), "regions")
+	if err != nil || !reflect.DeepEqual(again.Regions, table.Regions) {
 		t.Errorf("re-parse: %v, %+v", err, again)
 	}
 }
@@ -66,7 +66,7 @@ func TestParseRegionsErrors(t *testing.T) {
 		{"$SERIAL 1\n", "regions: no regions"},
 		{"a 224.0.0.1\n", "regions:1: primary address: address \"224.0.0.1\" is not a host address"},
 	} {
-		_, err := parseRegions([]byte(tc.content), "regions")
+		_, err := Parse([]byte(tc.content), "regions")
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%q: error %v, want %q", tc.content, err, tc.err)
 		}
@@ -92,7 +92,7 @@ sqlonly subnets 20.62.58.128/27 40.70.144.192/29
 six 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 subnets 2001:db8:1::/48 ::ffff:198.51.100.0/120
 inside 40.70.144.193 subnets 40.70.144.192/29
 `
-	table, err := ParseTable([]byte(content), "regions")
+	table, err := Parse([]byte(content), "regions")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ inside 40.70.144.193 subnets 40.70.144.192/29
 	if got := string(table.Format()); got != want {
 		t.Errorf("formats as\n%s\nwant\n%s", got, want)
 	}
-	again, err := ParseTable(table.Format(), "regions")
+	again, err := Parse(table.Format(), "regions")
 	if err != nil || !reflect.DeepEqual(again, table) {
 		t.Errorf("re-parse: %v, %+v", err, again)
 	}
@@ -120,21 +120,11 @@ inside 40.70.144.193 subnets 40.70.144.192/29
 // TestContentSerial: a file without $SERIAL gets a serial from its content,
 // the same for the same content wherever it is loaded.
 func TestContentSerial(t *testing.T) {
-	a, _ := ParseTable([]byte("lab 192.0.2.1\n"), "one")
-	b, _ := ParseTable([]byte("lab 192.0.2.1\n"), "two")
-	c, _ := ParseTable([]byte("lab 192.0.2.2\n"), "one")
+	a, _ := Parse([]byte("lab 192.0.2.1\n"), "one")
+	b, _ := Parse([]byte("lab 192.0.2.1\n"), "two")
+	c, _ := Parse([]byte("lab 192.0.2.2\n"), "one")
 	if a.HasSerial || a.Serial != b.Serial || a.Serial == c.Serial {
 		t.Errorf("serials %d %d %d: want the same for the same content, another for other content", a.Serial, b.Serial, c.Serial)
 	}
 }
 
-func TestAzureRegionName(t *testing.T) {
-	for title, want := range map[string]string{
-		"East US 1": "eastus", "India Central": "centralindia", "South East Asia": "southeastasia",
-		"East US 2": "eastus2", "  West  US ": "westus", "Sweden Central": "swedencentral", "China North 1": "chinanorth",
-	} {
-		if got := AzureRegionName(title); got != want {
-			t.Errorf("%q: %q, want %q", title, got, want)
-		}
-	}
-}

@@ -1,16 +1,14 @@
-package regionsimport
+package gwtable
 
 import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/mysqlgw/mysqlgw"
 )
 
-func parse(t *testing.T, content string) mysqlgw.Table {
+func parse(t *testing.T, content string) Table {
 	t.Helper()
-	table, err := mysqlgw.ParseTable([]byte(content), "test")
+	table, err := Parse([]byte(content), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

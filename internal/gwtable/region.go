@@ -1,4 +1,9 @@
-package mysqlgw
+// Package gwtable is the gateway table: regions, their gateways by role,
+// subnets and decommissioning addresses; the regions file that holds them;
+// the checks every name, address and prefix passes; the difference between
+// two tables; and Azure's region names. It imports nothing from CoreDNS, so
+// the importer and other commands link it alone.
+package gwtable
 
 import (
 	"fmt"
@@ -15,10 +20,10 @@ const (
 	Tertiary              // East US 2 only, in Azure's table
 )
 
-// maxRoles bounds a region's gateway addresses. Azure's tables have up to
+// MaxRoles bounds a region's gateway addresses. Azure's tables have up to
 // three for MySQL and six for Azure SQL; its service tags have thirteen
 // single addresses for Sql.WestEurope.
-const maxRoles = 16
+const MaxRoles = 16
 
 // String is the label of the role's names, as in primary.eastus2.Z: primary,
 // secondary, tertiary, then gateway4 to gateway16.
@@ -33,10 +38,6 @@ func (r Role) String() string {
 	}
 	return fmt.Sprintf("gateway%d", int(r)+1)
 }
-
-// decommissioningLabel names a region's decommissioning addresses, as in
-// decommissioning.eastus2.Z.
-const decommissioningLabel = "decommissioning"
 
 // Region is one row of the gateway table.
 type Region struct {
@@ -109,10 +110,11 @@ func ParseAddress(s string) (netip.Addr, error) {
 	return a, nil
 }
 
-// newRegion validates one row: NAME [ADDRESS ...] [subnets PREFIX ...]
-// [decommissioning ADDRESS ...], the sections in that order, each at most
-// once. Gateway addresses come first, in role order.
-func newRegion(fields []string) (Region, error) {
+// ParseRegion validates one row, of a regions file or a Corefile's region
+// line: NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...],
+// the sections in that order, each at most once. Gateway addresses come
+// first, in role order.
+func ParseRegion(fields []string) (Region, error) {
 	if len(fields) < 2 {
 		return Region{}, fmt.Errorf("want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got %d field(s)", len(fields))
 	}
@@ -146,8 +148,8 @@ func newRegion(fields []string) (Region, error) {
 		}
 		what := section
 		if section == "gateway" {
-			if len(r.Addrs) == maxRoles {
-				return Region{}, fmt.Errorf("more than %d gateway addresses", maxRoles)
+			if len(r.Addrs) == MaxRoles {
+				return Region{}, fmt.Errorf("more than %d gateway addresses", MaxRoles)
 			}
 			what = Role(len(r.Addrs)).String()
 		}
@@ -209,66 +211,8 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// aliasRule is one `alias ALIAS NAME` line of the Corefile, kept with its
-// position so an error at reload still points at the line that caused it.
-type aliasRule struct {
-	alias, target string
-	where         string // "Corefile:12"
-}
-
-// overrides are the Corefile's own additions to whatever table is loaded:
-// `region` lines replace or add regions, `alias` lines add names.
-type overrides struct {
-	regions []Region
-	aliases []aliasRule
-}
-
-// apply returns base with the overrides laid over it, every name checked to be
-// unique. base is not modified, so the built-in table stays pristine.
-func (o overrides) merge(base []Region) ([]Region, error) {
-	regions := make([]Region, 0, len(base)+len(o.regions))
-	index := make(map[string]int, len(base)+len(o.regions))
-	for _, r := range base {
-		r.Aliases = append([]string(nil), r.Aliases...)
-		index[r.Name] = len(regions)
-		regions = append(regions, r)
-	}
-	for _, r := range o.regions {
-		if i, ok := index[r.Name]; ok {
-			r.Title = regions[i].Title
-			regions[i] = r
-			continue
-		}
-		index[r.Name] = len(regions)
-		regions = append(regions, r)
-	}
-	// Every label, name or alias, must lead to exactly one region.
-	owner := make(map[string]string, 2*len(regions))
-	for _, r := range regions {
-		for _, label := range append([]string{r.Name}, r.Aliases...) {
-			if other, ok := owner[label]; ok {
-				return nil, fmt.Errorf("name %q is used by both region %q and region %q", label, other, r.Name)
-			}
-			owner[label] = r.Name
-		}
-	}
-	for _, a := range o.aliases {
-		target, ok := owner[a.target]
-		if !ok {
-			return nil, fmt.Errorf("%s: alias %q: unknown region %q", a.where, a.alias, a.target)
-		}
-		if other, ok := owner[a.alias]; ok {
-			return nil, fmt.Errorf("%s: alias %q: already names region %q", a.where, a.alias, other)
-		}
-		owner[a.alias] = target
-		i := index[target]
-		regions[i].Aliases = append(regions[i].Aliases, a.alias)
-	}
-	return regions, nil
-}
-
-// distinctAddrs returns every address of regions once, in table order.
-func distinctAddrs(regions []Region) []netip.Addr {
+// Addresses returns every gateway address of regions once, in table order.
+func Addresses(regions []Region) []netip.Addr {
 	var all []netip.Addr
 	seen := make(map[netip.Addr]bool)
 	for _, r := range regions {
