@@ -127,4 +127,3 @@ func TestContentSerial(t *testing.T) {
 		t.Errorf("serials %d %d %d: want the same for the same content, another for other content", a.Serial, b.Serial, c.Serial)
 	}
 }
-
