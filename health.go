@@ -16,6 +16,17 @@ const (
 	defaultProbeTimeout = time.Second
 )
 
+// healthConfig is what the Corefile's healthcheck, rise, fall and probe
+// properties say, with the gateway port in probe.
+type healthConfig struct {
+	interval   time.Duration // between probes of one address; 0: no health checks
+	probe      prober
+	rise, fall int // consecutive passes (fails) before an address is up (down)
+}
+
+// defaultHealth is the health checks without a healthcheck property: off.
+var defaultHealth = healthConfig{rise: 2, fall: 3, probe: prober{mode: probeLogin, user: defaultProbeUser}}
+
 // healthChecker probes every address of the table on the gateway port (by
 // default with a complete MySQL login, see probe.go). Each address has one goroutine, so at most one probe per
 // address is ever in flight; rounds after the first are jittered so that the
@@ -23,9 +34,7 @@ const (
 // start and stop, which the server calls, so a Corefile reload leaves no
 // goroutine behind.
 type healthChecker struct {
-	interval   time.Duration
-	probe      prober
-	rise, fall int // consecutive passes (fails) before an address is up (down)
+	healthConfig
 
 	mu        sync.Mutex
 	targets   map[netip.Addr]*addrHealth
@@ -49,11 +58,8 @@ type addrHealth struct {
 	stopped chan struct{}
 }
 
-func newHealthChecker(interval time.Duration, probe prober, rise, fall int) *healthChecker {
-	return &healthChecker{
-		interval: interval, probe: probe, rise: rise, fall: fall,
-		targets: make(map[netip.Addr]*addrHealth),
-	}
+func newHealthChecker(cfg healthConfig) *healthChecker {
+	return &healthChecker{healthConfig: cfg, targets: make(map[netip.Addr]*addrHealth)}
 }
 
 // up reports whether the address passes its checks. An address not probed

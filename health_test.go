@@ -276,7 +276,7 @@ func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 // state changes only after rise passes or fall failures in a row.
 func TestHealthHysteresis(t *testing.T) {
 	port := gatewayPort(t)
-	c := newHealthChecker(time.Hour, prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, 2, 3)
+	c := newHealthChecker(healthConfig{interval: time.Hour, probe: prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, rise: 2, fall: 3})
 	h := c.track(netip.MustParseAddr(gwPrimary))
 	ctx := context.Background()
 

@@ -83,6 +83,21 @@ func setup(c *caddy.Controller) error {
 	return nil
 }
 
+// settings are what parse reads into values of its own: the properties it
+// builds parts of the plugin from once every line is read (a later line, such
+// as port or regions, may change what they build), and the region lines seen.
+type settings struct {
+	health      healthConfig
+	reload      reloadConfig
+	regionLines map[string]int // the line of each region property, to name it when a name repeats
+}
+
+// reloadConfig is the reload property.
+type reloadConfig struct {
+	interval time.Duration // between checks of the regions file; 0: never
+	where    string        // the Corefile line of reload, "" when it is not given
+}
+
 func parse(c *caddy.Controller) (*MysqlGW, error) {
 	g := &MysqlGW{opt: options{
 		ttl:       defaultTTL,
@@ -96,15 +111,11 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			g.opt.bindAddrs = append(g.opt.bindAddrs, a.Unmap())
 		}
 	}
-	soaSet := false
-	var (
-		reload            = defaultReload
-		reloadSet         bool
-		interval, timeout time.Duration
-		rise, fall        = 2, 3
-		probe             = prober{mode: probeLogin, user: defaultProbeUser}
-		regionLines       = map[string]int{}
-	)
+	s := settings{
+		health:      defaultHealth,
+		reload:      reloadConfig{interval: defaultReload},
+		regionLines: map[string]int{},
+	}
 	blocks := 0
 	for c.Next() {
 		if blocks++; blocks > 1 {
@@ -124,188 +135,182 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			}
 		}
 		for c.NextBlock() {
-			switch c.Val() {
-			case "ttl":
-				ttl, err := intArg(c, 0, maxTTL)
-				if err != nil {
-					return nil, err
-				}
-				g.opt.ttl = uint32(ttl)
-			case "active_ttl":
-				ttl, err := intArg(c, 0, maxTTL)
-				if err != nil {
-					return nil, err
-				}
-				g.opt.activeTTL = uint32(ttl)
-			case "port":
-				port, err := intArg(c, 1, 65535)
-				if err != nil {
-					return nil, err
-				}
-				g.opt.port = uint16(port)
-			case "regions":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return nil, c.ArgErr()
-				}
-				if g.file != "" {
-					return nil, c.Errf("regions is given twice")
-				}
-				g.file = args[0]
-				if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(g.file) && root != "" {
-					g.file = filepath.Join(root, g.file)
-				}
-			case "reload":
-				d, err := durationArg(c)
-				if err != nil {
-					return nil, err
-				}
-				if d != 0 && d < minReload {
-					return nil, c.Errf("reload must be 0 (off) or at least %s, got %s", minReload, d)
-				}
-				reload, reloadSet = d, true
-			case "region":
-				args := c.RemainingArgs()
-				r, err := gwtable.ParseRegion(args)
-				if err != nil {
-					return nil, c.Errf("region: %v", err)
-				}
-				if prev, ok := regionLines[r.Name]; ok {
-					return nil, c.Errf("region %q is already defined on line %d", r.Name, prev)
-				}
-				regionLines[r.Name] = c.Line()
-				g.overrides.regions = append(g.overrides.regions, r)
-			case "alias":
-				args := c.RemainingArgs()
-				if len(args) != 2 {
-					return nil, c.ArgErr()
-				}
-				alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
-				if err := gwtable.CheckRegionName(alias); err != nil {
-					return nil, c.Errf("alias: %v", err)
-				}
-				g.overrides.aliases = append(g.overrides.aliases, aliasRule{
-					alias: alias, target: target, where: fmt.Sprintf("%s:%d", c.File(), c.Line()),
-				})
-			case "fallthrough":
-				g.Fall.SetZonesFromArgs(c.RemainingArgs())
-			case "healthcheck":
-				args := c.RemainingArgs()
-				if len(args) < 1 || len(args) > 2 {
-					return nil, c.ArgErr()
-				}
-				var err error
-				if interval, err = parseDuration(c, "healthcheck", args[0]); err != nil {
-					return nil, err
-				}
-				if interval < minProbeInterval {
-					return nil, c.Errf("healthcheck interval must be at least %s, got %s", minProbeInterval, interval)
-				}
-				timeout = min(defaultProbeTimeout, interval)
-				if len(args) == 2 {
-					if timeout, err = parseDuration(c, "healthcheck", args[1]); err != nil {
-						return nil, err
-					}
-					if timeout <= 0 || timeout > interval {
-						return nil, c.Errf("healthcheck timeout must be above 0 and at most the interval %s, got %s", interval, timeout)
-					}
-				}
-			case "rise":
-				n, err := intArg(c, 1, 100)
-				if err != nil {
-					return nil, err
-				}
-				rise = n
-			case "fall":
-				n, err := intArg(c, 1, 100)
-				if err != nil {
-					return nil, err
-				}
-				fall = n
-			case "probe":
-				args := c.RemainingArgs()
-				if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[0] != "mysql") {
-					return nil, c.ArgErr()
-				}
-				switch args[0] {
-				case "mysql":
-					probe.mode = probeLogin
-					if len(args) == 2 {
-						if err := checkProbeUser(args[1]); err != nil {
-							return nil, c.Errf("probe mysql: %v", err)
-						}
-						probe.user = args[1]
-					}
-				case "greeting":
-					probe.mode = probeGreeting
-				case "connect":
-					probe.mode = probeConnect
-				default:
-					return nil, c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
-				}
-			case "shard":
-				n, err := intArg(c, 1, maxShard)
-				if err != nil {
-					return nil, err
-				}
-				g.opt.shard, g.opt.shardWhere = n, fmt.Sprintf("%s:%d", c.File(), c.Line())
-			case "soa":
-				t, err := parseSOA(c)
-				if err != nil {
-					return nil, err
-				}
-				g.opt.soa, soaSet = t, true
-			case "ns":
-				args := c.RemainingArgs()
-				if len(args) == 0 {
-					return nil, c.ArgErr()
-				}
-				for _, arg := range args {
-					a, err := gwtable.ParseAddress(arg)
-					if err != nil {
-						return nil, c.Errf("ns: %v", err)
-					}
-					g.opt.nsAddrs = append(g.opt.nsAddrs, a)
-				}
-			case "failover":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return nil, c.ArgErr()
-				}
-				switch args[0] {
-				case "open":
-					g.opt.failOpen = true
-				case "closed":
-					g.opt.failOpen = false
-				default:
-					return nil, c.Errf("failover must be open or closed, got %q", args[0])
-				}
-			default:
-				return nil, c.Errf("unknown property '%s'", c.Val())
+			if err := parseProperty(c, g, &s); err != nil {
+				return nil, err
 			}
 		}
 	}
+
 	if len(g.opt.zones) == 0 && len(g.opt.reverse) == 0 {
 		g.opt.zones = []string{defaultZone}
 	}
-	if !soaSet {
+	if g.opt.soa.minimum == 0 { // no soa line: parseSOA takes no 0
 		g.opt.soa.minimum = g.opt.ttl // negative answers are cached as long as positive ones
 	}
-	if reloadSet && g.file == "" {
-		return nil, c.Errf("reload needs a regions FILE to watch")
+	if s.reload.where != "" && g.file == "" {
+		return nil, fmt.Errorf("%s: reload needs a regions FILE to watch", s.reload.where)
 	}
-	if g.file != "" && reload > 0 {
-		g.watcher = &fileWatcher{path: g.file, interval: reload, swap: g.swap}
+	if g.file != "" && s.reload.interval > 0 {
+		g.watcher = &fileWatcher{path: g.file, interval: s.reload.interval, swap: g.swap}
 	}
-	if interval > 0 {
-		probe.port, probe.timeout = g.opt.port, timeout
-		g.health = newHealthChecker(interval, probe, rise, fall)
+	if s.health.interval > 0 {
+		s.health.probe.port = g.opt.port
+		g.health = newHealthChecker(s.health)
 	}
 	return g, nil
 }
 
-// intArg reads the one integer argument of the current property, in [lo, hi].
-func intArg(c *caddy.Controller, lo, hi int) (int, error) {
+// parseProperty reads one property of the block into g, or into s for those
+// parse builds from at the end.
+func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
+	var err error
+	switch c.Val() {
+	case "ttl":
+		g.opt.ttl, err = numArg[uint32](c, 0, maxTTL)
+	case "active_ttl":
+		g.opt.activeTTL, err = numArg[uint32](c, 0, maxTTL)
+	case "port":
+		g.opt.port, err = numArg[uint16](c, 1, 65535)
+	case "shard":
+		g.opt.shard, err = numArg[int](c, 1, maxShard)
+		g.opt.shardWhere = position(c)
+	case "soa":
+		g.opt.soa, err = parseSOA(c)
+	case "ns":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, arg := range args {
+			a, err := gwtable.ParseAddress(arg)
+			if err != nil {
+				return c.Errf("ns: %v", err)
+			}
+			g.opt.nsAddrs = append(g.opt.nsAddrs, a)
+		}
+	case "failover":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		switch args[0] {
+		case "open", "closed":
+			g.opt.failOpen = args[0] == "open"
+		default:
+			return c.Errf("failover must be open or closed, got %q", args[0])
+		}
+	case "regions":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		if g.file != "" {
+			return c.Errf("regions is given twice")
+		}
+		g.file = args[0]
+		if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(g.file) && root != "" {
+			g.file = filepath.Join(root, g.file)
+		}
+	case "reload":
+		s.reload.where = position(c)
+		s.reload.interval, err = durationArg(c)
+		if err == nil && s.reload.interval != 0 && s.reload.interval < minReload {
+			err = c.Errf("reload must be 0 (off) or at least %s, got %s", minReload, s.reload.interval)
+		}
+	case "region":
+		r, err := gwtable.ParseRegion(c.RemainingArgs())
+		if err != nil {
+			return c.Errf("region: %v", err)
+		}
+		if prev, ok := s.regionLines[r.Name]; ok {
+			return c.Errf("region %q is already defined on line %d", r.Name, prev)
+		}
+		s.regionLines[r.Name] = c.Line()
+		g.overrides.regions = append(g.overrides.regions, r)
+	case "alias":
+		args := c.RemainingArgs()
+		if len(args) != 2 {
+			return c.ArgErr()
+		}
+		alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
+		if err := gwtable.CheckRegionName(alias); err != nil {
+			return c.Errf("alias: %v", err)
+		}
+		g.overrides.aliases = append(g.overrides.aliases, aliasRule{alias: alias, target: target, where: position(c)})
+	case "fallthrough":
+		g.Fall.SetZonesFromArgs(c.RemainingArgs())
+	case "healthcheck":
+		s.health.interval, s.health.probe.timeout, err = parseHealthcheck(c)
+	case "rise":
+		s.health.rise, err = numArg[int](c, 1, 100)
+	case "fall":
+		s.health.fall, err = numArg[int](c, 1, 100)
+	case "probe":
+		err = parseProbe(c, &s.health.probe)
+	default:
+		return c.Errf("unknown property '%s'", c.Val())
+	}
+	return err
+}
+
+// parseHealthcheck reads `healthcheck INTERVAL [TIMEOUT]`; the timeout is
+// at most a second unless given.
+func parseHealthcheck(c *caddy.Controller) (interval, timeout time.Duration, err error) {
+	args := c.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return 0, 0, c.ArgErr()
+	}
+	if interval, err = parseDuration(c, "healthcheck", args[0]); err != nil {
+		return 0, 0, err
+	}
+	if interval < minProbeInterval {
+		return 0, 0, c.Errf("healthcheck interval must be at least %s, got %s", minProbeInterval, interval)
+	}
+	if len(args) == 1 {
+		return interval, min(defaultProbeTimeout, interval), nil
+	}
+	if timeout, err = parseDuration(c, "healthcheck", args[1]); err != nil {
+		return 0, 0, err
+	}
+	if timeout <= 0 || timeout > interval {
+		return 0, 0, c.Errf("healthcheck timeout must be above 0 and at most the interval %s, got %s", interval, timeout)
+	}
+	return interval, timeout, nil
+}
+
+// parseProbe reads `probe mysql [USER]`, `probe greeting` or `probe
+// connect` into p; a user given once stays for a later `probe mysql`.
+func parseProbe(c *caddy.Controller, p *prober) error {
+	args := c.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[0] != "mysql") {
+		return c.ArgErr()
+	}
+	switch args[0] {
+	case "mysql":
+		p.mode = probeLogin
+		if len(args) == 2 {
+			if err := checkProbeUser(args[1]); err != nil {
+				return c.Errf("probe mysql: %v", err)
+			}
+			p.user = args[1]
+		}
+	case "greeting":
+		p.mode = probeGreeting
+	case "connect":
+		p.mode = probeConnect
+	default:
+		return c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
+	}
+	return nil
+}
+
+// position is the current line of the Corefile, "Corefile:12", for errors
+// found after parse has moved on.
+func position(c *caddy.Controller) string { return fmt.Sprintf("%s:%d", c.File(), c.Line()) }
+
+// numArg reads the one integer argument of the current property, in [lo, hi]
+// (which T holds).
+func numArg[T int | uint16 | uint32](c *caddy.Controller, lo, hi int) (T, error) {
 	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
@@ -318,7 +323,7 @@ func intArg(c *caddy.Controller, lo, hi int) (int, error) {
 	if n < lo || n > hi {
 		return 0, c.Errf("%s must be in range [%d, %d], got %d", name, lo, hi, n)
 	}
-	return n, nil
+	return T(n), nil
 }
 
 func durationArg(c *caddy.Controller) (time.Duration, error) {

@@ -47,6 +47,7 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n ttl abc\n}", `ttl: "abc" is not a whole number`},
 		{"mysqlgw {\n port 0\n}", "port must be in range [1, 65535]"},
 		{"mysqlgw {\n reload 5s\n}", "reload needs a regions FILE"},
+		{"mysqlgw {\n reload 5s\n ttl 3\n}", "Testfile:2: reload needs a regions FILE to watch"},
 		{"mysqlgw {\n regions " + good + "\n reload soon\n}", `Testfile:3 - Error during parsing: reload: "soon" is not a duration`},
 		{"mysqlgw {\n regions " + good + "\n reload 1ms\n}", "reload must be 0 (off) or at least 100ms"},
 		{"mysqlgw {\n regions\n}", "Wrong argument count"},
@@ -145,6 +146,20 @@ func TestParseSettings(t *testing.T) {
 	}
 	if g.watcher != nil {
 		t.Error("a file watcher without a regions file")
+	}
+	// A setting built from at the end takes the lines after it into account.
+	g = newTestPlugin(t, "mysqlgw {\n healthcheck 1s\n reload 2s\n soa 43200 7200 2419200 3600\n ttl 60\n port 3307\n regions "+loopbackTable(t, "lab 127.0.0.2")+"\n}")
+	if g.health == nil || g.health.probe.port != 3307 || g.health.probe.timeout != time.Second || g.health.rise != 2 || g.health.fall != 3 {
+		t.Errorf("health checker %+v, want port 3307, timeout 1s, rise 2, fall 3", g.health)
+	}
+	if g.watcher == nil || g.watcher.interval != 2*time.Second {
+		t.Errorf("file watcher %+v, want one every 2s", g.watcher)
+	}
+	if g.opt.soa.minimum != 3600 {
+		t.Errorf("SOA minimum %d after a later ttl 60, want the soa line's 3600", g.opt.soa.minimum)
+	}
+	if g = newTestPlugin(t, "mysqlgw {\n regions "+loopbackTable(t, "lab 127.0.0.2")+"\n reload 0\n}"); g.watcher != nil {
+		t.Error("a file watcher with reload 0")
 	}
 	// Defaults.
 	g = newTestPlugin(t, "mysqlgw")

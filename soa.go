@@ -11,8 +11,8 @@ type soaTimers struct{ refresh, retry, expire, minimum uint32 }
 
 // defaultSOA is at or above the values secondaries are commonly advised to
 // use (RIPE-203, RFC 1912): refresh 4 hours, retry 1 hour, expire 2 weeks;
-// minimum, the negative-caching TTL (RFC 2308), is set by parse: the ttl,
-// unless soa gives one.
+// minimum, the negative-caching TTL (RFC 2308), is 0 here, which parseSOA
+// never returns: parse then sets it to the ttl.
 var defaultSOA = soaTimers{refresh: 14400, retry: 3600, expire: 1209600}
 
 // parseSOA reads `soa REFRESH RETRY EXPIRE MINIMUM` and checks it as RFC 1912
