@@ -182,13 +182,11 @@ func (c *healthChecker) probeOnce(ctx context.Context, h *addrHealth) {
 		return // stopped mid-probe: the result says nothing about the gateway
 	}
 	label := h.addr.String()
-	probeCount.WithLabelValues(label).Inc()
 	passed := err == nil
 	if passed {
 		probeResultCount.WithLabelValues(label, resultUp, "").Inc()
 		h.passes, h.fails = h.passes+1, 0
 	} else {
-		probeFailureCount.WithLabelValues(label).Inc()
 		result, code := resultError, ""
 		if pe, ok := err.(*probeError); ok {
 			result, code = pe.result, pe.codeLabel()

@@ -19,6 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // The stand-in gateways live on these loopback addresses; the built-in
@@ -326,27 +327,46 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitActive(t, g, gwSecondary)
-	old := counterValue(probeCount.WithLabelValues(gwPrimary))
-	fresh := counterValue(probeCount.WithLabelValues(gwSecondary))
+	old := probesOf(t, gwPrimary)
+	fresh := probesOf(t, gwSecondary)
 	g.health.mu.Lock()
 	_, stillTracked := g.health.targets[netip.MustParseAddr(gwPrimary)]
 	g.health.mu.Unlock()
 	if stillTracked {
 		t.Error("the address the new table dropped is still tracked")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for counterValue(probeCount.WithLabelValues(gwSecondary)) < fresh+3 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if counterValue(probeCount.WithLabelValues(gwPrimary)) != old {
+	testutil.Until(t, 10*time.Second, "three probes of the new address", func() bool { return probesOf(t, gwSecondary) >= fresh+3 })
+	if probesOf(t, gwPrimary) != old {
 		t.Error("the dropped address is still being probed")
-	}
-	if counterValue(probeCount.WithLabelValues(gwSecondary)) < fresh+3 {
-		t.Error("the new address is not being probed")
 	}
 
 	g.stop()
 	waitGoroutines(t, base)
+}
+
+// probesOf is the number of probes of addr that finished: the sum of
+// health_probe_results_total over its results and codes.
+func probesOf(t *testing.T, addr string) float64 {
+	t.Helper()
+	series := make(chan prometheus.Metric)
+	go func() {
+		probeResultCount.Collect(series)
+		close(series)
+	}()
+	sum := 0.0
+	for s := range series {
+		var m dto.Metric
+		if err := s.Write(&m); err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "address" && l.GetValue() == addr {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // waitGoroutines waits for the goroutine count to fall back to base: every

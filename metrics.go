@@ -9,13 +9,14 @@ import (
 )
 
 var (
-	// requestCount counts the queries mysqlgw answered, by type and by kind
-	// of answer: answer, nodata, nxdomain, or fallthrough to the next plugin.
+	// requestCount counts the class IN queries for names in mysqlgw's zones,
+	// by type and kind: answer, nodata, nxdomain, or fallthrough to the next
+	// plugin. Queries it passes on for any other reason are not counted.
 	requestCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",
 		Name:      "requests_total",
-		Help:      "Counter of queries answered by mysqlgw, by query type and answer kind.",
+		Help:      "Counter of queries in mysqlgw's zones, by query type and kind: answer, nodata, nxdomain, or fallthrough to the next plugin.",
 	}, []string{"server", "zone", "view", "type", "kind"})
 
 	reloadCount = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -53,23 +54,10 @@ var (
 		Help:      "Whether a region's gateway address passes its health checks (1) or not (0).",
 	}, []string{"region", "role", "address"})
 
-	probeCount = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "mysqlgw",
-		Name:      "health_probes_total",
-		Help:      "Counter of TCP health probes sent, by address.",
-	}, []string{"address"})
-
-	probeFailureCount = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "mysqlgw",
-		Name:      "health_probe_failures_total",
-		Help:      "Counter of TCP health probes that failed, by address.",
-	}, []string{"address"})
-
-	// probeResultCount tells probe outcomes apart: up, timeout, refused,
-	// closed, protocol, error, or error_greeting with the server's error code
-	// (1129: the prober's address is blocked).
+	// probeResultCount counts every finished probe by its outcome: up,
+	// timeout, refused, closed, protocol, error, or error_greeting with the
+	// server's error code (1129: the prober's address is blocked). Probes
+	// sent are its sum by address; failures, that sum without up.
 	probeResultCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",
@@ -94,11 +82,12 @@ const (
 	kindFallthrough = "fallthrough"
 )
 
-// typeLabel bounds the type label to the types a client of this table asks
-// for, so that a scanner cannot mint a new time series with every type.
+// typeLabel bounds the type label to the types mysqlgw answers (ANY
+// included) and those resolvers commonly ask of any name, so that a scanner
+// cannot mint a new time series with every type.
 func typeLabel(qtype uint16) string {
 	switch qtype {
-	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeSRV, dns.TypePTR, dns.TypeSOA, dns.TypeNS, dns.TypeANY,
+	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeSRV, dns.TypePTR, dns.TypeSOA, dns.TypeNS, dns.TypeAPL, dns.TypeANY,
 		dns.TypeMX, dns.TypeCNAME, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeDS, dns.TypeDNSKEY, dns.TypeCAA:
 		return dns.TypeToString[qtype]
 	}

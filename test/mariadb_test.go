@@ -61,7 +61,7 @@ func TestMariaDB(t *testing.T) {
 			db := srv(t, tc.addr, tc.id, "--max-connect-errors=5")
 			s := startGateway(t, "lab "+tc.addr+"\nnoresolve 127.0.0.29", "probe "+tc.probe)
 			waitFor(t, "a block", db.blocked)
-			s.waitMetric(`coredns_mysqlgw_health_probes_total{address="`+tc.addr+`"}`, 50)
+			waitFor(t, "50 probes of "+tc.addr, func() bool { return s.probes(tc.addr) >= 50 })
 			s.waitMetric(probeResults("127.0.0.29", "up", ""), 50)
 			t.Logf("probe %s, max_connect_errors 5, 50 probes: %d handshake errors counted, then %d probes blocked",
 				tc.probe, db.hostCache("SUM_CONNECT_ERRORS"), db.hostCache("COUNT_HOST_BLOCKED_ERRORS"))
@@ -377,8 +377,17 @@ func probeResults(addr, result, code string) string {
 	return fmt.Sprintf(`coredns_mysqlgw_health_probe_results_total{address=%q,code=%q,result=%q}`, addr, code, result)
 }
 
+// probes is how many probes of addr finished: its series of
+// coredns_mysqlgw_health_probe_results_total summed over result and code.
+func (g *gateway) probes(addr string) float64 {
+	return g.sum(`coredns_mysqlgw_health_probe_results_total{address="` + addr + `",`)
+}
+
 // metric reads one series from /metrics; 0 when it is absent.
-func (g *gateway) metric(series string) float64 {
+func (g *gateway) metric(series string) float64 { return g.sum(series + " ") }
+
+// sum adds up the values of the /metrics lines that start with prefix.
+func (g *gateway) sum(prefix string) float64 {
 	g.t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", g.metricsPort))
 	if err != nil {
@@ -386,13 +395,14 @@ func (g *gateway) metric(series string) float64 {
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
+	total := 0.0
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
+		if line, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			total += f
 		}
 	}
-	return 0
+	return total
 }
 
 // waitMetric polls until series reaches at least want.
