@@ -24,7 +24,8 @@ type healthConfig struct {
 	rise, fall int // consecutive passes (fails) before an address is up (down)
 }
 
-// defaultHealth is the health checks without a healthcheck property: off.
+// defaultHealth holds the defaults of rise, fall and probe; its interval of 0
+// keeps health checks off until a healthcheck property sets one.
 var defaultHealth = healthConfig{rise: 2, fall: 3, probe: prober{mode: probeLogin, user: defaultProbeUser}}
 
 // healthChecker probes every address of the table on the gateway port (by
