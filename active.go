@@ -49,8 +49,7 @@ func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, 
 	if health != nil {
 		onAddr.checker, onSRV.checker = health, health
 		for _, a := range r.Addrs {
-			h := health.track(a)
-			onAddr.health = append(onAddr.health, h)
+			onAddr.health = append(onAddr.health, n.healthOf(a, health))
 		}
 		onSRV.health = onAddr.health
 	}
@@ -66,6 +65,22 @@ func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, 
 		onSRV.choices[noneHealthy] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, all)}
 	}
 	addrNode.active, srvNode.active = onAddr, onSRV
+}
+
+// healthOf is the state that active names read for gateway address a: one
+// for each address across the build, the checker's own where it tracks a
+// already. The build only reads the checker; sync adopts the states after the
+// swap.
+func (n *answers) healthOf(a netip.Addr, health *healthChecker) *addrHealth {
+	if h, ok := n.gateways[a]; ok {
+		return h
+	}
+	if n.gateways == nil {
+		n.gateways = make(map[netip.Addr]*addrHealth)
+	}
+	h := health.stateOf(a)
+	n.gateways[a] = h
+	return h
 }
 
 // activeSets is the A, AAAA and TXT answer of an active name for roles; opt

@@ -21,6 +21,11 @@ type answers struct {
 	regions []gwtable.Region // the table these answers were built from
 	addrs   int              // distinct gateway addresses served
 	wide    []netip.Prefix   // subnets too wide to serve address by address
+
+	// gateways is the health state of every address an active name reads,
+	// for the checker to probe once these answers are served; nil without
+	// health checking.
+	gateways map[netip.Addr]*addrHealth
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -88,9 +93,20 @@ const decommissioningLabel = "decommissioning"
 // reserved so no region can shadow it.
 const nsLabel = "ns.dns."
 
-// buildAnswers turns a table into answers for every zone. Its only error is
-// a Corefile shard size that does not fit a zone.
+// buildAnswers turns a table into answers for every zone. It has no side
+// effects: health is only read (see healthOf), and every check runs before
+// anything is built. Its only error is a Corefile shard size that does not
+// fit a zone.
 func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) (*answers, error) {
+	sets, labels := allowSets(regions)
+	sizes := make([]shardSizes, len(opt.zones))
+	for i, z := range opt.zones {
+		sz, err := zoneShards(z, labels, sets, opt.shard)
+		if err != nil {
+			return nil, err
+		}
+		sizes[i] = sz
+	}
 	n := &answers{
 		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
 		apex:    make(map[string]*zoneInfo),
@@ -105,14 +121,9 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 		n.addApex(z, opt, ptrZone)
 	}
 	n.addrs = len(gwtable.Addresses(regions))
-	sets, labels := allowSets(regions)
 	n.wide = sets[len(sets)-1].wide
-	for _, z := range opt.zones {
-		sz, err := zoneShards(z, labels, sets, opt.shard)
-		if err != nil {
-			return nil, err
-		}
-		n.addForward(z, sets, sz, opt, health)
+	for i, z := range opt.zones {
+		n.addForward(z, sets, sizes[i], opt, health)
 	}
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)

@@ -70,39 +70,40 @@ func (h *addrHealth) up() bool { return !h.known.Load() || h.isUp.Load() }
 // settled reports whether the first probe round has finished.
 func (c *healthChecker) settled() bool { return c.ready.Load() }
 
-// track returns the state of addr, creating it (and, while running, its
-// prober) the first time the address appears in a table.
-func (c *healthChecker) track(addr netip.Addr) *addrHealth {
+// stateOf returns the state the checker keeps for addr, or a new one it does
+// not track yet. It changes nothing: a build reads the checker through it, so
+// an address keeps what its probes learned across a reload, and a table that
+// is rejected leaves no prober behind. sync adopts the states once the
+// build's answers are served.
+func (c *healthChecker) stateOf(addr netip.Addr) *addrHealth {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if h, ok := c.targets[addr]; ok {
 		return h
 	}
-	h := &addrHealth{addr: addr}
-	c.targets[addr] = h
-	if c.ctx != nil {
-		c.launch(h, nil)
-	}
-	return h
+	return &addrHealth{addr: addr}
 }
 
-// retain stops probing the addresses the new table no longer has.
-func (c *healthChecker) retain(regions []gwtable.Region) {
-	keep := make(map[netip.Addr]bool)
-	for _, r := range regions {
-		for _, a := range r.Addrs {
-			keep[a] = true
-		}
-	}
+// sync makes the checker probe the states that the answers just served
+// read: it starts probers for the states it did not track (while running) and
+// stops those of the addresses the table dropped. Swaps are serial (setup,
+// then the file watcher's goroutine), so a state it did not track is new.
+func (c *healthChecker) sync(regions []gwtable.Region, states map[netip.Addr]*addrHealth) {
 	c.mu.Lock()
 	var gone []*addrHealth
 	for a, h := range c.targets {
-		if !keep[a] {
-			delete(c.targets, a)
+		if states[a] != h {
 			gone = append(gone, h)
 		}
 	}
-	c.regions = regions
+	targets := make(map[netip.Addr]*addrHealth, len(states))
+	for a, h := range states {
+		if c.targets[a] != h && c.ctx != nil {
+			c.launch(h, nil)
+		}
+		targets[a] = h
+	}
+	c.targets, c.regions = targets, regions
 	c.mu.Unlock()
 	for _, h := range gone {
 		if h.cancel != nil {

@@ -278,7 +278,7 @@ func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 func TestHealthHysteresis(t *testing.T) {
 	port := gatewayPort(t)
 	c := newHealthChecker(healthConfig{interval: time.Hour, probe: prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, rise: 2, fall: 3})
-	h := c.track(netip.MustParseAddr(gwPrimary))
+	h := c.stateOf(netip.MustParseAddr(gwPrimary))
 	ctx := context.Background()
 
 	c.probeOnce(ctx, h) // nothing listens: the first result counts at once

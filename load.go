@@ -35,8 +35,8 @@ func (g *MysqlGW) load() error {
 }
 
 // swap builds the answers for table plus the Corefile's overrides and serves
-// them from the next query on. On error nothing changes: the last good
-// answers stay.
+// them from the next query on; the health checker and NOTIFY follow. On error
+// nothing changes: the last good answers stay, and no probe has started.
 func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	regions, err := g.overrides.merge(table.Regions)
 	if err != nil {
@@ -53,7 +53,8 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	}
 	g.answers.Store(built)
 	if g.health != nil {
-		g.health.retain(regions)
+		// Probes follow the swap, so a rejected table never started one.
+		g.health.sync(regions, built.gateways)
 	}
 	g.notify("")
 	label := tableLabel(g.file)

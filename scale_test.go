@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
@@ -127,6 +128,34 @@ func BenchmarkScale(b *testing.B) {
 			for b.Loop() {
 				g.ServeDNS(ctx, w, queries[i&(len(queries)-1)])
 				i++
+			}
+			cpu.report(b)
+		})
+	}
+}
+
+// BenchmarkScaleHealth reloads a table with health checking on, the way the
+// file watcher does (swap): the build reads the checker's state of every
+// gateway address, and the checker then syncs to the table served. The
+// table is the same each time, as a reload that changes another line is. The
+// checker is never started: nothing connects to the synthetic addresses.
+func BenchmarkScaleHealth(b *testing.B) {
+	for _, n := range scaleSizes[:2] {
+		b.Run(fmt.Sprintf("regions=%d/reload", n), func(b *testing.B) {
+			table, err := gwtable.Parse(syntheticRegions(n), "synthetic")
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := &MysqlGW{opt: scaleOptions, health: newHealthChecker(healthConfig{interval: time.Hour, probe: prober{port: defaultPort}, rise: 2, fall: 3})}
+			if _, err := g.swap(table); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				if _, err := g.swap(table); err != nil {
+					b.Fatal(err)
+				}
 			}
 			cpu.report(b)
 		})
