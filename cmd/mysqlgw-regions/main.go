@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
@@ -78,6 +79,7 @@ func runImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if source == "-" {
 		source = "standard input"
 	} else {
+		opt.Source = filepath.Base(source)
 		f, err := os.Open(source)
 		if err != nil {
 			return err
