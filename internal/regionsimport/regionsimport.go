@@ -172,21 +172,6 @@ func (e *tooLarge) Error() string { return fmt.Sprintf("%s: larger than %d bytes
 // finish applies the serial rules, writes the header's last line and checks
 // that the file reads back as the same table.
 func finish(res Result, source string, opt Options) (Result, error) {
-	switch {
-	case opt.HasSerial:
-		line := fmt.Sprintf("$SERIAL %d from -serial", opt.Serial)
-		if res.Table.HasSerial { // the reader's line is the header's last
-			last := &res.Header[len(res.Header)-1]
-			*last = line + ", not " + strings.TrimPrefix(*last, "$SERIAL ")
-		} else {
-			res.Header = append(res.Header, line)
-		}
-		res.Table.Serial, res.Table.HasSerial = opt.Serial, true
-	case res.Table.HasSerial:
-		// the reader has said where it came from
-	default:
-		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
-	}
 	if len(res.Table.Regions) == 0 {
 		return Result{}, fmt.Errorf("%s: no regions to import", source)
 	}
@@ -203,6 +188,12 @@ func finish(res Result, source string, opt Options) (Result, error) {
 			res.Header = append(res.Header, "$PUBLISHED "+d.Format(gwtable.DateLayout)+" from the file name "+m[0])
 		}
 	}
+	switch {
+	case opt.HasSerial:
+		res.SetSerial(opt.Serial, "-serial")
+	case !res.Table.HasSerial:
+		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
+	}
 	back, err := gwtable.Parse(res.Bytes(), "output")
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: the regions file written would not load (a bug in the importer): %w", source, err)
@@ -214,6 +205,19 @@ func finish(res Result, source string, opt Options) (Result, error) {
 		res.Table.Serial = back.Serial
 	}
 	return res, nil
+}
+
+// SetSerial gives the table serial, saying in the header where it comes from
+// and what the source's own serial was.
+func (r *Result) SetSerial(serial uint32, from string) {
+	line := fmt.Sprintf("$SERIAL %d from %s", serial, from)
+	i := slices.IndexFunc(r.Header, func(h string) bool { return strings.HasPrefix(h, "$SERIAL ") })
+	if i >= 0 && r.Table.HasSerial {
+		r.Header[i] = line + ", not " + strings.TrimPrefix(r.Header[i], "$SERIAL ")
+	} else {
+		r.Header = append(r.Header, line)
+	}
+	r.Table.Serial, r.Table.HasSerial = serial, true
 }
 
 // entry is one address or prefix of a region, with where it was read.
