@@ -104,16 +104,19 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
+	serial, why := nextSerial(res.Table.Published, now(), old, exists)
+	res.SetSerial(serial, why)
+	// Warnings are for a table about to be written: an unchanged one
+	// repeats the last run's.
+	var warnings []string
 	for _, w := range res.Warnings {
-		out.Warnings = append(out.Warnings, w.String())
+		warnings = append(warnings, w.String())
 	}
-	serial, from := nextSerial(res.Table.Published, now(), old, exists)
-	res.SetSerial(serial, from)
 	if !exists {
 		if err := replace(opt.File, res.Bytes()); err != nil {
 			return out, err
 		}
-		out.Written = true
+		out.Written, out.Warnings = true, warnings
 		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, from)
 		return out, nil
 	}
@@ -123,14 +126,14 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		return out, nil
 	}
 	if why := measure(old, res.Table).refuse(opt.MaxDrop, diff.Removed); why != "" && !opt.Force {
-		out.Refused = true
+		out.Refused, out.Warnings = true, warnings
 		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
 		return out, nil
 	}
 	if err := replace(opt.File, res.Bytes()); err != nil {
 		return out, err
 	}
-	out.Written = true
+	out.Written, out.Warnings = true, warnings
 	out.Text = diff.Text
 	return out, nil
 }

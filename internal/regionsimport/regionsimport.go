@@ -212,9 +212,12 @@ func finish(res Result, source string, opt Options) (Result, error) {
 func (r *Result) SetSerial(serial uint32, from string) {
 	line := fmt.Sprintf("$SERIAL %d from %s", serial, from)
 	i := slices.IndexFunc(r.Header, func(h string) bool { return strings.HasPrefix(h, "$SERIAL ") })
-	if i >= 0 && r.Table.HasSerial {
+	switch {
+	case i >= 0 && r.Table.HasSerial && r.Table.Serial == serial:
+		// the source's own serial stands, and its line says so
+	case i >= 0 && r.Table.HasSerial:
 		r.Header[i] = line + ", not " + strings.TrimPrefix(r.Header[i], "$SERIAL ")
-	} else {
+	default:
 		r.Header = append(r.Header, line)
 	}
 	r.Table.Serial, r.Table.HasSerial = serial, true
