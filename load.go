@@ -14,7 +14,7 @@ import (
 // the server.
 func (g *MysqlGW) load() error {
 	if g.file == "" {
-		_, err := g.swap(gwtable.Table{Serial: builtinSerial, HasSerial: true, Regions: builtinRegions})
+		_, err := g.swap(builtinTable())
 		return err
 	}
 	content, err := gwtable.ReadFile(g.file)
@@ -48,6 +48,8 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 	}
+	facts := tableFacts(table, regions)
+	built.addFacts(facts, opt)
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
 	}
@@ -60,6 +62,8 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
 	addressesServed.WithLabelValues(label).Set(float64(built.addrs))
+	publishPublished(label, table.Published)
+	g.logTable(label, table, facts)
 	return built, nil
 }
 

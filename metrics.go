@@ -93,3 +93,12 @@ func typeLabel(qtype uint16) string {
 	}
 	return "other"
 }
+
+// tablePublished is the served table's $PUBLISHED date, midnight UTC, as
+// Unix time; absent for a table without one.
+var tablePublished = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "mysqlgw",
+	Name:      "table_published_timestamp_seconds",
+	Help:      "The date the served table's source was published ($PUBLISHED), as Unix time; absent when unknown.",
+}, []string{"file"})

@@ -12,6 +12,7 @@ import (
 	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 var log = clog.NewWithPlugin("mysqlgw")
@@ -33,6 +34,11 @@ type MysqlGW struct {
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 
 	answers atomic.Pointer[answers]
+
+	// served is the table last swapped in, for the log line of a change;
+	// swap runs at setup, then only on the watcher's goroutine.
+	served    gwtable.Table
+	hasServed bool
 }
 
 // Name implements plugin.Handler.

@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
@@ -49,6 +50,18 @@ var builtinRegions = []gwtable.Region{
 // builtinSerial is the built-in table's serial: the date of the page it
 // comes from, 22 May 2019, as YYYYMMDDnn.
 const builtinSerial = 2019052201
+
+// builtinTable is the built-in table with its provenance: Microsoft's page
+// for Azure Database for MySQL Single Server, a service retired on
+// 2024-09-16; several of its primaries were switched off on 2021-03-15.
+func builtinTable() gwtable.Table {
+	return gwtable.Table{
+		Serial: builtinSerial, HasSerial: true,
+		Source:    "Connectivity architecture in Azure Database for MySQL",
+		Published: time.Date(2019, 5, 22, 0, 0, 0, 0, time.UTC),
+		Regions:   builtinRegions,
+	}
+}
 
 // region builds one built-in entry, aliased by the table's spelling of its
 // title where that is not Azure's name. The literals above are fixed, so a

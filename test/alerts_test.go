@@ -9,7 +9,8 @@ import (
 )
 
 // alertTests feeds the alert rules of docs/operations.md with series shaped like
-// mysqlgw's and says which alerts must fire when.
+// mysqlgw's and says which alerts must fire when. promtool's clock starts at
+// 0 (1970), so tables published 400 days before it have negative dates.
 const alertTests = `rule_files: [rules.yml]
 evaluation_interval: 1m
 tests:
@@ -27,6 +28,10 @@ tests:
     values: '0 0 0 0 0 0 0 0 0 0 0 3 9 15 15 15 15 15 15 15 15 15 15 15'
   - series: 'coredns_mysqlgw_health_probe_results_total{address="191.239.224.107",result="up",code=""}'
     values: '0 6 12 18 24 30 36 42 48 54 60 60 60 60 66 72 78 84 90 96 102 108 114 120'
+  - series: 'coredns_mysqlgw_table_published_timestamp_seconds{file="builtin"}'
+    values: '-40000000x24'
+  - series: 'coredns_mysqlgw_table_published_timestamp_seconds{file="/data/regions"}'
+    values: '-30000000x24'
   alert_rule_test:
   - eval_time: 1m
     alertname: MysqlgwReloadFailing
@@ -62,6 +67,10 @@ tests:
   - eval_time: 22m
     alertname: MysqlgwProberRefused
     exp_alerts: []
+  - eval_time: 5m
+    alertname: MysqlgwTableOld
+    exp_alerts:
+    - exp_labels: {severity: info, file: builtin}
 `
 
 // TestReadmeAlerts runs the Prometheus alert rules of docs/operations.md

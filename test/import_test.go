@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -316,14 +318,20 @@ func TestImportDocs(t *testing.T) {
 	corefile = strings.NewReplacer(".:1054 {\n", ".:{PORT} {\n    bind 127.0.0.1\n", "/etc/coredns/regions", "regions").Replace(corefile)
 	s := startServer(t, map[string]string{"Corefile": corefile, "regions": regionsFile})
 
+	// The page's fetch examples download from a mirror on 127.0.0.1:8080:
+	// here, testdata/ served on a free loopback port.
+	mirror := httptest.NewServer(http.FileServer(http.Dir("../testdata")))
+	defer mirror.Close()
+	mirrorHost := strings.TrimPrefix(mirror.URL, "http://")
+
 	const goRun, dig = "go run ./cmd/mysqlgw-regions", "dig @127.0.0.1 -p 1054 "
 	ran := map[string]int{}
 	for _, session := range docSessions(t, page) {
 		var got string
 		switch {
 		case session.command == goRun || strings.HasPrefix(session.command, goRun+" "):
-			args := strings.Fields(strings.TrimPrefix(session.command, goRun))
-			got = runDocCommand(t, bin, work, args)
+			args := strings.Fields(strings.ReplaceAll(strings.TrimPrefix(session.command, goRun), "127.0.0.1:8080", mirrorHost))
+			got = strings.ReplaceAll(runDocCommand(t, bin, work, args), mirrorHost, "127.0.0.1:8080")
 			ran["go run"]++
 		case strings.HasPrefix(session.command, dig):
 			got = s.dig(strings.Fields(strings.TrimPrefix(session.command, dig))...)

@@ -3,12 +3,16 @@
 //
 //	mysqlgw-regions import [-tag Sql] [-serial N] FILE   # FILE "-" is standard input
 //	mysqlgw-regions diff OLD NEW
+//	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-max-drop PERCENT] [-force] [-every DURATION] -o FILE
 //
 // import reads a connectivity architecture page's Markdown or a Service Tags
 // JSON file and writes the regions file on standard output, warnings on
 // standard error; on an error it writes nothing and exits 2. diff prints what
 // NEW adds to and removes from OLD, region by region, and exits 1 when
 // anything changed, 0 when nothing did and 2 on an error, as diff(1) does.
+// fetch keeps a regions file current from Microsoft's published table (see
+// internal/fetch): 0 when the file is current, 3 when its guard refused a
+// shrink, 2 on an error.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
@@ -23,6 +28,7 @@ import (
 
 const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions diff OLD NEW
+       mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
 `
 
 func main() {
@@ -42,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runImport(args[1:], stdin, stdout, stderr)
 	case "diff":
 		status, err = runDiff(args[1:], stdout, stderr)
+	case "fetch":
+		status, err = runFetch(args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
@@ -78,6 +86,7 @@ func runImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if source == "-" {
 		source = "standard input"
 	} else {
+		opt.Source = filepath.Base(source)
 		f, err := os.Open(source)
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func TestImportCommand(t *testing.T) {
 		{"diff one file", "", []string{"diff", old}, 2, "", "diff takes two regions files, OLD and NEW, got 1"},
 		{"diff unchanged", "", []string{"diff", old, same}, 0, "", ""},
 		{"diff changed", "", []string{"diff", old, changed}, 1, "eastus2\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n",
-			"warning: " + changed + " changes the regions but its serial 1 does not come after"},
+			"warning: " + changed + " changes the table but its serial 1 does not come after"},
 		{"diff bad file", "", []string{"diff", old, bad}, 2, "", bad + ":1: secondary address 192.0.2.1 repeats the primary address"},
 		{"diff missing file", "", []string{"diff", filepath.Join(dir, "none"), old}, 2, "", "no such file or directory"},
 	} {

@@ -5,22 +5,37 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // DiffResult is what changed from one regions file to another.
 type DiffResult struct {
-	// Text lists, region by region in name order, what the new file adds
-	// (+) and removes (-), and addresses that changed kind (~); empty when
-	// no region changed.
+	// Text lists a changed $SOURCE or $PUBLISHED, then, region by region in
+	// name order, what the new file adds (+) and removes (-), and addresses
+	// that changed kind (~); empty when nothing changed.
 	Text    string
 	Changed bool
+	// Added and Removed are the regions, addresses (gateway or
+	// decommissioning) and prefixes one table has and the other lacks,
+	// across the whole table: an address that moves between regions, roles
+	// or kinds is in neither.
+	Added, Removed Delta
 	// Warning is set when the regions changed but the serial did not
 	// increase: secondaries comparing serials would not see the change.
 	Warning string
 }
 
-// Diff compares the regions of two tables. Only what the server serves
-// counts as a change: a new serial alone is no change.
+// Delta is what one table has and another lacks.
+type Delta struct {
+	Regions   []string
+	Addresses []netip.Addr
+	Prefixes  []netip.Prefix
+}
+
+// Diff compares two tables. A table changes when its regions, their names,
+// gateways (with roles), subnets or decommissioning addresses, or its
+// provenance ($SOURCE, $PUBLISHED) change; the serial alone and comments are
+// no change. diff, fetch and the server's reload all use this one meaning.
 func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 	oldByName := make(map[string]Region, len(old.Regions))
 	newByName := make(map[string]Region, len(new.Regions))
@@ -37,6 +52,12 @@ func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 	}
 	slices.Sort(names)
 	var b strings.Builder
+	if old.Source != new.Source {
+		fmt.Fprintf(&b, "~ $SOURCE %s (was %s)\n", orNone(new.Source), orNone(old.Source))
+	}
+	if !old.Published.Equal(new.Published) {
+		fmt.Fprintf(&b, "~ $PUBLISHED %s (was %s)\n", dateOrNone(new.Published), dateOrNone(old.Published))
+	}
 	for _, name := range names {
 		o, inOld := oldByName[name]
 		n, inNew := newByName[name]
@@ -62,9 +83,10 @@ func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 	if !res.Changed {
 		return res
 	}
+	res.Added, res.Removed = delta(new, old), delta(old, new)
 	res.Text = fmt.Sprintf("--- %s (serial %d)\n+++ %s (serial %d)\n", oldName, old.Serial, newName, new.Serial) + res.Text
 	if !SerialAfter(new.Serial, old.Serial) {
-		res.Warning = fmt.Sprintf("%s changes the regions but its serial %d does not come after %s's %d: secondaries that compare serials will not see the change", newName, new.Serial, oldName, old.Serial)
+		res.Warning = fmt.Sprintf("%s changes the table but its serial %d does not come after %s's %d: secondaries that compare serials will not see the change", newName, new.Serial, oldName, old.Serial)
 		if !new.HasSerial {
 			res.Warning += " (it has no $SERIAL)"
 		}
@@ -132,4 +154,56 @@ func joinAddrs(addrs []netip.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, " ")
+}
+
+// delta is what table a has and b lacks.
+func delta(a, b Table) Delta {
+	var d Delta
+	bRegions := make(map[string]bool, len(b.Regions))
+	bAddrs := make(map[netip.Addr]bool)
+	bPrefixes := make(map[netip.Prefix]bool)
+	for _, r := range b.Regions {
+		bRegions[r.Name] = true
+		for _, a := range r.Addrs {
+			bAddrs[a] = true
+		}
+		for _, a := range r.Decommissioning {
+			bAddrs[a] = true
+		}
+		for _, p := range r.Subnets {
+			bPrefixes[p] = true
+		}
+	}
+	for _, r := range a.Regions {
+		if !bRegions[r.Name] {
+			d.Regions = append(d.Regions, r.Name)
+		}
+		for _, x := range append(append([]netip.Addr(nil), r.Addrs...), r.Decommissioning...) {
+			if !bAddrs[x] {
+				bAddrs[x] = true // once, whichever region has it first
+				d.Addresses = append(d.Addresses, x)
+			}
+		}
+		for _, p := range r.Subnets {
+			if !bPrefixes[p] {
+				bPrefixes[p] = true
+				d.Prefixes = append(d.Prefixes, p)
+			}
+		}
+	}
+	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func dateOrNone(t time.Time) string {
+	if t.IsZero() {
+		return "(none)"
+	}
+	return t.Format(DateLayout)
 }

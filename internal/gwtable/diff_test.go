@@ -1,6 +1,7 @@
 package gwtable
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,10 @@ func TestImportDiff(t *testing.T) {
 		want           string // without the two header lines
 		warning        string
 	}{
+		{"source and published", "$SERIAL 1\n$SOURCE a.md\neastus2 192.0.2.1\n", "$SERIAL 2\n$SOURCE b.md\n$PUBLISHED 2026-05-18\neastus2 192.0.2.1\n",
+			"~ $SOURCE b.md (was a.md)\n~ $PUBLISHED 2026-05-18 (was (none))\n", ""},
+		{"comments only", "$SERIAL 1\n$SOURCE a.md\n$PUBLISHED 2026-05-18\neastus2 192.0.2.1\n", "# new\n$SERIAL 2\n$SOURCE a.md # not a comment: part of the source\n$PUBLISHED 2026-05-18 # a comment\neastus2 192.0.2.1 # a comment\n",
+			"~ $SOURCE a.md # not a comment: part of the source (was a.md)\n", ""},
 		{"unchanged", "$SERIAL 1\neastus2 192.0.2.1 subnets 192.0.2.0/29\n", "$SERIAL 2\n# a comment\neastus2   192.0.2.1 subnets 192.0.2.0/29\n", "", ""},
 		{"subnets in another order", "$SERIAL 1\neastus2 subnets 192.0.2.0/29 198.51.100.0/24 decommissioning 192.0.2.9 192.0.2.10\n", "$SERIAL 1\neastus2 subnets 198.51.100.0/24 192.0.2.0/29 decommissioning 192.0.2.10 192.0.2.9\n", "", ""},
 		{"added", "$SERIAL 1\neastus2 192.0.2.1\n", "$SERIAL 2\neastus2 192.0.2.1 192.0.2.2 subnets 192.0.2.0/29 decommissioning 192.0.2.9\n",
@@ -39,7 +44,7 @@ func TestImportDiff(t *testing.T) {
 			"+ australiaeast (new region)\n  + gateway 192.0.2.2\n  + subnet 2001:db8::/64\n- brazilsouth (region removed)\n  - gateway 192.0.2.3\n", ""},
 		{"serial not increasing", "$SERIAL 5\nwestus 192.0.2.1\n", "$SERIAL 5\nwestus 192.0.2.2\n",
 			"westus\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n",
-			"new changes the regions but its serial 5 does not come after old's 5: secondaries that compare serials will not see the change"},
+			"new changes the table but its serial 5 does not come after old's 5: secondaries that compare serials will not see the change"},
 		{"serial wraps forward", "$SERIAL 4294967295\nwestus 192.0.2.1\n", "$SERIAL 3\nwestus 192.0.2.2\n",
 			"westus\n  + gateway 192.0.2.2\n  - gateway 192.0.2.1\n", ""},
 	} {
@@ -72,5 +77,22 @@ func TestImportDiffWithoutSerial(t *testing.T) {
 	res := Diff("old", old, "new", new)
 	if !res.Changed || !strings.HasSuffix(res.Warning, "(it has no $SERIAL)") {
 		t.Errorf("%+v", res)
+	}
+}
+
+// TestDiffDelta: the table-wide sets added and removed; an address that
+// moves between roles, kinds or regions, or a subnet between regions, is in
+// neither.
+func TestDiffDelta(t *testing.T) {
+	old := parse(t, "$SERIAL 1\na 192.0.2.1 192.0.2.2 subnets 198.51.100.0/29\nb 192.0.2.3 decommissioning 192.0.2.4\ngone 192.0.2.9 subnets 203.0.113.0/29\n")
+	new := parse(t, "$SERIAL 2\na 192.0.2.2 decommissioning 192.0.2.1\nb 192.0.2.4 192.0.2.3 subnets 198.51.100.0/29 2001:db8::/64\nc 192.0.2.10\n")
+	res := Diff("old", old, "new", new)
+	got := fmt.Sprintf("+%v -%v", res.Added, res.Removed)
+	want := "+{[c] [192.0.2.10] [2001:db8::/64]} -{[gone] [192.0.2.9] [203.0.113.0/29]}"
+	if got != want {
+		t.Errorf("delta %s\nwant  %s", got, want)
+	}
+	if same := Diff("old", old, "new", old); same.Changed || len(same.Added.Regions)+len(same.Removed.Addresses) != 0 {
+		t.Errorf("a table against itself: %+v", same)
 	}
 }

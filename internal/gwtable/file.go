@@ -8,24 +8,41 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// Table is a regions file: the zone serial it gives and its regions.
+// Table is a regions file: the zone serial it gives, where its data comes
+// from, and its regions.
 type Table struct {
 	// Serial is the SOA serial: the file's $SERIAL, or, without one, a
 	// number derived from the content (see contentSerial).
 	Serial    uint32
 	HasSerial bool // the file has a $SERIAL line
+	// Source says where the table comes from ($SOURCE): a page's name or a
+	// URL; empty when unknown.
+	Source string
+	// Published is the date its source was published ($PUBLISHED), midnight
+	// UTC; zero when unknown.
+	Published time.Time
 	Regions   []Region
 }
+
+// MaxSourceLen bounds $SOURCE: it is served in a TXT string and logged.
+const MaxSourceLen = 200
+
+// DateLayout is how $PUBLISHED and every view of it write a date.
+const DateLayout = "2006-01-02"
 
 // Parse parses the regions file format:
 //
 //	$SERIAL 2023030901
+//	$SOURCE https://example.com/page.md
+//	$PUBLISHED 2023-03-09
 //	NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]
 //
 // one region a line, fields separated by blanks, '#' starting a comment,
-// blank lines ignored; $SERIAL, if present, comes before the first region.
+// blank lines ignored. The header lines, each at most once, come before the
+// first region; $SOURCE takes the rest of its line verbatim, '#' included.
 // Errors name source and the line. An empty table is an error: serving no
 // regions is never what the author of a file meant.
 func Parse(content []byte, source string) (Table, error) {
@@ -37,6 +54,12 @@ func Parse(content []byte, source string) (Table, error) {
 	for scanner.Scan() {
 		line++
 		text := scanner.Text()
+		if rest, ok := cutDirective(text, "$SOURCE"); ok {
+			if err := t.source(rest, seen); err != nil {
+				return Table{}, fmt.Errorf("%s:%d: %w", source, line, err)
+			}
+			continue
+		}
 		if i := strings.IndexByte(text, '#'); i >= 0 {
 			text = text[:i]
 		}
@@ -72,24 +95,88 @@ func Parse(content []byte, source string) (Table, error) {
 	return t, nil
 }
 
-// directive reads a $ line: only $SERIAL N, once, before the regions.
-func (t *Table) directive(fields []string, regions map[string]int) error {
-	if fields[0] != "$SERIAL" {
-		return fmt.Errorf("unknown directive %q; the only one is $SERIAL", fields[0])
+// cutDirective returns the rest of text after name, a header line's first
+// field, and whether text is that header line.
+func cutDirective(text, name string) (string, bool) {
+	text = strings.TrimLeft(text, " \t")
+	rest, ok := strings.CutPrefix(text, name)
+	if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+		return "", false
 	}
+	return strings.TrimSpace(rest), true
+}
+
+// header checks what every header line shares: given once, before the
+// regions.
+func header(name string, given bool, regions map[string]int) error {
 	switch {
-	case t.HasSerial:
-		return fmt.Errorf("$SERIAL is given twice")
+	case given:
+		return fmt.Errorf("%s is given twice", name)
 	case len(regions) > 0:
-		return fmt.Errorf("$SERIAL must come before the first region")
-	case len(fields) != 2:
-		return fmt.Errorf("want $SERIAL NUMBER, got %d field(s)", len(fields))
+		return fmt.Errorf("%s must come before the first region", name)
 	}
-	n, err := strconv.ParseUint(fields[1], 10, 32)
-	if err != nil {
-		return fmt.Errorf("$SERIAL %q is not a number from 0 to 4294967295", fields[1])
+	return nil
+}
+
+// source reads $SOURCE TEXT: printable ASCII, at most MaxSourceLen bytes.
+func (t *Table) source(text string, regions map[string]int) error {
+	if err := header("$SOURCE", t.Source != "", regions); err != nil {
+		return err
 	}
-	t.Serial, t.HasSerial = uint32(n), true
+	if err := CheckSource(text); err != nil {
+		return err
+	}
+	t.Source = text
+	return nil
+}
+
+// CheckSource reports why text cannot be a table's $SOURCE, or nil.
+func CheckSource(text string) error {
+	switch {
+	case text == "":
+		return fmt.Errorf("want $SOURCE TEXT, got nothing after it")
+	case len(text) > MaxSourceLen:
+		return fmt.Errorf("$SOURCE is %d bytes; at most %d", len(text), MaxSourceLen)
+	}
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c < ' ' || c > '~' {
+			return fmt.Errorf("$SOURCE: byte %d is 0x%02x; only printable ASCII is allowed", i+1, c)
+		}
+	}
+	return nil
+}
+
+// directive reads a $ line other than $SOURCE: $SERIAL N or
+// $PUBLISHED YYYY-MM-DD, each once, before the regions.
+func (t *Table) directive(fields []string, regions map[string]int) error {
+	switch fields[0] {
+	case "$SERIAL":
+		if err := header("$SERIAL", t.HasSerial, regions); err != nil {
+			return err
+		}
+		if len(fields) != 2 {
+			return fmt.Errorf("want $SERIAL NUMBER, got %d field(s)", len(fields))
+		}
+		n, err := strconv.ParseUint(fields[1], 10, 32)
+		if err != nil {
+			return fmt.Errorf("$SERIAL %q is not a number from 0 to 4294967295", fields[1])
+		}
+		t.Serial, t.HasSerial = uint32(n), true
+	case "$PUBLISHED":
+		if err := header("$PUBLISHED", !t.Published.IsZero(), regions); err != nil {
+			return err
+		}
+		if len(fields) != 2 {
+			return fmt.Errorf("want $PUBLISHED YYYY-MM-DD, got %d field(s)", len(fields))
+		}
+		d, err := time.Parse(DateLayout, fields[1])
+		if err != nil {
+			return fmt.Errorf("$PUBLISHED %q is not a date YYYY-MM-DD", fields[1])
+		}
+		t.Published = d
+	default:
+		return fmt.Errorf("unknown directive %q; the header lines are $SERIAL, $SOURCE and $PUBLISHED", fields[0])
+	}
 	return nil
 }
 
@@ -107,12 +194,18 @@ func contentSerial(content []byte) uint32 {
 	return binary.BigEndian.Uint32(sum[:4])
 }
 
-// Format writes t in the format Parse reads: $SERIAL when the table has
-// one, then a region a line.
+// Format writes t in the format Parse reads: the header lines the table
+// has, then a region a line.
 func (t Table) Format() []byte {
 	var b bytes.Buffer
 	if t.HasSerial {
 		fmt.Fprintf(&b, "$SERIAL %d\n", t.Serial)
+	}
+	if t.Source != "" {
+		fmt.Fprintf(&b, "$SOURCE %s\n", t.Source)
+	}
+	if !t.Published.IsZero() {
+		fmt.Fprintf(&b, "$PUBLISHED %s\n", t.Published.Format(DateLayout))
 	}
 	b.Write(formatRegions(t.Regions))
 	return b.Bytes()

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseRegions(t *testing.T) {
@@ -62,7 +63,16 @@ func TestParseRegionsErrors(t *testing.T) {
 		{"$SERIAL -1\na 1.2.3.4\n", `regions:1: $SERIAL "-1" is not a number`},
 		{"$SERIAL 1\n$SERIAL 2\na 1.2.3.4\n", "regions:2: $SERIAL is given twice"},
 		{"a 1.2.3.4\n$SERIAL 1\n", "regions:2: $SERIAL must come before the first region"},
-		{"$ORIGIN x.\na 1.2.3.4\n", `regions:1: unknown directive "$ORIGIN"; the only one is $SERIAL`},
+		{"$ORIGIN x.\na 1.2.3.4\n", `regions:1: unknown directive "$ORIGIN"; the header lines are $SERIAL, $SOURCE and $PUBLISHED`},
+		{"$SOURCE\na 1.2.3.4\n", "regions:1: want $SOURCE TEXT, got nothing after it"},
+		{"$SOURCE a\n$SOURCE b\na 1.2.3.4\n", "regions:2: $SOURCE is given twice"},
+		{"a 1.2.3.4\n$SOURCE b\n", "regions:2: $SOURCE must come before the first region"},
+		{"$SOURCE " + strings.Repeat("x", 201) + "\na 1.2.3.4\n", "regions:1: $SOURCE is 201 bytes; at most 200"},
+		{"$SOURCE caf\u00e9\na 1.2.3.4\n", "regions:1: $SOURCE: byte 4 is 0xc3; only printable ASCII is allowed"},
+		{"$PUBLISHED 2026-02-30\na 1.2.3.4\n", `regions:1: $PUBLISHED "2026-02-30" is not a date YYYY-MM-DD`},
+		{"$PUBLISHED 05/18/2026\na 1.2.3.4\n", `regions:1: $PUBLISHED "05/18/2026" is not a date`},
+		{"$PUBLISHED\na 1.2.3.4\n", "regions:1: want $PUBLISHED YYYY-MM-DD, got 1 field(s)"},
+		{"$PUBLISHED 2026-05-18\n$PUBLISHED 2026-05-19\na 1.2.3.4\n", "regions:2: $PUBLISHED is given twice"},
 		{"$SERIAL 1\n", "regions: no regions"},
 		{"a 224.0.0.1\n", "regions:1: primary address: address \"224.0.0.1\" is not a host address"},
 	} {
@@ -125,5 +135,29 @@ func TestContentSerial(t *testing.T) {
 	c, _ := Parse([]byte("lab 192.0.2.2\n"), "one")
 	if a.HasSerial || a.Serial != b.Serial || a.Serial == c.Serial {
 		t.Errorf("serials %d %d %d: want the same for the same content, another for other content", a.Serial, b.Serial, c.Serial)
+	}
+}
+
+// TestProvenance: $SOURCE keeps the rest of its line, '#' included, and
+// $PUBLISHED a date; both survive Format.
+func TestProvenance(t *testing.T) {
+	content := "# header\n  $SOURCE  https://example.com/a.md#gateway-ip-addresses (2026)  \n$PUBLISHED 2026-05-18 # ms.date\n$SERIAL 2026051801\neastus2 subnets 20.62.58.128/27\n"
+	table, err := Parse([]byte(content), "regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://example.com/a.md#gateway-ip-addresses (2026)"; table.Source != want {
+		t.Errorf("source %q, want %q", table.Source, want)
+	}
+	if got := table.Published.Format(DateLayout); got != "2026-05-18" || table.Published.Location() != time.UTC {
+		t.Errorf("published %v", table.Published)
+	}
+	want := "$SERIAL 2026051801\n$SOURCE https://example.com/a.md#gateway-ip-addresses (2026)\n$PUBLISHED 2026-05-18\neastus2 subnets 20.62.58.128/27\n"
+	if got := string(table.Format()); got != want {
+		t.Errorf("formats as\n%s\nwant\n%s", got, want)
+	}
+	again, err := Parse(table.Format(), "regions")
+	if err != nil || !reflect.DeepEqual(again, table) {
+		t.Errorf("re-parse: %v, %+v", err, again)
 	}
 }

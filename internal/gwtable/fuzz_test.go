@@ -55,6 +55,10 @@ func FuzzRegionsFile(f *testing.F) {
 		"$SERIAL 1\n$SERIAL 2\na 1.2.3.4\n",
 		"$SERIAL 4294967296\na 1.2.3.4\n",
 		"$ORIGIN x.\n",
+		"$SOURCE https://example.com/x.md#frag\n$PUBLISHED 2026-05-18\n$SERIAL 2026051801\na subnets 192.0.2.0/29\n",
+		"$SOURCE\t a \t b \na 1.2.3.4\n",
+		"$SOURCEx 1\na 1.2.3.4\n",
+		"$PUBLISHED 2026-13-01\na 1.2.3.4\n",
 		"s 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 192.0.2.7 192.0.2.8 192.0.2.9 192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17\n",
 	} {
 		f.Add([]byte(seed))
@@ -96,7 +100,8 @@ func FuzzRegionsFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Format wrote what Parse refuses: %v\n%s", err, text)
 		}
-		if table.HasSerial && !reflect.DeepEqual(table, again) || !reflect.DeepEqual(table.Regions, again.Regions) {
+		if table.HasSerial && !reflect.DeepEqual(table, again) || !reflect.DeepEqual(table.Regions, again.Regions) ||
+			table.Source != again.Source || !table.Published.Equal(again.Published) {
 			t.Fatalf("round trip changed the table:\n%v\n%v", table, again)
 		}
 	})

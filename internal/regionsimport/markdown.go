@@ -123,9 +123,11 @@ func splitRow(line string) (cells []string, doubledAt int) {
 	return cells, doubledAt
 }
 
-// tertiaryNote matches the 2019 page's note under the table:
-// "> *East US 2* has also a tertiary IP address of `52.167.104.0`."
-var tertiaryNote = regexp.MustCompile("(?i)^[>\\s]*\\*?([^*]+?)\\*?\\s+has\\s+also\\s+a\\s+tertiary\\s+ip\\s+address\\s+of\\s+`?([^`\\s]+?)`?\\.?\\s*$")
+// tertiaryNote matches the 2019 page's note under the table in the forms
+// its revisions used, the region in italics after any lead-in:
+// "> *East US 2* has also a tertiary IP address of `52.167.104.0`." and
+// "\\* **NOTE:** *East US 2* has also a tertiary IP address of `52.167.104.0`."
+var tertiaryNote = regexp.MustCompile("(?i)(?:^|[>\\s*:])\\*?([A-Za-z][A-Za-z0-9 ]*?)\\*?\\s+has\\s+also\\s+a\\s+tertiary\\s+ip\\s+address\\s+of\\s+`?([^`\\s]+?)`?\\.?\\s*$")
 
 // matchNote returns tertiaryNote's match in line, or nil; most lines do not
 // say "tertiary" and skip the expression.
@@ -154,11 +156,13 @@ func readMarkdown(content []byte, source string) (Result, error) {
 		regions []*regionBuilder
 		byName  = make(map[string]*regionBuilder)
 		notes   []string
-		fence   = false
-		dropped = 0
+		// tableLines are the lines the table and its notes were read from.
+		tableLines = make(map[int]bool)
+		fence      = false
+		dropped    = 0
 	)
 	at := func(i int) string { return fmt.Sprintf("%s:%d", source, i+1) }
-	serial, serialLine, err := frontMatterDate(lines, source)
+	published, serialLine, err := frontMatterDate(lines, source)
 	if err != nil {
 		return Result{}, err
 	}
@@ -177,6 +181,7 @@ func readMarkdown(content []byte, source string) (Result, error) {
 				return Result{}, err
 			}
 			notes = append(notes, fmt.Sprintf("line %d: tertiary %s for %s", i+1, m[2], gwtable.AzureRegionName(m[1])))
+			tableLines[i] = true
 			continue
 		}
 		if !strings.Contains(line, "|") || i+1 >= len(lines) || !isDelimiterRow(lines[i+1]) {
@@ -194,8 +199,10 @@ func readMarkdown(content []byte, source string) (Result, error) {
 		for _, c := range cells {
 			table.header = append(table.header, strings.Join(strings.Fields(strings.ReplaceAll(c, "*", "")), " "))
 		}
+		tableLines[i], tableLines[i+1] = true, true
 		i += 2
 		for ; i < len(lines) && strings.Contains(lines[i], "|"); i++ {
+			tableLines[i] = true
 			r, n, err := readRow(lines[i], at(i), table, &warn)
 			if err != nil {
 				return Result{}, err
@@ -234,22 +241,28 @@ func readMarkdown(content []byte, source string) (Result, error) {
 		res.Header = append(res.Header, fmt.Sprintf("%d decommissioned addresses left out", dropped))
 	}
 	if serialLine > 0 {
-		res.Table.Serial, res.Table.HasSerial = serial, true
-		res.Header = append(res.Header, fmt.Sprintf("$SERIAL %d from ms.date on line %d", serial, serialLine))
+		serial := uint32(published.Year()*1000000 + int(published.Month())*10000 + published.Day()*100 + 1)
+		res.Table.Serial, res.Table.HasSerial, res.Table.Published = serial, true, published
+		res.Header = append(res.Header,
+			fmt.Sprintf("$PUBLISHED %s from ms.date on line %d", published.Format(gwtable.DateLayout), serialLine),
+			fmt.Sprintf("$SERIAL %d from ms.date on line %d", serial, serialLine))
 	}
+	res.Warnings = append(res.Warnings, strayLiterals(lines, source, tableLines, res.Table)...)
+	res.Warnings = warnings(res.Warnings).sorted()
 	return res, nil
 }
 
 // frontMatterDate reads ms.date from the page's front matter (between "---"
-// lines at the top) as a serial YYYYMMDD01; line is 0 when there is none.
-func frontMatterDate(lines []string, source string) (serial uint32, line int, err error) {
+// lines at the top), the date of the serial YYYYMMDD01; line is 0 when there
+// is none.
+func frontMatterDate(lines []string, source string) (date time.Time, line int, err error) {
 	if len(lines) == 0 || strings.TrimSpace(strings.TrimPrefix(lines[0], "\uFEFF")) != "---" {
-		return 0, 0, nil
+		return time.Time{}, 0, nil
 	}
 	for i := 1; i < len(lines); i++ {
 		l := strings.TrimSpace(lines[i])
 		if l == "---" {
-			return 0, 0, nil
+			return time.Time{}, 0, nil
 		}
 		key, value, ok := strings.Cut(l, ":")
 		if !ok || !strings.EqualFold(strings.TrimSpace(key), "ms.date") {
@@ -258,15 +271,15 @@ func frontMatterDate(lines []string, source string) (serial uint32, line int, er
 		value = strings.Trim(strings.TrimSpace(value), `"'`)
 		d, err := time.Parse("1/2/2006", value)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s:%d: ms.date %q is not a date MM/DD/YYYY", source, i+1, value)
+			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %q is not a date MM/DD/YYYY", source, i+1, value)
 		}
 		n := uint64(d.Year())*1000000 + uint64(d.Month())*10000 + uint64(d.Day())*100 + 1
 		if n > math.MaxUint32 {
-			return 0, 0, fmt.Errorf("%s:%d: ms.date %q is too late for a serial YYYYMMDD01", source, i+1, value)
+			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %q is too late for a serial YYYYMMDD01", source, i+1, value)
 		}
-		return uint32(n), i + 1, nil
+		return d, i + 1, nil
 	}
-	return 0, 0, nil
+	return time.Time{}, 0, nil
 }
 
 // applyNote adds the tertiary address a note gives to its region.
@@ -363,6 +376,7 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 			case colDecommissioning:
 				b.decommissioning = append(b.decommissioning, entry[netip.Addr]{a, where})
 			case colDecommissioned:
+				warn.add(where, "%s: %s left out, decommissioned", b.name, a)
 				dropped++
 			}
 		}

@@ -59,6 +59,7 @@ func TestImportFixtures(t *testing.T) {
 		header   string // one of the comment lines
 	}{
 		{"mysql-2019.md", `$SERIAL 2019052201
+$PUBLISHED 2019-05-22
 brazilsouth 104.41.11.5
 chinaeast 139.219.130.35
 eastus 191.238.6.43 40.121.158.30
@@ -69,6 +70,7 @@ westeurope 191.237.232.75 40.68.37.158
 `, []string{"mysql-2019.md:25: an empty row; skipped"},
 			"line 28: tertiary 52.167.104.0 for eastus2"},
 		{"mysql-2022.md", `$SERIAL 2022062001
+$PUBLISHED 2022-06-20
 australiacentral 20.36.105.32 decommissioning 20.36.105.0
 brazilsouth 191.233.201.8 191.233.200.16
 canadacentral 13.71.168.32
@@ -80,11 +82,17 @@ centralindia 20.192.96.33 decommissioning 104.211.96.159
 koreasouth 52.231.145.3 52.231.151.97 decommissioning 52.231.200.86
 westeurope 13.69.105.208 104.40.169.187 decommissioning 40.68.37.158
 `, []string{
+			"mysql-2022.md:19: brazilsouth: 104.41.11.5 left out, decommissioned",
 			`mysql-2022.md:20: '||' read as an empty "Gateway IP addresses (decommissioning)" cell, and "40.85.224.249, 52.228.35.221" as "Gateway IP addresses (decommissioned)", which is left out`,
+			"mysql-2022.md:20: canadacentral: 40.85.224.249 left out, decommissioned",
+			"mysql-2022.md:20: canadacentral: 52.228.35.221 left out, decommissioned",
 			"mysql-2022.md:21: the row has 2 of the header's 4 cells; the missing ones are read as empty",
 			"mysql-2022.md:22: eastasia: gateway 13.75.33.20 is listed twice; kept once",
+			"mysql-2022.md:23: eastus: 191.238.6.43 left out, decommissioned",
+			"mysql-2022.md:27: westeurope: 191.237.232.75 left out, decommissioned",
 		}, "5 decommissioned addresses left out"},
 		{"mysql-subnets.md", `$SERIAL 2022062001
+$PUBLISHED 2022-06-20
 australiacentral 20.36.105.32 subnets 20.36.105.32/29 20.53.48.96/27
 australiaeast 13.70.112.32 subnets 13.70.112.32/29 40.79.160.32/29 40.79.168.32/29 20.53.46.128/27
 brazilsoutheast 191.233.48.2 subnets 191.233.48.32/29 191.233.15.160/27
@@ -96,6 +104,7 @@ westus3 20.150.184.2 subnets 20.150.168.32/29 20.150.176.32/29 20.150.184.32/29 
 `, []string{"mysql-subnets.md:19: australiaeast: subnet 40.79.160.32/29 is listed twice; kept once"},
 			"the table on line 16, in the MySQL subnets form (Region name | Current Gateway IP address | Gateway IP address subnets): 8 regions"},
 		{"postgresql.md", `$SERIAL 2023030901
+$PUBLISHED 2023-03-09
 australiacentral subnets 20.36.105.32/29
 canadacentral 40.85.224.249 52.228.35.221 subnets 13.71.168.32/29 20.38.144.32/29 52.246.152.32/29
 eastasia 13.75.33.20 52.175.33.150 13.75.33.21 subnets 13.75.32.192/29 13.75.33.192/29
@@ -111,6 +120,7 @@ westus2 13.66.226.202 13.66.136.192 13.66.136.195 subnets 13.66.136.192/29 40.78
 			`postgresql.md:22: '||' read as an empty "Gateway IP addresses" cell, and "104.211.86.32/29, 20.192.96.32/29" as "Gateway IP address subnets"`,
 		}, "$SERIAL 2023030901 from ms.date on line 9"},
 		{"sql-2022.md", `$SERIAL 2021012501
+$PUBLISHED 2021-01-25
 australiacentral 20.36.105.0 20.36.104.6 20.36.104.7 subnets 20.36.105.32/29
 canadaeast 40.86.226.166 52.242.30.154 40.69.105.9 40.69.105.10 subnets 40.69.105.32/29
 eastus2 40.79.84.180 52.177.185.181 52.167.104.0 191.239.224.107 104.208.150.3 40.70.144.193 subnets 104.208.150.192/29 40.70.144.192/29 52.167.104.192/29
@@ -121,6 +131,7 @@ southeastasia 104.43.15.0 40.78.232.3 13.67.16.193 subnets 13.67.16.192/29 23.98
 `, []string{"sql-2022.md:31: an empty row; skipped"},
 			"the table on line 22, in the Azure SQL 2022 form (Region name | Gateway IP addresses | Gateway IP address subnets): 7 regions"},
 		{"sql-2026.md", `$SERIAL 2026022601
+$PUBLISHED 2026-02-26
 eastasia subnets 13.75.32.192/29 13.75.33.192/29 20.195.72.32/27 20.205.77.176/29 20.205.77.200/29 20.205.83.224/29
 southeastasia subnets 13.67.16.192/29 20.195.65.32/27 23.98.80.192/29 40.78.232.192/29
 israelnorthwest subnets 51.4.136.96/27 51.4.162.136/29
@@ -141,8 +152,10 @@ westus2 13.66.226.202
 `, []string{
 			`odd-cells.md:11: Japanese-style separators in "40.70.144.38、52.167.105.38" read as commas`,
 			"odd-cells.md:12: a doubled '||' is read as one separator",
+			"odd-cells.md:12: eastus: 191.238.6.43 left out, decommissioned",
 			"odd-cells.md:13: japanwest: 40.74.96.6 is both a gateway and decommissioning; kept as a gateway",
 			`odd-cells.md:14: northeurope: empty "Gateway IP addresses" cell in the middle of the row; the region has no gateway`,
+			"odd-cells.md:14: northeurope: 191.235.193.75 left out, decommissioned",
 			"odd-cells.md:15: the row has 3 of the header's 4 cells; the missing ones are read as empty",
 		}, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content"},
 	} {
@@ -206,7 +219,7 @@ func TestImportMarkdownCells(t *testing.T) {
 		{"blank separators and code marks", head + "| East US 2 | `192.0.2.1` 192.0.2.2 ,,192.0.2.3 | | |\n",
 			"eastus2 192.0.2.1 192.0.2.2 192.0.2.3\n", nil},
 		{"no outer bars", head + "East US 2 | 192.0.2.1 | 192.0.2.9 | 192.0.2.8\n",
-			"eastus2 192.0.2.1 decommissioning 192.0.2.9\n", nil},
+			"eastus2 192.0.2.1 decommissioning 192.0.2.9\n", []string{"page.md:3: eastus2: 192.0.2.8 left out, decommissioned"}},
 		{"lines counted from the first, blank or not", "\n\n" + head + "| East US 2 | 192.0.2.1 | | | | |\n",
 			"eastus2 192.0.2.1\n", []string{"page.md:5: 2 empty cells past the last column; ignored"}},
 		{"CRLF", strings.ReplaceAll(head+"| East US 2 | 192.0.2.1 | | |\n", "\n", "\r\n"),
@@ -220,17 +233,19 @@ func TestImportMarkdownCells(t *testing.T) {
 		{"empty primary", head2019 + "| East US 2 | | 192.0.2.2 |\n",
 			"eastus2 192.0.2.2\n", []string{`page.md:3: eastus2: empty "Primary IP Address" cell in the middle of the row; the next gateway column's first address becomes the primary`}},
 		{"a row with only its name", head + "| West US | | | 192.0.2.8 |\n| East US 2 | 192.0.2.1 | | |\n",
-			"eastus2 192.0.2.1\n", []string{"page.md:3: westus has no gateway, subnet or decommissioning address; left out"}},
+			"eastus2 192.0.2.1\n", []string{"page.md:3: westus: 192.0.2.8 left out, decommissioned", "page.md:3: westus has no gateway, subnet or decommissioning address; left out"}},
 		{"repeated decommissioning", head + "| East US 2 | 192.0.2.1 | 192.0.2.9, 192.0.2.9 | |\n",
 			"eastus2 192.0.2.1 decommissioning 192.0.2.9\n", []string{"page.md:3: eastus2: decommissioning 192.0.2.9 is listed twice; kept once"}},
 		{"IPv4-mapped", head + "| East US 2 | ::ffff:192.0.2.1 | | |\n",
 			"eastus2 192.0.2.1\n", nil},
 		{"table in a code fence is not read", "~~~\n" + head + "| West US | 192.0.2.7 | | |\n~~~\n" + head + "| East US 2 | 192.0.2.1 | | |\n",
-			"eastus2 192.0.2.1\n", nil},
+			"eastus2 192.0.2.1\n", []string{"page.md:4: 192.0.2.7 is outside the gateway table; not imported"}},
 		{"old spellings", head2019 + "| East US 1 | 192.0.2.1 | |\n| India Central | 192.0.2.2 | |\n| South East Asia | 192.0.2.3 | |\n",
 			"eastus 192.0.2.1\ncentralindia 192.0.2.2\nsoutheastasia 192.0.2.3\n", nil},
 		{"a line with dashes under a header is not a delimiter row", "| Region name | Gateway IP address ranges |\n| x-y | 192.0.2.0/29 |\n\n" + head + "| East US 2 | 192.0.2.1 | | |\n",
-			"eastus2 192.0.2.1\n", nil},
+			"eastus2 192.0.2.1\n", []string{"page.md:2: 192.0.2.0/29 is outside the gateway table; not imported"}},
+		{"prose addresses", head + "| East US 2 | 192.0.2.1 | | |\n\nConnect to 192.0.2.1 or 2001:db8::5 (see 198.51.100.0/24), not at 10:30 or v1.2.\n",
+			"eastus2 192.0.2.1\n", []string{"page.md:5: 2001:db8::5 is outside the gateway table; not imported", "page.md:5: 198.51.100.0/24 is outside the gateway table; not imported"}},
 		{"doubled bar without outer bars", "Region name | Gateway IP address ranges\n--- | ---\nEast US 2 || 192.0.2.0/29\n",
 			"eastus2 subnets 192.0.2.0/29\n", []string{"page.md:3: a doubled '||' is read as one separator"}},
 		{"hyphenated and long names", head + "| East-US | 192.0.2.1 | | |\n| " + strings.Repeat("a", 63) + " | 192.0.2.2 | | |\n",
@@ -363,5 +378,40 @@ func TestImportSerial(t *testing.T) {
 		if err != nil || back.Serial != res.Table.Serial {
 			t.Errorf("%q: reads back with serial %d, want %d: %v", tc.page, back.Serial, res.Table.Serial, err)
 		}
+	}
+}
+
+// TestImportNoteForms: the 2019 page's revisions write the tertiary note
+// as a quote or as a bold NOTE; both give East US 2 its third gateway.
+func TestImportNoteForms(t *testing.T) {
+	for _, file := range []string{"mysql-2019.md", "mysql-2019-note.md"} {
+		res, err := importFile(t, file, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Table.Regions {
+			if r.Name == "eastus2" && (len(r.Addrs) != 3 || r.Addrs[2].String() != "52.167.104.0") {
+				t.Errorf("%s: eastus2 gateways %v, want the tertiary 52.167.104.0 third", file, r.Addrs)
+			}
+		}
+	}
+}
+
+// TestImportProvenance: the source's name becomes $SOURCE, and a Service
+// Tags file's dated name its $PUBLISHED.
+func TestImportProvenance(t *testing.T) {
+	res, err := importFile(t, "servicetags.json", Options{Source: "https://download.example/ServiceTags_Public_20260511.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Table.Source != "https://download.example/ServiceTags_Public_20260511.json" || res.Table.Published.Format(gwtable.DateLayout) != "2026-05-11" {
+		t.Errorf("source %q published %v", res.Table.Source, res.Table.Published)
+	}
+	res, err = importFile(t, "mysql-2019.md", Options{Source: "bad\tname"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Table.Source != "" || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1].Text, "no $SOURCE written") {
+		t.Errorf("source %q warnings %v", res.Table.Source, res.Warnings)
 	}
 }

@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
@@ -38,7 +40,14 @@ type Options struct {
 	// says: a page's ms.date is not always changed when its table is.
 	Serial    uint32
 	HasSerial bool
+	// Source is the $SOURCE to write: the input's file name or URL; empty
+	// for none.
+	Source string
 }
+
+// serviceTagsName is the weekly Service Tags file's name, which carries the
+// date it was published.
+var serviceTagsName = regexp.MustCompile(`ServiceTags_[A-Za-z]+_(\d{8})\.json`)
 
 // Warning is odd input that the import handled: where it is (source:line,
 // or source: JSON path) and what was done about it.
@@ -59,14 +68,15 @@ type Result struct {
 }
 
 // Bytes is the regions file: the header as comments, then the table in the
-// format gwtable.Parse reads.
+// format gwtable.Parse reads, a comment naming its fields before the first
+// region.
 func (r Result) Bytes() []byte {
 	var b bytes.Buffer
 	for _, line := range r.Header {
 		b.WriteString("# " + line + "\n")
 	}
 	table := r.Table.Format()
-	if r.Table.HasSerial {
+	for len(table) > 0 && table[0] == '$' { // the table's header lines
 		i := bytes.IndexByte(table, '\n') + 1
 		b.Write(table[:i])
 		table = table[i:]
@@ -162,23 +172,27 @@ func (e *tooLarge) Error() string { return fmt.Sprintf("%s: larger than %d bytes
 // finish applies the serial rules, writes the header's last line and checks
 // that the file reads back as the same table.
 func finish(res Result, source string, opt Options) (Result, error) {
-	switch {
-	case opt.HasSerial:
-		line := fmt.Sprintf("$SERIAL %d from -serial", opt.Serial)
-		if res.Table.HasSerial { // the reader's line is the header's last
-			last := &res.Header[len(res.Header)-1]
-			*last = line + ", not " + strings.TrimPrefix(*last, "$SERIAL ")
-		} else {
-			res.Header = append(res.Header, line)
-		}
-		res.Table.Serial, res.Table.HasSerial = opt.Serial, true
-	case res.Table.HasSerial:
-		// the reader has said where it came from
-	default:
-		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
-	}
 	if len(res.Table.Regions) == 0 {
 		return Result{}, fmt.Errorf("%s: no regions to import", source)
+	}
+	if opt.Source != "" {
+		if err := gwtable.CheckSource(opt.Source); err != nil {
+			res.Warnings = append(res.Warnings, Warning{Where: source, Text: fmt.Sprintf("no $SOURCE written: %v", err)})
+		} else {
+			res.Table.Source = opt.Source
+		}
+	}
+	if m := serviceTagsName.FindStringSubmatch(opt.Source + " " + source); m != nil && res.Table.Published.IsZero() {
+		if d, err := time.Parse("20060102", m[1]); err == nil {
+			res.Table.Published = d
+			res.Header = append(res.Header, "$PUBLISHED "+d.Format(gwtable.DateLayout)+" from the file name "+m[0])
+		}
+	}
+	switch {
+	case opt.HasSerial:
+		res.SetSerial(opt.Serial, "-serial")
+	case !res.Table.HasSerial:
+		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
 	}
 	back, err := gwtable.Parse(res.Bytes(), "output")
 	if err != nil {
@@ -191,6 +205,22 @@ func finish(res Result, source string, opt Options) (Result, error) {
 		res.Table.Serial = back.Serial
 	}
 	return res, nil
+}
+
+// SetSerial gives the table serial, saying in the header where it comes from
+// and what the source's own serial was.
+func (r *Result) SetSerial(serial uint32, from string) {
+	line := fmt.Sprintf("$SERIAL %d from %s", serial, from)
+	i := slices.IndexFunc(r.Header, func(h string) bool { return strings.HasPrefix(h, "$SERIAL ") })
+	switch {
+	case i >= 0 && r.Table.HasSerial && r.Table.Serial == serial:
+		// the source's own serial stands, and its line says so
+	case i >= 0 && r.Table.HasSerial:
+		r.Header[i] = line + ", not " + strings.TrimPrefix(r.Header[i], "$SERIAL ")
+	default:
+		r.Header = append(r.Header, line)
+	}
+	r.Table.Serial, r.Table.HasSerial = serial, true
 }
 
 // entry is one address or prefix of a region, with where it was read.

@@ -300,8 +300,10 @@ func TestImportResultBytes(t *testing.T) {
 		"# Imported by mysqlgw-regions from mysql-2019.md",
 		"# the table on line 16, in the MySQL 2019 form (Region Name | Primary IP Address | Secondary IP Address): 7 regions",
 		"# line 28: tertiary 52.167.104.0 for eastus2",
+		"# $PUBLISHED 2019-05-22 from ms.date on line 8",
 		"# $SERIAL 2019052201 from ms.date on line 8",
 		"$SERIAL 2019052201",
+		"$PUBLISHED 2019-05-22",
 		"# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]",
 		"brazilsouth 104.41.11.5",
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/fetch"
+	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
+)
+
+// runFetch is `fetch`: 0 when FILE is current (written or unchanged), 3 when
+// the guard kept it, 2 on an error. With -every it runs until stopped, and
+// each run's outcome is logged.
+func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
+	flags := flag.NewFlagSet("fetch", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var opt fetch.Options
+	flags.StringVar(&opt.Source, "source", fetch.AzureSQL, "azure-sql (Azure SQL Database's gateway table) or service-tags (the weekly Service Tags file)")
+	flags.StringVar(&opt.URL, "url", "", "where to download from instead of Microsoft's location (a mirror, a proxy, a test)")
+	flags.StringVar(&opt.Tag, "tag", regionsimport.DefaultTag, "service-tags: the tag whose TAG.<Region> values become regions")
+	flags.Float64Var(&opt.MaxDrop, "max-drop", 10, "refuse to write when a family would lose more than this percent of the addresses FILE covers")
+	flags.BoolVar(&opt.Force, "force", false, "write even when the guard refuses")
+	flags.StringVar(&opt.File, "o", "", "the regions file to keep current (required)")
+	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, downloads included")
+	every := flags.Duration("every", 0, "run again at this interval until stopped (for a sidecar); 0: once")
+	if err := flags.Parse(args); err != nil {
+		return 2, err
+	}
+	switch {
+	case flags.NArg() != 0:
+		return 2, fmt.Errorf("fetch takes no arguments, got %q\n%s", flags.Args(), usage)
+	case opt.File == "":
+		return 2, fmt.Errorf("fetch needs -o FILE\n%s", usage)
+	case *timeout <= 0:
+		return 2, fmt.Errorf("-timeout must be above 0")
+	case *every < 0 || *every > 0 && *every < time.Minute:
+		return 2, fmt.Errorf("-every must be 0 (once) or at least 1m, got %s", *every)
+	case opt.MaxDrop < 0 || opt.MaxDrop > 100:
+		return 2, fmt.Errorf("-max-drop must be a percentage from 0 to 100, got %g", opt.MaxDrop)
+	}
+	if *every == 0 {
+		return fetchOnce(context.Background(), opt, *timeout, stdout, stderr, "")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	for {
+		stamp := time.Now().UTC().Format(time.RFC3339) + " "
+		status, err := fetchOnce(ctx, opt, *timeout, stdout, stderr, stamp)
+		if err != nil {
+			fmt.Fprintf(stderr, "%smysqlgw-regions: %v (exit status %d; trying again in %s)\n", stamp, err, status, *every)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil
+		case <-time.After(*every):
+		}
+	}
+}
+
+// fetchOnce runs one fetch within timeout and reports it, each line after
+// prefix.
+func fetchOnce(ctx context.Context, opt fetch.Options, timeout time.Duration, stdout, stderr io.Writer, prefix string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := fetch.Run(ctx, opt)
+	for _, w := range out.Warnings {
+		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+	}
+	if err != nil {
+		return 2, err
+	}
+	fmt.Fprint(stdout, prefix+out.Text)
+	if out.Refused {
+		return 3, nil
+	}
+	return 0, nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestFetchCommand: exit status 0 for a written or unchanged file, 3 for a
+// refused shrink, 2 for an error or a bad flag, with what happened on
+// standard output and the cause on standard error.
+func TestFetchCommand(t *testing.T) {
+	page, err := os.ReadFile("../../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serving atomic.Value
+	serving.Store(page)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/include.md" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(serving.Load().([]byte))
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "regions")
+	fetch := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		status := run(append([]string{"fetch"}, args...), strings.NewReader(""), &stdout, &stderr)
+		return status, stdout.String(), stderr.String()
+	}
+	url := srv.URL + "/include.md"
+	if status, out, _ := fetch("-url", url, "-o", file); status != 0 || !strings.HasPrefix(out, "wrote "+file+": 71 regions, serial 2026051801") {
+		t.Fatalf("first: %d %q", status, out)
+	}
+	if status, out, _ := fetch("-url", url, "-o", file); status != 0 || out != "unchanged\n" {
+		t.Fatalf("second: %d %q", status, out)
+	}
+	serving.Store(bytes.Replace(page, []byte("| West US 3 |"), []byte("| Nowhere |"), 1))
+	if status, out, _ := fetch("-url", url, "-o", file); status != 3 || !strings.Contains(out, "refused: ") || !strings.Contains(out, "westus3") {
+		t.Fatalf("shrink: %d %q", status, out)
+	}
+	if status, out, _ := fetch("-url", url, "-o", file, "-force"); status != 0 || !strings.Contains(out, "- westus3 (region removed)") {
+		t.Fatalf("forced: %d %q", status, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-url", srv.URL + "/gone.md", "-o", file}, "HTTP status 404"},
+		{[]string{"-url", url}, "fetch needs -o FILE"},
+		{[]string{"-url", url, "-o", file, "-every", "10s"}, "-every must be 0 (once) or at least 1m"},
+		{[]string{"-url", url, "-o", file, "-max-drop", "101"}, "-max-drop must be a percentage"},
+		{[]string{"-source", "aws", "-o", file}, `-source "aws"`},
+	} {
+		if status, _, errOut := fetch(tc.args...); status != 2 || !strings.Contains(errOut, tc.err) {
+			t.Errorf("%q: %d %q, want 2 and %q", tc.args, status, errOut, tc.err)
+		}
+	}
+}

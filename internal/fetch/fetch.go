@@ -1,0 +1,186 @@
+// Package fetch keeps a regions file current from Microsoft's published
+// gateway tables: download, import, compare with the file, guard against a
+// suspicious shrink, and replace the file atomically when the table changed.
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
+	"golang.org/x/net/http/httpproxy"
+)
+
+// The sources fetch knows, and where Microsoft publishes them.
+const (
+	AzureSQL    = "azure-sql"
+	ServiceTags = "service-tags"
+
+	// AzureSQLURL is the raw Markdown of Azure SQL Database's gateway table,
+	// the include Microsoft's pipeline regenerates.
+	AzureSQLURL = "https://raw.githubusercontent.com/MicrosoftDocs/sql-docs/live/azure-sql/database/includes/gateway-ip-addresses.md"
+	// ServiceTagsURL is the download page of the weekly Service Tags file,
+	// "Azure IP Ranges and Service Tags – Public Cloud".
+	ServiceTagsURL = "https://www.microsoft.com/en-us/download/details.aspx?id=56519"
+)
+
+// Options are the choices of one run.
+type Options struct {
+	File    string  // the regions file to keep current
+	Source  string  // AzureSQL (when empty) or ServiceTags
+	URL     string  // replaces the source's default location
+	Tag     string  // the service tag, for ServiceTags
+	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent
+	Force   bool    // write whatever the guard says
+	Client  *http.Client
+	Now     func() time.Time // today's date, for a table without a published one
+}
+
+// Outcome is what a run did: Text for standard output, Warnings for
+// standard error.
+type Outcome struct {
+	Written  bool
+	Refused  bool // the guard kept FILE: exit status 3
+	Text     string
+	Warnings []string
+}
+
+// Run fetches the table once. An error (the download, the import, FILE) leaves
+// FILE untouched and names the URL or FILE and the cause.
+func Run(ctx context.Context, opt Options) (Outcome, error) {
+	var out Outcome
+	from := opt.URL
+	switch opt.Source {
+	case AzureSQL, "":
+		from = cmpOr(from, AzureSQLURL)
+	case ServiceTags:
+		from = cmpOr(from, ServiceTagsURL)
+	default:
+		return out, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+	}
+	client := opt.Client
+	if client == nil {
+		// Proxies from the environment, read at each run (net/http's
+		// ProxyFromEnvironment reads it once per process).
+		proxy := httpproxy.FromEnvironment().ProxyFunc()
+		client = &http.Client{Transport: &http.Transport{
+			Proxy: func(r *http.Request) (*url.URL, error) { return proxy(r.URL) },
+		}}
+	}
+	body, err := download(ctx, client, from)
+	if err != nil {
+		return out, err
+	}
+	if opt.Source == ServiceTags && !isJSON(body) {
+		link := serviceTagsLink.Find(body)
+		if link == nil {
+			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", from)
+		}
+		from = string(link)
+		if body, err = download(ctx, client, from); err != nil {
+			return out, err
+		}
+	}
+
+	old, exists, err := readOld(opt.File, opt.Force)
+	if err != nil {
+		return out, err
+	}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	// The import's own serial (ms.date, changeNumber) is replaced by one
+	// that only grows: the date as YYYYMMDD01, past FILE's serial.
+	res, err := regionsimport.Import(bytes.NewReader(body), from, regionsimport.Options{Tag: opt.Tag, Source: from})
+	if err != nil {
+		return out, err
+	}
+	serial, why := nextSerial(res.Table.Published, now(), old, exists)
+	res.SetSerial(serial, why)
+	// Warnings are for a table about to be written: an unchanged one
+	// repeats the last run's.
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	if !exists {
+		if err := replace(opt.File, res.Bytes()); err != nil {
+			return out, err
+		}
+		out.Written, out.Warnings = true, warnings
+		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, from)
+		return out, nil
+	}
+	diff := gwtable.Diff(opt.File, old, from, res.Table)
+	if !diff.Changed {
+		out.Text = "unchanged\n"
+		return out, nil
+	}
+	if why := measure(old, res.Table).refuse(opt.MaxDrop, diff.Removed); why != "" && !opt.Force {
+		out.Refused, out.Warnings = true, warnings
+		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
+		return out, nil
+	}
+	if err := replace(opt.File, res.Bytes()); err != nil {
+		return out, err
+	}
+	out.Written, out.Warnings = true, warnings
+	out.Text = diff.Text
+	return out, nil
+}
+
+// readOld reads FILE; exists is false when there is none. A file that does
+// not parse is an error unless force says to replace it anyway.
+func readOld(path string, force bool) (old gwtable.Table, exists bool, err error) {
+	content, err := gwtable.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return gwtable.Table{}, false, nil
+	}
+	if err != nil {
+		return gwtable.Table{}, false, err
+	}
+	old, err = gwtable.Parse(content, path)
+	if err != nil {
+		if force {
+			return gwtable.Table{}, false, nil
+		}
+		return gwtable.Table{}, false, fmt.Errorf("%w (FILE is left as it is; -force replaces it)", err)
+	}
+	return old, true, nil
+}
+
+// nextSerial is the serial to write: the published date (today's when the
+// source gives none) as YYYYMMDD01, raised past FILE's serial when that is
+// not before it in RFC 1982 order. A FILE without $SERIAL imposes nothing.
+func nextSerial(published, now time.Time, old gwtable.Table, exists bool) (uint32, string) {
+	date, from := published, "the published date"
+	if date.IsZero() {
+		date, from = now.UTC(), "today's date"
+	}
+	serial := uint32(date.Year()*1000000 + int(date.Month())*10000 + date.Day()*100 + 1)
+	if exists && old.HasSerial && !gwtable.SerialAfter(serial, old.Serial) {
+		return old.Serial + 1, "FILE's serial + 1"
+	}
+	return serial, from
+}
+
+func isJSON(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n\uFEFF")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+func cmpOr(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return a
+	}
+	return b
+}
