@@ -75,7 +75,7 @@ func Parse(content []byte, source string) (Table, error) {
 // directive reads a $ line: only $SERIAL N, once, before the regions.
 func (t *Table) directive(fields []string, regions map[string]int) error {
 	if fields[0] != "$SERIAL" {
-		return fmt.Errorf("unknown directive %q; the only one is $SERIAL", fields[0])
+		return fmt.Errorf("unknown directive %s; the only one is $SERIAL", Quote(fields[0]))
 	}
 	switch {
 	case t.HasSerial:
@@ -87,7 +87,7 @@ func (t *Table) directive(fields []string, regions map[string]int) error {
 	}
 	n, err := strconv.ParseUint(fields[1], 10, 32)
 	if err != nil {
-		return fmt.Errorf("$SERIAL %q is not a number from 0 to 4294967295", fields[1])
+		return fmt.Errorf("$SERIAL %s is not a number from 0 to 4294967295", Quote(fields[1]))
 	}
 	t.Serial, t.HasSerial = uint32(n), true
 	return nil
