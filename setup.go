@@ -112,7 +112,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		}
 		for _, z := range plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys) {
 			if !validZone(z) {
-				return nil, c.Errf("%q is not a zone name", z)
+				return nil, c.Errf("%s is not a zone name", gwtable.Quote(z))
 			}
 			switch {
 			case z == ".":
@@ -241,7 +241,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 				case "connect":
 					probe.mode = probeConnect
 				default:
-					return nil, c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
+					return nil, c.Errf("probe must be mysql, greeting or connect, got %s", gwtable.Quote(args[0]))
 				}
 			case "shard":
 				n, err := intArg(c, 1, maxShard)
@@ -278,10 +278,10 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 				case "closed":
 					g.opt.failOpen = false
 				default:
-					return nil, c.Errf("failover must be open or closed, got %q", args[0])
+					return nil, c.Errf("failover must be open or closed, got %s", gwtable.Quote(args[0]))
 				}
 			default:
-				return nil, c.Errf("unknown property '%s'", c.Val())
+				return nil, c.Errf("unknown property %s", gwtable.Quote(c.Val()))
 			}
 		}
 	}
@@ -313,7 +313,7 @@ func intArg(c *caddy.Controller, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
-		return 0, c.Errf("%s: %q is not a whole number", name, args[0])
+		return 0, c.Errf("%s: %s is not a whole number", name, gwtable.Quote(args[0]))
 	}
 	if n < lo || n > hi {
 		return 0, c.Errf("%s must be in range [%d, %d], got %d", name, lo, hi, n)
@@ -333,7 +333,7 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 func parseDuration(c *caddy.Controller, name, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, c.Errf("%s: %q is not a duration such as 5s or 1m", name, s)
+		return 0, c.Errf("%s: %s is not a duration such as 5s or 1m", name, gwtable.Quote(s))
 	}
 	return d, nil
 }
@@ -366,10 +366,10 @@ func validZone(z string) bool {
 // NUL-terminated.
 func checkProbeUser(user string) error {
 	if len(user) > 80 {
-		return fmt.Errorf("user name longer than 80 bytes: %q", user)
+		return fmt.Errorf("user name longer than 80 bytes: %s", gwtable.Quote(user))
 	}
 	if strings.ContainsRune(user, 0) || user == "" {
-		return fmt.Errorf("%q is not a user name", user)
+		return fmt.Errorf("%s is not a user name", gwtable.Quote(user))
 	}
 	return nil
 }
