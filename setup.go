@@ -146,7 +146,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "regions":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				if g.file != "" {
 					return nil, c.Errf("regions is given twice")
@@ -178,7 +178,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "alias":
 				args := c.RemainingArgs()
 				if len(args) != 2 {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
 				if err := gwtable.CheckRegionName(alias); err != nil {
@@ -192,7 +192,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "healthcheck":
 				args := c.RemainingArgs()
 				if len(args) < 1 || len(args) > 2 {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				var err error
 				if interval, err = parseDuration(c, "healthcheck", args[0]); err != nil {
@@ -225,7 +225,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "probe":
 				args := c.RemainingArgs()
 				if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[0] != "mysql") {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				switch args[0] {
 				case "mysql":
@@ -258,7 +258,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "ns":
 				args := c.RemainingArgs()
 				if len(args) == 0 {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				for _, arg := range args {
 					a, err := gwtable.ParseAddress(arg)
@@ -270,7 +270,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			case "failover":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
-					return nil, c.ArgErr()
+					return nil, argErr(c)
 				}
 				switch args[0] {
 				case "open":
@@ -304,12 +304,21 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	return g, nil
 }
 
+// argErr is c.ArgErr with the token it names quoted short: caddy's shows it
+// whole, control bytes and all.
+func argErr(c *caddy.Controller) error {
+	if c.Val() == "{" {
+		return c.ArgErr()
+	}
+	return c.Errf("Wrong argument count or unexpected line ending after %s", gwtable.Quote(c.Val()))
+}
+
 // intArg reads the one integer argument of the current property, in [lo, hi].
 func intArg(c *caddy.Controller, lo, hi int) (int, error) {
 	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return 0, c.ArgErr()
+		return 0, argErr(c)
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
@@ -325,7 +334,7 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return 0, c.ArgErr()
+		return 0, argErr(c)
 	}
 	return parseDuration(c, name, args[0])
 }

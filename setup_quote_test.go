@@ -27,6 +27,9 @@ func TestParseErrorsQuoteShort(t *testing.T) {
 		{"mysqlgw {\n region " + tok + " 192.0.2.1\n}", `Error during parsing: region: region name "1\x00\x1b[2j\nxxx`},
 		{"mysqlgw {\n region lab " + tok + "\n}", `Error during parsing: region: primary address: "1\x00\x1b[2J\nxxx`},
 		{"mysqlgw {\n ns " + tok + "\n}", `Error during parsing: ns: "1\x00\x1b[2J\nxxx`},
+		{"mysqlgw {\n ttl 1 " + tok + "\n}", `Error during parsing: Wrong argument count or unexpected line ending after "1\x00\x1b[2J\nxxx`},
+		{"mysqlgw {\n soa 1 " + tok + "\n}", `Error during parsing: Wrong argument count or unexpected line ending after "1\x00\x1b[2J\nxxx`},
+		{"mysqlgw {\n failover open " + tok + "\n}", `Error during parsing: Wrong argument count or unexpected line ending after "1\x00\x1b[2J\nxxx`},
 		{"mysqlgw {\n alias eu " + tok + "\n}", `Testfile:2: alias "eu": unknown region "1\x00\x1b[2j\nxxx`},
 	} {
 		err := setup(caddy.NewTestController("dns", tc.input))

@@ -23,7 +23,7 @@ var defaultSOA = soaTimers{refresh: 14400, retry: 3600, expire: 1209600}
 func parseSOA(c *caddy.Controller) (soaTimers, error) {
 	args := c.RemainingArgs()
 	if len(args) != 4 {
-		return soaTimers{}, c.ArgErr()
+		return soaTimers{}, argErr(c)
 	}
 	var v [4]uint32
 	for i, arg := range args {
