@@ -127,3 +127,30 @@ func TestHealthLogFlapping(t *testing.T) {
 		t.Errorf("%d lines once settled and told, want %d", n, stateLineBurst+2)
 	}
 }
+
+// TestHealthLogFlappingLive runs the checker on its own clock against a
+// gateway that flaps at every probe, each down with a 64 KB message: after
+// 30 changes the log holds the burst's five lines, a few hundred bytes each.
+func TestHealthLogFlappingLive(t *testing.T) {
+	logged := captureLog(t)
+	port := gatewayPort(t)
+	good, bad := greetingFor(t), errorGreeting(port)
+	var served atomic.Int32
+	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) {
+		if served.Add(1)%2 == 1 {
+			c.Write(good)
+		} else {
+			c.Write(bad)
+		}
+	})
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n port %d\n healthcheck 100ms 80ms\n probe greeting\n rise 1\n fall 1\n}",
+		loopbackTable(t, "lab "+gwPrimary), port))
+	t.Cleanup(func() { g.stop() })
+	startHealth(t, g)
+	waitUntil(t, func() bool { return served.Load() >= 20 })
+	g.stop()
+	lines := linesWith(logged, gwPrimary)
+	if n := len(strings.Join(lines, "")); len(lines) != stateLineBurst || n > stateLineBurst*400 {
+		t.Errorf("%d probes logged %d lines, %d bytes; want %d lines of under 400 bytes:\n%.3000s", served.Load(), len(lines), n, stateLineBurst, strings.Join(lines, ""))
+	}
+}
