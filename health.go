@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -55,6 +56,7 @@ type addrHealth struct {
 	known   atomic.Bool // at least one probe has finished
 	passes  int
 	fails   int
+	logs    lineLimiter        // its state-change lines
 	cancel  context.CancelFunc // stops this address's prober
 	stopped chan struct{}
 }
@@ -209,17 +211,46 @@ func (c *healthChecker) probeOnce(ctx context.Context, h *addrHealth) {
 	case up && h.fails >= c.fall:
 		h.isUp.Store(false)
 		c.changed(h, false, err)
+	default:
+		c.unchanged(h, up, err)
 	}
 }
 
-// changed logs a state change once and updates the gauges.
+// changed logs a state change once, within the address's line limit
+// (ratelimit.go), and updates the gauges, whatever the limit.
 func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
-	if up {
-		log.Infof("Gateway %s port %d is up", h.addr, c.probe.port)
-	} else {
-		log.Warningf("Gateway %s port %d is down: %v", h.addr, c.probe.port, err)
+	if ok, held := h.logs.allow(); ok {
+		c.logState(h, up, err, held)
 	}
 	c.publish()
+}
+
+// unchanged logs the state of an address whose last changes were held back,
+// once the limit lets a line out again, so the log ends on the state it has.
+func (c *healthChecker) unchanged(h *addrHealth, up bool, err error) {
+	if ok, held := h.logs.catchUp(); ok {
+		c.logState(h, up, err, held)
+	}
+}
+
+// logState logs the state of h, the error that made it down if there is
+// one, and how many changes were not logged before this line.
+func (c *healthChecker) logState(h *addrHealth, up bool, err error, held int) {
+	var note string
+	switch {
+	case held == 1:
+		note = " (1 change not logged)"
+	case held > 1:
+		note = fmt.Sprintf(" (%d changes not logged)", held)
+	}
+	switch {
+	case up:
+		log.Infof("Gateway %s port %d is up%s", h.addr, c.probe.port, note)
+	case err != nil:
+		log.Warningf("Gateway %s port %d is down: %v%s", h.addr, c.probe.port, err, note)
+	default:
+		log.Warningf("Gateway %s port %d is down%s", h.addr, c.probe.port, note)
+	}
 }
 
 // publish sets gateway_up for every region and role of the table, and

@@ -52,7 +52,7 @@ func (o overrides) merge(base []gwtable.Region) ([]gwtable.Region, error) {
 	for _, a := range o.aliases {
 		target, ok := owner[a.target]
 		if !ok {
-			return nil, fmt.Errorf("%s: alias %q: unknown region %q", a.where, a.alias, a.target)
+			return nil, fmt.Errorf("%s: alias %q: unknown region %s", a.where, a.alias, gwtable.Quote(a.target))
 		}
 		if other, ok := owner[a.alias]; ok {
 			return nil, fmt.Errorf("%s: alias %q: already names region %q", a.where, a.alias, other)

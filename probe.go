@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // probeMode is what a health probe says to a gateway.
@@ -249,8 +251,14 @@ func readPacket(conn net.Conn) (seq byte, payload []byte, err error) {
 	return head[3], payload, nil
 }
 
+// maxGatewayText is how much of a gateway's own message a probe error (and
+// so the log) quotes: MySQL's messages are well under it.
+const maxGatewayText = 200
+
 // parseErr reads an ERR packet: 0xff, the error code, an optional
-// "#" and SQL state, and the message.
+// "#" and SQL state, and the message. The message is the gateway's to
+// choose, so it comes back quoted, its control bytes escaped and cut to
+// maxGatewayText bytes: what it says cannot start a log line of its own.
 func parseErr(payload []byte) (code uint16, msg string) {
 	if len(payload) < 3 {
 		return 0, "truncated error packet"
@@ -260,7 +268,7 @@ func parseErr(payload []byte) (code uint16, msg string) {
 	if len(rest) >= 6 && rest[0] == '#' {
 		rest = rest[6:]
 	}
-	return code, string(rest)
+	return code, gwtable.QuoteLimit(string(rest), maxGatewayText)
 }
 
 // readError classifies a failed read: the server closed the connection, or

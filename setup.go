@@ -123,7 +123,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		}
 		for _, z := range plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys) {
 			if !validZone(z) {
-				return nil, c.Errf("%q is not a zone name", z)
+				return nil, c.Errf("%s is not a zone name", gwtable.Quote(z))
 			}
 			switch {
 			case z == ".":
@@ -179,7 +179,7 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 	case "ns":
 		args := c.RemainingArgs()
 		if len(args) == 0 {
-			return c.ArgErr()
+			return argErr(c)
 		}
 		for _, arg := range args {
 			a, err := gwtable.ParseAddress(arg)
@@ -191,18 +191,18 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 	case "failover":
 		args := c.RemainingArgs()
 		if len(args) != 1 {
-			return c.ArgErr()
+			return argErr(c)
 		}
 		switch args[0] {
 		case "open", "closed":
 			g.opt.failOpen = args[0] == "open"
 		default:
-			return c.Errf("failover must be open or closed, got %q", args[0])
+			return c.Errf("failover must be open or closed, got %s", gwtable.Quote(args[0]))
 		}
 	case "regions":
 		args := c.RemainingArgs()
 		if len(args) != 1 {
-			return c.ArgErr()
+			return argErr(c)
 		}
 		if g.file != "" {
 			return c.Errf("regions is given twice")
@@ -230,7 +230,7 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 	case "alias":
 		args := c.RemainingArgs()
 		if len(args) != 2 {
-			return c.ArgErr()
+			return argErr(c)
 		}
 		alias, target := strings.ToLower(args[0]), strings.ToLower(args[1])
 		if err := gwtable.CheckRegionName(alias); err != nil {
@@ -248,7 +248,7 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 	case "probe":
 		err = parseProbe(c, &s.health.probe)
 	default:
-		return c.Errf("unknown property '%s'", c.Val())
+		return c.Errf("unknown property %s", gwtable.Quote(c.Val()))
 	}
 	return err
 }
@@ -258,7 +258,7 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 func parseHealthcheck(c *caddy.Controller) (interval, timeout time.Duration, err error) {
 	args := c.RemainingArgs()
 	if len(args) < 1 || len(args) > 2 {
-		return 0, 0, c.ArgErr()
+		return 0, 0, argErr(c)
 	}
 	if interval, err = parseDuration(c, "healthcheck", args[0]); err != nil {
 		return 0, 0, err
@@ -283,7 +283,7 @@ func parseHealthcheck(c *caddy.Controller) (interval, timeout time.Duration, err
 func parseProbe(c *caddy.Controller, p *prober) error {
 	args := c.RemainingArgs()
 	if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[0] != "mysql") {
-		return c.ArgErr()
+		return argErr(c)
 	}
 	switch args[0] {
 	case "mysql":
@@ -299,7 +299,7 @@ func parseProbe(c *caddy.Controller, p *prober) error {
 	case "connect":
 		p.mode = probeConnect
 	default:
-		return c.Errf("probe must be mysql, greeting or connect, got %q", args[0])
+		return c.Errf("probe must be mysql, greeting or connect, got %s", gwtable.Quote(args[0]))
 	}
 	return nil
 }
@@ -314,11 +314,11 @@ func numArg[T int | uint16 | uint32](c *caddy.Controller, lo, hi int) (T, error)
 	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return 0, c.ArgErr()
+		return 0, argErr(c)
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
-		return 0, c.Errf("%s: %q is not a whole number", name, args[0])
+		return 0, c.Errf("%s: %s is not a whole number", name, gwtable.Quote(args[0]))
 	}
 	if n < lo || n > hi {
 		return 0, c.Errf("%s must be in range [%d, %d], got %d", name, lo, hi, n)
@@ -330,7 +330,7 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return 0, c.ArgErr()
+		return 0, argErr(c)
 	}
 	return parseDuration(c, name, args[0])
 }
@@ -338,7 +338,7 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 func parseDuration(c *caddy.Controller, name, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, c.Errf("%s: %q is not a duration such as 5s or 1m", name, s)
+		return 0, c.Errf("%s: %s is not a duration such as 5s or 1m", name, gwtable.Quote(s))
 	}
 	return d, nil
 }
@@ -371,10 +371,19 @@ func validZone(z string) bool {
 // NUL-terminated.
 func checkProbeUser(user string) error {
 	if len(user) > 80 {
-		return fmt.Errorf("user name longer than 80 bytes: %q", user)
+		return fmt.Errorf("user name longer than 80 bytes: %s", gwtable.Quote(user))
 	}
 	if strings.ContainsRune(user, 0) || user == "" {
-		return fmt.Errorf("%q is not a user name", user)
+		return fmt.Errorf("%s is not a user name", gwtable.Quote(user))
 	}
 	return nil
+}
+
+// argErr is c.ArgErr with the token it names quoted short: caddy's shows it
+// whole, control bytes and all.
+func argErr(c *caddy.Controller) error {
+	if c.Val() == "{" {
+		return c.ArgErr()
+	}
+	return c.Errf("Wrong argument count or unexpected line ending after %s", gwtable.Quote(c.Val()))
 }

@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n fallthrough\n}", ""},
 		{"mysqlgw {\n fallthrough a.example b.example\n}", ""},
 
-		{"mysqlgw {\n bogus\n}", "Testfile:2 - Error during parsing: unknown property 'bogus'"},
+		{"mysqlgw {\n bogus\n}", "Testfile:2 - Error during parsing: unknown property \"bogus\""},
 		{"mysqlgw {\n ttl\n}", "Testfile:2 - Error during parsing: Wrong argument count"},
 		{"mysqlgw {\n ttl 1 2\n}", "Wrong argument count"},
 		{"mysqlgw {\n ttl -1\n}", "ttl must be in range [0, 86400], got -1"},

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/coredns/caddy"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // soaTimers are the SOA's refresh, retry, expire and minimum, in seconds.
@@ -21,13 +23,13 @@ var defaultSOA = soaTimers{refresh: 14400, retry: 3600, expire: 1209600}
 func parseSOA(c *caddy.Controller) (soaTimers, error) {
 	args := c.RemainingArgs()
 	if len(args) != 4 {
-		return soaTimers{}, c.ArgErr()
+		return soaTimers{}, argErr(c)
 	}
 	var v [4]uint32
 	for i, arg := range args {
 		n, err := strconv.ParseUint(arg, 10, 32)
 		if err != nil || n == 0 {
-			return soaTimers{}, c.Errf("soa: %q is not a number of seconds above 0", arg)
+			return soaTimers{}, c.Errf("soa: %s is not a number of seconds above 0", gwtable.Quote(arg))
 		}
 		v[i] = uint32(n)
 	}

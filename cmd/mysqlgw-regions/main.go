@@ -31,6 +31,10 @@ const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
 `
 
+// maxWarnings bounds the warnings import prints: a page has a handful, and
+// a cell repeating one address a million times must not print a million.
+const maxWarnings = 100
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -95,7 +99,11 @@ func runImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		in = f
 	}
 	res, err := regionsimport.Import(in, source, opt)
-	for _, w := range res.Warnings {
+	for i, w := range res.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(stderr, "warning: %d more warnings not shown\n", len(res.Warnings)-i)
+			break
+		}
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err != nil {
@@ -111,7 +119,7 @@ func runDiff(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	var tables [2]gwtable.Table
 	for i, path := range args {
-		content, err := os.ReadFile(path)
+		content, err := readFile(path)
 		if err != nil {
 			return 2, err
 		}
@@ -130,4 +138,15 @@ func runDiff(args []string, stdout, stderr io.Writer) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// readFile reads a regions file with the server's bound: diff takes what the
+// server would take and refuses /dev/zero at once.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return gwtable.ReadAll(f, path)
 }

@@ -159,7 +159,7 @@ func (t *Table) directive(fields []string, regions map[string]int) error {
 		}
 		n, err := strconv.ParseUint(fields[1], 10, 32)
 		if err != nil {
-			return fmt.Errorf("$SERIAL %q is not a number from 0 to 4294967295", fields[1])
+			return fmt.Errorf("$SERIAL %s is not a number from 0 to 4294967295", Quote(fields[1]))
 		}
 		t.Serial, t.HasSerial = uint32(n), true
 	case "$PUBLISHED":
@@ -171,11 +171,11 @@ func (t *Table) directive(fields []string, regions map[string]int) error {
 		}
 		d, err := time.Parse(DateLayout, fields[1])
 		if err != nil {
-			return fmt.Errorf("$PUBLISHED %q is not a date YYYY-MM-DD", fields[1])
+			return fmt.Errorf("$PUBLISHED %s is not a date YYYY-MM-DD", Quote(fields[1]))
 		}
 		t.Published = d
 	default:
-		return fmt.Errorf("unknown directive %q; the header lines are $SERIAL, $SOURCE and $PUBLISHED", fields[0])
+		return fmt.Errorf("unknown directive %s; the header lines are $SERIAL, $SOURCE and $PUBLISHED", Quote(fields[0]))
 	}
 	return nil
 }

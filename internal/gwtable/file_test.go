@@ -161,3 +161,30 @@ func TestProvenance(t *testing.T) {
 		t.Errorf("re-parse: %v, %+v", err, again)
 	}
 }
+
+// TestParseErrorsQuoteTokensShort: whatever a token holds, the error quotes
+// at most MaxQuoted bytes of it with its control bytes escaped, so a 10 MB
+// token still makes a short message of one line.
+func TestParseErrorsQuoteTokensShort(t *testing.T) {
+	token := "\x00\x1b[2j" + strings.Repeat("x", 10<<20)
+	for _, tc := range []struct{ content, err string }{
+		{"a" + token + " 1.2.3.4\n", `regions:1: region name "a\x00\x1b[2jxxx`},
+		{"a 1.2.3.4 1" + token + "\n", `regions:1: secondary address: "1\x00\x1b[2jxxx`},
+		{"a 1.2.3.4/" + token + "\n", `regions:1: primary address: "1.2.3.4/\x00\x1b[2jxxx`},
+		{"a subnets 1" + token + "\n", `regions:1: subnets: "1\x00\x1b[2jxxx`},
+		{"a subnets 1/" + token + "\n", `regions:1: subnets: "1/\x00\x1b[2jxxx`},
+		{"a decommissioning 1" + token + "\n", `regions:1: decommissioning address: "1\x00\x1b[2jxxx`},
+		{"$SERIAL 1" + token + "\na 1.2.3.4\n", `regions:1: $SERIAL "1\x00\x1b[2jxxx`},
+		{"$" + token + "\na 1.2.3.4\n", `regions:1: unknown directive "$\x00\x1b[2jxxx`},
+	} {
+		_, err := Parse([]byte(tc.content), "regions")
+		if err == nil {
+			t.Errorf("%.30q: no error", tc.content)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, tc.err) || len(msg) > 250 || strings.ContainsAny(msg, "\x00\x1b") || !strings.Contains(msg, "… (10485") {
+			t.Errorf("%.30q: error %.300q (%d bytes), want it to start %q, quote the token cut with its length, escaped, in under 250 bytes", tc.content, msg, len(msg), tc.err)
+		}
+	}
+}

@@ -23,6 +23,11 @@ func ReadFile(path string) ([]byte, error) {
 	return readLimited(f, path)
 }
 
+// ReadAll reads a regions file from r, named name in errors, with ReadFile's
+// bound. Commands that take any file, a pipe or standard input among them,
+// read through it.
+func ReadAll(r io.Reader, name string) ([]byte, error) { return readLimited(r, name) }
+
 // readLimited reads r to its end, refusing more than MaxFileSize bytes.
 func readLimited(r io.Reader, path string) ([]byte, error) {
 	content, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))

@@ -73,7 +73,7 @@ var reservedLabels = map[string]string{
 // name that answers is one a person can type and a firewall can store.
 func CheckRegionName(s string) error {
 	if s == "" || len(s) > 63 {
-		return fmt.Errorf("region name %q must be 1 to 63 characters", s)
+		return fmt.Errorf("region name %s must be 1 to 63 characters", Quote(s))
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -81,7 +81,7 @@ func CheckRegionName(s string) error {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case c == '-' && i > 0 && i < len(s)-1:
 		default:
-			return fmt.Errorf("region name %q: only letters, digits and inner hyphens are allowed", s)
+			return fmt.Errorf("region name %s: only letters, digits and inner hyphens are allowed", Quote(s))
 		}
 	}
 	if what, ok := reservedLabels[s]; ok {
@@ -94,18 +94,18 @@ func CheckRegionName(s string) error {
 // as the IPv4 address they carry, so one host never answers as both A and AAAA.
 func ParseAddress(s string) (netip.Addr, error) {
 	if strings.Contains(s, "/") {
-		return netip.Addr{}, fmt.Errorf("%q is a prefix, not an address", s)
+		return netip.Addr{}, fmt.Errorf("%s is a prefix, not an address", Quote(s))
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
+		return netip.Addr{}, fmt.Errorf("%s is not an IPv4 or IPv6 address", Quote(s))
 	}
 	a = a.Unmap()
 	switch {
 	case a.Zone() != "":
-		return netip.Addr{}, fmt.Errorf("address %q has a zone; only global addresses can be published", s)
+		return netip.Addr{}, fmt.Errorf("address %s has a zone; only global addresses can be published", Quote(s))
 	case a.IsUnspecified(), a.IsMulticast():
-		return netip.Addr{}, fmt.Errorf("address %q is not a host address", s)
+		return netip.Addr{}, fmt.Errorf("address %s is not a host address", Quote(s))
 	}
 	return a, nil
 }
@@ -154,7 +154,7 @@ func ParseRegion(fields []string) (Region, error) {
 			what = Role(len(r.Addrs)).String()
 		}
 		if strings.Contains(f, "/") {
-			return Region{}, fmt.Errorf("%s address: %q is a prefix; prefixes go after \"subnets\"", what, f)
+			return Region{}, fmt.Errorf("%s address: %s is a prefix; prefixes go after \"subnets\"", what, Quote(f))
 		}
 		a, err := ParseAddress(f)
 		if err != nil {
@@ -193,11 +193,11 @@ func checkSection(current, keyword string, before []string) error {
 // ParseSubnet parses one subnet: an IPv4 or IPv6 prefix without host bits.
 func ParseSubnet(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
-		return netip.Prefix{}, fmt.Errorf("%q is an address; a subnet is a prefix such as 104.208.150.192/29", s)
+		return netip.Prefix{}, fmt.Errorf("%s is an address; a subnet is a prefix such as 104.208.150.192/29", Quote(s))
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 or IPv6 prefix", s)
+		return netip.Prefix{}, fmt.Errorf("%s is not an IPv4 or IPv6 prefix", Quote(s))
 	}
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)

@@ -271,11 +271,11 @@ func frontMatterDate(lines []string, source string) (date time.Time, line int, e
 		value = strings.Trim(strings.TrimSpace(value), `"'`)
 		d, err := time.Parse("1/2/2006", value)
 		if err != nil {
-			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %q is not a date MM/DD/YYYY", source, i+1, value)
+			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %s is not a date MM/DD/YYYY", source, i+1, gwtable.Quote(value))
 		}
 		n := uint64(d.Year())*1000000 + uint64(d.Month())*10000 + uint64(d.Day())*100 + 1
 		if n > math.MaxUint32 {
-			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %q is too late for a serial YYYYMMDD01", source, i+1, value)
+			return time.Time{}, 0, fmt.Errorf("%s:%d: ms.date %s is too late for a serial YYYYMMDD01", source, i+1, gwtable.Quote(value))
 		}
 		return d, i + 1, nil
 	}
@@ -287,7 +287,7 @@ func applyNote(title, address, where string, byName map[string]*regionBuilder) e
 	name := gwtable.AzureRegionName(title)
 	b, ok := byName[name]
 	if !ok {
-		return fmt.Errorf("%s: the note gives a tertiary address for %q, which no row above it has", where, title)
+		return fmt.Errorf("%s: the note gives a tertiary address for %s, which no row above it has", where, gwtable.Quote(title))
 	}
 	a, err := gwtable.ParseAddress(address)
 	if err != nil {
@@ -312,7 +312,7 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 	case doubledAt >= 0 && doubledAt < want:
 		next := ""
 		if k := doubledAt + 1; k < len(cells) && k < want && cells[k] != "" {
-			next = fmt.Sprintf(", and %q as %q", cells[k], t.header[k])
+			next = fmt.Sprintf(", and %s as %q", gwtable.Quote(cells[k]), t.header[k])
 			if t.form.columns[k] == colDecommissioned {
 				next += ", which is left out"
 			}
@@ -322,7 +322,7 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 	if len(cells) > want {
 		for _, c := range cells[want:] {
 			if c != "" {
-				return nil, 0, fmt.Errorf("%s: the row has %d cells, the header %d: cell %q has no column", where, len(cells), want, c)
+				return nil, 0, fmt.Errorf("%s: the row has %d cells, the header %d: cell %s has no column", where, len(cells), want, gwtable.Quote(c))
 			}
 		}
 		warn.add(where, "%d empty cells past the last column; ignored", len(cells)-want)
@@ -340,7 +340,12 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 	}
 	b := &regionBuilder{name: gwtable.AzureRegionName(title), where: where}
 	if err := gwtable.CheckRegionName(b.name); err != nil {
-		return nil, 0, fmt.Errorf("%s: cell %q: %w", where, cells[0], err)
+		// The error quotes the name; the cell it came from adds to that
+		// only when it differs and is short enough to show whole.
+		if cells[0] == b.name || len(cells[0]) > gwtable.MaxQuoted {
+			return nil, 0, fmt.Errorf("%s: %w", where, err)
+		}
+		return nil, 0, fmt.Errorf("%s: cell %s: %w", where, gwtable.Quote(cells[0]), err)
 	}
 	firstGateway := true
 	dropped := 0
@@ -361,14 +366,14 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 			if kind == colSubnets {
 				p, err := gwtable.ParseSubnet(tok)
 				if err != nil {
-					return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
+					return nil, 0, cellError(where, t.header[j], c, tok, err)
 				}
 				b.subnets = append(b.subnets, entry[netip.Prefix]{p, where})
 				continue
 			}
 			a, err := gwtable.ParseAddress(tok)
 			if err != nil {
-				return nil, 0, fmt.Errorf("%s: %q cell %q: %w", where, t.header[j], c, err)
+				return nil, 0, cellError(where, t.header[j], c, tok, err)
 			}
 			switch kind {
 			case colGateways:
@@ -382,6 +387,16 @@ func readRow(line, where string, t *markdownTable, warn *warnings) (*regionBuild
 		}
 	}
 	return b, dropped, nil
+}
+
+// cellError is the error err about token, read from cell in the column named
+// header. err quotes the token, so the cell is quoted only when it holds
+// more: no input is quoted twice.
+func cellError(where, header, cell, token string, err error) error {
+	if cell == token {
+		return fmt.Errorf("%s: %q: %w", where, header, err)
+	}
+	return fmt.Errorf("%s: %q cell %s: %w", where, header, gwtable.Quote(cell), err)
 }
 
 // servedAfter reports whether a cell after cells[j] lists something the
@@ -413,7 +428,7 @@ func splitCell(cell, where string, warn *warnings) []string {
 	}
 	s := cellMarks.Replace(cell)
 	if strings.ContainsAny(s, "、，") {
-		warn.add(where, "Japanese-style separators in %q read as commas", cell)
+		warn.add(where, "Japanese-style separators in %s read as commas", gwtable.Quote(cell))
 		s = japanese.Replace(s)
 	}
 	return strings.FieldsFunc(s, func(r rune) bool {

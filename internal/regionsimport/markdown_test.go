@@ -307,10 +307,10 @@ func TestImportMarkdownErrors(t *testing.T) {
 		{"empty", "", "page.md: empty input"},
 		{"blank", " \n\n", "page.md: empty input"},
 		{"no gateway table", "| a | b |\n|---|---|\n| 1 | 2 |\n", "page.md: no gateway table: no table has one of the known headers (region name | primary ip address | secondary ip address;"},
-		{"typo'd address", head + "| East US 2 | 52.167.105.388 | |\n", `page.md:3: "Gateway IP addresses" cell "52.167.105.388": "52.167.105.388" is not an IPv4 or IPv6 address`},
-		{"prefix among addresses", head + "| East US 2 | 192.0.2.0/29 | |\n", `page.md:3: "Gateway IP addresses" cell "192.0.2.0/29": "192.0.2.0/29" is a prefix, not an address`},
-		{"address among subnets", head + "| East US 2 | | 192.0.2.1 |\n", `page.md:3: "Gateway IP address subnets" cell "192.0.2.1": "192.0.2.1" is an address; a subnet is a prefix such as 104.208.150.192/29`},
-		{"host bits", head + "| East US 2 | | 192.0.2.1/29 |\n", `page.md:3: "Gateway IP address subnets" cell "192.0.2.1/29": prefix 192.0.2.1/29 has host bits set; the subnet is 192.0.2.0/29`},
+		{"typo'd address", head + "| East US 2 | 52.167.105.388 | |\n", `page.md:3: "Gateway IP addresses": "52.167.105.388" is not an IPv4 or IPv6 address`},
+		{"prefix among addresses", head + "| East US 2 | 192.0.2.0/29 | |\n", `page.md:3: "Gateway IP addresses": "192.0.2.0/29" is a prefix, not an address`},
+		{"address among subnets", head + "| East US 2 | | 192.0.2.1 |\n", `page.md:3: "Gateway IP address subnets": "192.0.2.1" is an address; a subnet is a prefix such as 104.208.150.192/29`},
+		{"host bits", head + "| East US 2 | | 192.0.2.1/29 |\n", `page.md:3: "Gateway IP address subnets": prefix 192.0.2.1/29 has host bits set; the subnet is 192.0.2.0/29`},
 		{"bad prefix", head + "| East US 2 | | 192.0.2.0/33 |\n", `"192.0.2.0/33" is not an IPv4 or IPv6 prefix`},
 		{"multicast prefix", head + "| East US 2 | | 224.0.0.0/24 |\n", `prefix 224.0.0.0/24 is not a subnet of host addresses`},
 		{"multicast address", head + "| East US 2 | 224.0.0.1 | |\n", `"224.0.0.1" is not a host address`},
@@ -413,5 +413,45 @@ func TestImportProvenance(t *testing.T) {
 	}
 	if res.Table.Source != "" || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1].Text, "no $SOURCE written") {
 		t.Errorf("source %q warnings %v", res.Table.Source, res.Warnings)
+	}
+}
+
+// TestImportMarkdownQuotesInputShort: an error or warning quotes at most
+// gwtable.MaxQuoted bytes of a cell, with control bytes escaped, and quotes
+// it once: a 1 MB cell makes a message of a few hundred bytes at most.
+func TestImportMarkdownQuotesInputShort(t *testing.T) {
+	const head = "| Region name | Gateway IP addresses | Gateway IP address subnets |\n|---|---|---|\n"
+	big := "1\x00\x1b[2J" + strings.Repeat("x", 1<<20)
+	for _, tc := range []struct {
+		name, page, want string
+		quotes           int // how many cut quotes the message has
+	}{
+		{"address", head + "| East US 2 | " + big + " | |\n", `page.md:3: "Gateway IP addresses": "1\x00\x1b[2Jxxx`, 1},
+		{"address in a longer cell", head + "| East US 2 | 192.0.2.1, " + big + " | |\n", `page.md:3: "Gateway IP addresses" cell "192.0.2.1, 1\x00\x1b[2Jxxx`, 2},
+		{"subnet", head + "| East US 2 | | " + big + " |\n", `page.md:3: "Gateway IP address subnets": "1\x00\x1b[2Jxxx`, 1},
+		{"region name", head + "| " + big + " | 192.0.2.1 | |\n", `page.md:3: region name "1\x00\x1b[2jxxx`, 1},
+		{"cell past the header", head + "| East US 2 | 192.0.2.1 | | " + big + " |\n", `page.md:3: the row has 4 cells, the header 3: cell "1\x00\x1b[2Jxxx`, 1},
+		{"note", head + "| East US 2 | 192.0.2.1 | |\n\n*East US 2* has also a tertiary IP address of `" + big + "`.\n", `page.md:5: the note's tertiary address: "1\x00\x1b[2Jxxx`, 1},
+		{"ms.date", "---\nms.date: " + big + "\n---\n" + head, `page.md:2: ms.date "1\x00\x1b[2Jxxx`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := importText(tc.page, Options{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.want) || len(msg) > 400 || strings.ContainsAny(msg, "\x00\x1b\n") || strings.Count(msg, "… (") != tc.quotes {
+				t.Errorf("error %.500q (%d bytes), want it to start %q and quote the big cell once, escaped and cut", msg, len(msg), tc.want)
+			}
+		})
+	}
+
+	// A warning about a cell quotes it the same way.
+	res, err := importText(head+"| East US 2 | 192.0.2.1、192.0.2.2"+strings.Repeat("\u200b", 1<<20)+" | |\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || len(res.Warnings[0].String()) > 250 || strings.Contains(res.Warnings[0].String(), "\u200b") {
+		t.Errorf("warnings %.500q, want one of under 250 bytes, escaped", res.Warnings)
 	}
 }

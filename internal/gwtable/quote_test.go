@@ -1,0 +1,36 @@
+package gwtable
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestQuote(t *testing.T) {
+	long := strings.Repeat("a", 10<<20)
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"plain", "eastus2", `"eastus2"`},
+		{"empty", "", `""`},
+		{"control bytes", "a\x00b\nc\x1b[31md\r", `"a\x00b\nc\x1b[31md\r"`},
+		{"invalid UTF-8", "\xff\xfe", `"\xff\xfe"`},
+		{"line separator and bidi override", "a\u2028b\u202ec", `"a\u2028b\u202ec"`},
+		{"printable non-ASCII", "Japan East、", `"Japan East、"`},
+		{"exactly the limit", strings.Repeat("b", MaxQuoted), `"` + strings.Repeat("b", MaxQuoted) + `"`},
+		{"one byte over", strings.Repeat("b", MaxQuoted+1), `"` + strings.Repeat("b", MaxQuoted) + `"… (81 bytes)`},
+		{"10 MB", long, `"` + strings.Repeat("a", MaxQuoted) + `"… (10485760 bytes)`},
+		// The cut falls inside a three-byte rune: it moves back to its start.
+		{"cut at a rune", strings.Repeat("c", MaxQuoted-1) + "、x", `"` + strings.Repeat("c", MaxQuoted-1) + `"… (83 bytes)`},
+		{"continuation bytes", strings.Repeat("\x80", 100), `"` + strings.Repeat(`\x80`, MaxQuoted-3) + `"… (100 bytes)`},
+		{"NUL bytes", strings.Repeat("\x00", 100), `"` + strings.Repeat(`\x00`, MaxQuoted) + `"… (100 bytes)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Quote(tc.in); got != tc.want {
+				t.Errorf("Quote(%.40q) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+	if got := QuoteLimit("Host 'x'\nis blocked", 8); got != `"Host 'x'"… (19 bytes)` {
+		t.Errorf("QuoteLimit: %s", got)
+	}
+}
