@@ -74,13 +74,15 @@ func TestImportFixtures(t *testing.T) {
 		warnings int
 	}{
 		{"mysql-2019.md", nil, 7, 2019052201, 1},
-		{"mysql-2022.md", nil, 10, 2022062001, 3},
+		{"mysql-2019-note.md", nil, 7, 2019052201, 1},
+		{"mysql-2022.md", nil, 10, 2022062001, 8},
 		{"mysql-subnets.md", nil, 8, 2022062001, 1},
 		{"postgresql.md", nil, 9, 2023030901, 3},
 		{"sql-2022.md", nil, 7, 2021012501, 1},
 		{"sql-2026.md", nil, 6, 2026022601, 4},
-		{"odd-cells.md", nil, 5, 0, 5},
-		{"odd-cells.md", []string{"-serial", "2026030101"}, 5, 2026030101, 5},
+		{"sql-2026-include.md", nil, 71, 2026051801, 4},
+		{"odd-cells.md", nil, 5, 0, 7},
+		{"odd-cells.md", []string{"-serial", "2026030101"}, 5, 2026030101, 7},
 		{"servicetags.json", nil, 3, 329, 0},
 	} {
 		t.Run(strings.Join(append(tc.args, tc.file), " "), func(t *testing.T) {
