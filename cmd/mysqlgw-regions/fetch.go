@@ -48,16 +48,23 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	fetchEvery(ctx, opt, *timeout, *every, stdout, stderr)
+	return 0, nil
+}
+
+// fetchEvery runs fetch at every interval until ctx ends (SIGTERM), each
+// outcome on a line with its time; an error waits for the next run.
+func fetchEvery(ctx context.Context, opt fetch.Options, timeout, every time.Duration, stdout, stderr io.Writer) {
 	for {
 		stamp := time.Now().UTC().Format(time.RFC3339) + " "
-		status, err := fetchOnce(ctx, opt, *timeout, stdout, stderr, stamp)
+		status, err := fetchOnce(ctx, opt, timeout, stdout, stderr, stamp)
 		if err != nil {
-			fmt.Fprintf(stderr, "%smysqlgw-regions: %v (exit status %d; trying again in %s)\n", stamp, err, status, *every)
+			fmt.Fprintf(stderr, "%smysqlgw-regions: %v (exit status %d; trying again in %s)\n", stamp, err, status, every)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, nil
-		case <-time.After(*every):
+			return
+		case <-time.After(every):
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/fetch"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // TestFetchCommand: exit status 0 for a written or unchanged file, 3 for a
@@ -62,5 +67,44 @@ func TestFetchCommand(t *testing.T) {
 		if status, _, errOut := fetch(tc.args...); status != 2 || !strings.Contains(errOut, tc.err) {
 			t.Errorf("%q: %d %q, want 2 and %q", tc.args, status, errOut, tc.err)
 		}
+	}
+}
+
+// TestFetchEvery: the sidecar's loop runs again at each interval, stamps
+// each outcome, survives an error, and stops when its context ends.
+func TestFetchEvery(t *testing.T) {
+	page, err := os.ReadFile("../../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable) // the second run fails
+			return
+		}
+		w.Write(page)
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "regions")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr testutil.SyncBuffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fetchEvery(ctx, fetch.Options{File: file, URL: srv.URL, MaxDrop: 10}, 5*time.Second, 10*time.Millisecond, &stdout, &stderr)
+	}()
+	testutil.Until(t, 10*time.Second, "four runs", func() bool { return requests.Load() >= 4 })
+	cancel()
+	<-done
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if !strings.Contains(lines[0], " wrote "+file+": 71 regions") || !strings.HasSuffix(lines[len(lines)-1], " unchanged") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	if _, err := time.Parse(time.RFC3339, strings.Fields(lines[0])[0]); err != nil {
+		t.Errorf("no time stamp: %q", lines[0])
+	}
+	if !strings.Contains(stderr.String(), "HTTP status 503 Service Unavailable (exit status 2; trying again in 10ms)") {
+		t.Errorf("stderr:\n%s", stderr.String())
 	}
 }
