@@ -21,17 +21,18 @@ import (
 
 // xfrBatch is how many records go into each slice mysqlgw hands the
 // transfer plugin's channel. It is not a message size: the plugin re-packs
-// records into messages of up to 63 KB (the built-in table's 760 records go
-// in one). Each slice is an array of its own, so a transfer stuck in the
-// plugin holds the records of the slice it is on, not the zone's.
+// records into messages of up to 63 KB (the built-in forward zone's 760
+// records go in one). Each slice is an array of its own, so a transfer stuck
+// in the plugin holds the records of the slice it is on, not the zone's.
 const xfrBatch = 500
 
 // xfrStall is how long a transfer may go without the transfer plugin taking
 // a slice before mysqlgw abandons it. miekg/dns sets no write deadline, so a
 // client that stops reading blocks the plugin for as long as it keeps the
 // connection open; mysqlgw's part must not keep a whole old table alive
-// meanwhile. The plugin takes a slice at least every 63 KB written: 30 s is
-// about 2 KB/s, slower than any secondary that is still reading.
+// meanwhile. The plugin takes the next slice once it has written most of
+// the last (tens of KB): a secondary that is still reading takes one in far
+// less than 30 s.
 const xfrStall = 30 * time.Second
 
 // Transfer implements transfer.Transferer: the SOA, every record of zone, the
@@ -67,7 +68,7 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 			case ch <- rrs:
 				return true
 			case <-timer.C:
-				log.Warningf("Abandoned a transfer of %s: the client read nothing for %s", zone, stall)
+				log.Warningf("Abandoned a transfer of %s: no progress for %s, the client is not reading", zone, stall)
 				return false
 			}
 		}
