@@ -95,8 +95,9 @@ func BenchmarkTransferTCP(b *testing.B) {
 }
 
 // TestTransferCopiesLessThanTheTable: a transfer sends the records the table
-// holds, so what it allocates (slices of them, the channel) must stay under
-// the size of one copy of the zone's records, here their wire size.
+// holds, in slices listed by the first transfer after a load, so what a
+// later one allocates (the channel, the stall timer) must stay under the
+// size of one copy of the zone's records, here their wire size.
 func TestTransferCopiesLessThanTheTable(t *testing.T) {
 	for _, tt := range transferTables {
 		t.Run(tt.name, func(t *testing.T) {
