@@ -97,6 +97,8 @@ func (info *zoneInfo) records(n *answers, opt options) [][]dns.RR {
 		rrs := n.zoneRecords(info, opt)
 		for len(rrs) > 0 {
 			k := min(xfrBatch, len(rrs))
+			// An array of its own (see xfrBatch), clipped so that no
+			// receiver's append can write past it.
 			info.list = append(info.list, slices.Clip(slices.Clone(rrs[:k])))
 			rrs = rrs[k:]
 		}
