@@ -35,7 +35,7 @@ type zoneInfo struct {
 	ns   []dns.RR // the authority section of a negative answer: the SOA
 
 	listOnce sync.Once
-	list     []dns.RR // every record but the SOA, for zone transfers
+	list     [][]dns.RR // every record but the SOA, for zone transfers, in slices of xfrBatch
 }
 
 // node is one name that exists: its record sets by type, or none for an empty

@@ -19,16 +19,36 @@ import (
 // plugin in front of it answers AXFR and IXFR for its zones, and sends NOTIFY
 // when the served table changes.
 
-// xfrBatch is how many records go into one message of a transfer.
+// xfrBatch is how many records go into each slice mysqlgw hands the
+// transfer plugin's channel. It is not a message size: the plugin re-packs
+// records into messages of up to 63 KB (the built-in forward zone's 760
+// records go in one). Each slice is an array of its own, so a transfer stuck
+// in the plugin holds the records of the slice it is on, not the zone's.
 const xfrBatch = 500
+
+// xfrStall is how long a transfer may go without the transfer plugin taking
+// a slice before mysqlgw abandons it. miekg/dns sets no write deadline, so a
+// client that stops reading blocks the plugin for as long as it keeps the
+// connection open; mysqlgw's part must not keep a whole old table alive
+// meanwhile. The plugin takes the next slice once it has written most of
+// the last (tens of KB): a secondary that is still reading takes one in far
+// less than 30 s.
+const xfrStall = 30 * time.Second
 
 // Transfer implements transfer.Transferer: the SOA, every record of zone, the
 // SOA again. A secondary whose serial is current gets the SOA alone; IXFR
 // from an older serial gets the whole zone. active names are transferred
 // with their static answer, the primary: only mysqlgw itself follows
-// health. The records are the table's own, listed once per load and sent in
-// slices of that list.
+// health. The records are the table's own, listed once per load.
 func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
+	return g.transfer(zone, serial, xfrStall)
+}
+
+// transfer is Transfer with the bound on a stall. A transfer that makes no
+// progress for stall is abandoned: mysqlgw logs it once, closes the channel
+// (the client gets no final SOA, so a secondary discards the copy) and drops
+// its references to the answers.
+func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-chan []dns.RR, error) {
 	ans := g.answers.Load()
 	if ans == nil {
 		return nil, transfer.ErrNotAuthoritative
@@ -40,26 +60,49 @@ func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) 
 	ch := make(chan []dns.RR)
 	go func() {
 		defer close(ch)
+		timer := time.NewTimer(stall)
+		defer timer.Stop()
+		send := func(rrs []dns.RR) bool {
+			timer.Reset(stall) // since Go 1.23, Reset leaves no stale tick in timer.C
+			select {
+			case ch <- rrs:
+				return true
+			case <-timer.C:
+				log.Warningf("Abandoned a transfer of %s: no progress for %s, the client is not reading", zone, stall)
+				return false
+			}
+		}
 		soa := []dns.RR{info.soa}
-		ch <- soa
+		if !send(soa) {
+			return
+		}
 		if serial != 0 && !gwtable.SerialAfter(info.soa.Serial, serial) {
 			return // the secondary is current
 		}
-		rrs := info.records(ans, g.opt)
-		for i := 0; i < len(rrs); i += xfrBatch {
-			j := min(i+xfrBatch, len(rrs))
-			ch <- rrs[i:j:j]
+		for _, rrs := range info.records(ans, g.opt) {
+			if !send(rrs) {
+				return
+			}
 		}
-		ch <- soa
+		send(soa)
 	}()
 	return ch, nil
 }
 
 // records returns every record of the zone but the SOA, names in DNSSEC's
-// canonical order (RFC 4034 6.1, so a zone file reads as a tree), listing
-// them the first time a transfer asks.
-func (info *zoneInfo) records(n *answers, opt options) []dns.RR {
-	info.listOnce.Do(func() { info.list = n.zoneRecords(info, opt) })
+// canonical order (RFC 4034 6.1, so a zone file reads as a tree), in slices
+// of xfrBatch, listing them the first time a transfer asks.
+func (info *zoneInfo) records(n *answers, opt options) [][]dns.RR {
+	info.listOnce.Do(func() {
+		rrs := n.zoneRecords(info, opt)
+		for len(rrs) > 0 {
+			k := min(xfrBatch, len(rrs))
+			// An array of its own (see xfrBatch), clipped so that no
+			// receiver's append can write past it.
+			info.list = append(info.list, slices.Clip(slices.Clone(rrs[:k])))
+			rrs = rrs[k:]
+		}
+	})
 	return info.list
 }
 
