@@ -2,7 +2,6 @@ package mysqlgw
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -28,22 +27,10 @@ type facts struct {
 
 // tableFacts counts what the served regions hold.
 func tableFacts(table gwtable.Table, regions []gwtable.Region) facts {
-	addrs := make(map[netip.Addr]bool)
-	prefixes := make(map[netip.Prefix]bool)
-	for _, r := range regions {
-		for _, a := range r.Addrs {
-			addrs[a] = true
-		}
-		for _, a := range r.Decommissioning {
-			addrs[a] = true
-		}
-		for _, p := range r.Subnets {
-			prefixes[p] = true
-		}
-	}
+	c := gwtable.Contents(regions)
 	return facts{
 		serial: table.Serial, source: table.Source, published: table.Published,
-		regions: len(regions), addresses: len(addrs), prefixes: len(prefixes),
+		regions: len(regions), addresses: len(c.Addresses), prefixes: len(c.Prefixes),
 	}
 }
 

@@ -156,42 +156,58 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, " ")
 }
 
-// delta is what table a has and b lacks.
-func delta(a, b Table) Delta {
+// Contents lists every region name, address (gateway or decommissioning)
+// and subnet of regions once, in table order.
+func Contents(regions []Region) Delta {
 	var d Delta
-	bRegions := make(map[string]bool, len(b.Regions))
-	bAddrs := make(map[netip.Addr]bool)
-	bPrefixes := make(map[netip.Prefix]bool)
-	for _, r := range b.Regions {
-		bRegions[r.Name] = true
-		for _, a := range r.Addrs {
-			bAddrs[a] = true
-		}
-		for _, a := range r.Decommissioning {
-			bAddrs[a] = true
-		}
-		for _, p := range r.Subnets {
-			bPrefixes[p] = true
-		}
-	}
-	for _, r := range a.Regions {
-		if !bRegions[r.Name] {
-			d.Regions = append(d.Regions, r.Name)
-		}
-		for _, x := range append(append([]netip.Addr(nil), r.Addrs...), r.Decommissioning...) {
-			if !bAddrs[x] {
-				bAddrs[x] = true // once, whichever region has it first
-				d.Addresses = append(d.Addresses, x)
+	addrs := make(map[netip.Addr]bool)
+	prefixes := make(map[netip.Prefix]bool)
+	for _, r := range regions {
+		d.Regions = append(d.Regions, r.Name)
+		for _, a := range append(append([]netip.Addr(nil), r.Addrs...), r.Decommissioning...) {
+			if !addrs[a] {
+				addrs[a] = true
+				d.Addresses = append(d.Addresses, a)
 			}
 		}
 		for _, p := range r.Subnets {
-			if !bPrefixes[p] {
-				bPrefixes[p] = true
+			if !prefixes[p] {
+				prefixes[p] = true
 				d.Prefixes = append(d.Prefixes, p)
 			}
 		}
 	}
 	return d
+}
+
+// delta is what table a has and b lacks.
+func delta(a, b Table) Delta {
+	have := Contents(b.Regions)
+	return Contents(a.Regions).without(have)
+}
+
+// without is d less what other lists.
+func (d Delta) without(other Delta) Delta {
+	return Delta{
+		Regions:   missingFrom(d.Regions, other.Regions),
+		Addresses: missingFrom(d.Addresses, other.Addresses),
+		Prefixes:  missingFrom(d.Prefixes, other.Prefixes),
+	}
+}
+
+// missingFrom is the items of xs that other lacks, in order.
+func missingFrom[T comparable](xs, other []T) []T {
+	set := make(map[T]bool, len(other))
+	for _, x := range other {
+		set[x] = true
+	}
+	var out []T
+	for _, x := range xs {
+		if !set[x] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func orNone(s string) string {
