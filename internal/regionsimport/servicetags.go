@@ -27,6 +27,7 @@ type tagsReader struct {
 	source string
 	prefix string // "Sql.", compared without regard to case
 	warn   warnings
+	kept   int // bytes of the selected values' region names and prefixes
 }
 
 // readServiceTags imports the <tag>.<Region> values of a Service Tags file.
@@ -187,6 +188,9 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
 	if err := gwtable.CheckRegionName(b.name); err != nil {
 		return nil, r.errorf(path+".name", "%s: %v", name, err)
+	}
+	if err := r.keep(len(b.name), path+".name"); err != nil {
+		return nil, err
 	}
 	for j, s := range prefixes {
 		where := fmt.Sprintf("%s.addressPrefixes[%d]", propPath, j)
@@ -356,10 +360,23 @@ func (r *tagsReader) strings(path string, nullable, keep bool) ([]string, error)
 			return nil, err
 		}
 		if keep {
+			if err := r.keep(len(s), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return nil, err
+			}
 			list = append(list, s)
 		}
 	}
 	return list, r.delim(']', path)
+}
+
+// keep counts n bytes of a selected name or prefix, and refuses more than
+// a regions file the server reads can hold: millions of prefixes would cost
+// hundreds of megabytes to build and check before the output's size is known.
+func (r *tagsReader) keep(n int, path string) error {
+	if r.kept += n + 1; r.kept > gwtable.MaxFileSize {
+		return r.errorf(path, "the %s<Region> values hold more than %d bytes of names and prefixes, more than a regions file the server reads", r.prefix, gwtable.MaxFileSize)
+	}
+	return nil
 }
 
 // skip reads past one value of any type.
