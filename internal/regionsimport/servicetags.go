@@ -50,7 +50,7 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	for r.dec.More() {
-		key, err := r.key("")
+		key, err := r.string("") // a key: the decoder has checked it is a string
 		if err != nil {
 			return Result{}, err
 		}
@@ -148,7 +148,7 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		propPath = path + ".properties"
 	)
 	for r.dec.More() {
-		key, err := r.key(path)
+		key, err := r.string(path) // a key: the decoder has checked it is a string
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +220,7 @@ func (r *tagsReader) properties(path string, keep bool) ([]string, error) {
 	}
 	var prefixes []string
 	for r.dec.More() {
-		key, err := r.key(path)
+		key, err := r.string(path) // a key: the decoder has checked it is a string
 		if err != nil {
 			return nil, err
 		}
@@ -305,15 +305,6 @@ func (r *tagsReader) delim(want json.Delim, path string) error {
 		return r.errorf(path, "want %s, got %s", what, describe(t))
 	}
 	return nil
-}
-
-// key reads an object's next key; the decoder has checked it is a string.
-func (r *tagsReader) key(path string) (string, error) {
-	t, err := r.token(path)
-	if err != nil {
-		return "", err
-	}
-	return t.(string), nil
 }
 
 func (r *tagsReader) string(path string) (string, error) {
