@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // linesWith returns the lines logged so far that contain s.
@@ -38,7 +39,7 @@ func errorGreeting(port int) []byte {
 // of bounded length, that no message can forge.
 func TestHealthLogQuotesGateway(t *testing.T) {
 	logged := captureLog(t)
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) { c.Write(errorGreeting(port)) })
 	c := newHealthChecker(healthConfig{interval: time.Hour, probe: testProber(port, probeLogin), rise: 1, fall: 1})
 	c.probeOnce(context.Background(), c.stateOf(netip.MustParseAddr(gwPrimary)))
@@ -57,7 +58,7 @@ func TestHealthLogQuotesGateway(t *testing.T) {
 // follows every change whatever the log says.
 func TestHealthLogFlapping(t *testing.T) {
 	logged := captureLog(t)
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	good := greetingFor(t)
 	bad := errorGreeting(port)
 	const (
@@ -133,7 +134,7 @@ func TestHealthLogFlapping(t *testing.T) {
 // 30 changes the log holds the burst's five lines, a few hundred bytes each.
 func TestHealthLogFlappingLive(t *testing.T) {
 	logged := captureLog(t)
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	good, bad := greetingFor(t), errorGreeting(port)
 	var served atomic.Int32
 	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) {

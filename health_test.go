@@ -30,33 +30,6 @@ const (
 	gwTertiary  = "127.0.0.13"
 )
 
-// gatewayPort finds a TCP port free on every stand-in address.
-func gatewayPort(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", gwPrimary+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		free := true
-		for _, a := range []string{gwPrimary, gwSecondary, gwTertiary} {
-			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on the stand-in addresses")
-	return 0
-}
-
 func listenGateway(t testing.TB, addr string, port int, silent bool) *fakegw.Gateway {
 	t.Helper()
 	return listenGatewayWith(t, addr, port, fakegw.Options{Silent: silent})
@@ -135,14 +108,14 @@ func activeAddrs(t *testing.T, g *MysqlGW) string {
 // own clock, so the test waits for the state rather than for a time.
 func waitActive(t *testing.T, g *MysqlGW, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if activeAddrs(t, g) == want {
-			return
+	if err := testutil.Poll(15*time.Second, nil, func() error {
+		if got := activeAddrs(t, g); got != want {
+			return fmt.Errorf("active.lab answers %q, want %q", got, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("active.lab answers %q, want %q", activeAddrs(t, g), want)
 }
 
 // gaugeValue reads gateway_up for one series, or -1 when mysqlgw has not
@@ -166,7 +139,7 @@ func gaugeValue(region, role, addr string) float64 {
 }
 
 func TestHealthFailoverAndFailback(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	primary := listenGateway(t, gwPrimary, port, false)
 	listenGateway(t, gwSecondary, port, false)
 	g := healthPlugin(t, port, "")
@@ -202,17 +175,11 @@ func TestHealthFailoverAndFailback(t *testing.T) {
 
 func waitReady(t *testing.T, g *MysqlGW) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !g.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready after the first probe round")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Until(t, 15*time.Second, "readiness after the first probe round", g.Ready)
 }
 
 func TestHealthNoneHealthy(t *testing.T) {
-	port := gatewayPort(t) // nothing listens: every connect is refused
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary) // nothing listens: every connect is refused
 	open := healthPlugin(t, port, "failover open")
 	startHealth(t, open)
 	waitReady(t, open)
@@ -240,7 +207,7 @@ func TestHealthNoneHealthy(t *testing.T) {
 // the timeout and fails: a gateway that accepts but never greets is down,
 // unless only the connect is checked.
 func TestHealthSilentGateway(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	listenGateway(t, gwPrimary, port, true)
 	listenGateway(t, gwSecondary, port, false)
 	g := healthPlugin(t, port, "")
@@ -257,7 +224,7 @@ func TestHealthSilentGateway(t *testing.T) {
 // TestHealthNotReadyBeforeFirstRound: until the first probes are back,
 // active answers the primary and Ready is false.
 func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	listenGateway(t, gwPrimary, port, true) // holds the first probe for its whole timeout
 	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n port %d\n healthcheck 20s 10s\n}", loopbackTable(t, "lab "+gwPrimary+" "+gwSecondary), port))
 	if g.Ready() {
@@ -276,7 +243,7 @@ func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 // TestHealthHysteresis drives probes by hand: after the first result, a
 // state changes only after rise passes or fall failures in a row.
 func TestHealthHysteresis(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	c := newHealthChecker(healthConfig{interval: time.Hour, probe: prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, rise: 2, fall: 3})
 	h := c.stateOf(netip.MustParseAddr(gwPrimary))
 	ctx := context.Background()
@@ -310,7 +277,7 @@ func TestHealthHysteresis(t *testing.T) {
 // TestHealthReloadWhileProbing swaps the table under running probes: the
 // old address stops being probed and the new one is.
 func TestHealthReloadWhileProbing(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	listenGateway(t, gwPrimary, port, false)
 	listenGateway(t, gwSecondary, port, false)
 	base := runtime.NumGoroutine()
@@ -373,13 +340,14 @@ func probesOf(t *testing.T, addr string) float64 {
 // prober has ended.
 func waitGoroutines(t *testing.T, base int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > base {
+	if err := testutil.Poll(10*time.Second, nil, func() error {
+		if n := runtime.NumGoroutine(); n > base {
+			return fmt.Errorf("%d goroutines after stop, %d before start", n, base)
+		}
+		return nil
+	}); err != nil {
 		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines after stop, %d before start:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+		t.Errorf("%v:\n%s", err, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -387,7 +355,7 @@ func waitGoroutines(t *testing.T, base int) {
 // error (1129, its address is blocked) refuses everyone behind that address,
 // so it counts as down until the block is lifted.
 func TestHealthErrorGreetingIsDown(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	primary := listenGatewayWith(t, gwPrimary, port, fakegw.Options{MaxConnectErrors: 1})
 	listenGateway(t, gwSecondary, port, false)
 	// One interrupted handshake from this host blocks it at the primary.

@@ -86,7 +86,7 @@ func waitProbes(t *testing.T, gw *fakegw.Gateway, n int) {
 // is rejected, and its address is never probed, even though the first zone
 // is sized without trouble.
 func TestLoadRejectedTableProbesNothing(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	primary := listenGateway(t, gwPrimary, port, false)
 	secondary := listenGateway(t, gwSecondary, port, false)
 	rejected := listenGateway(t, gwTertiary, port, false)
@@ -119,7 +119,7 @@ func TestLoadRejectedTableProbesNothing(t *testing.T) {
 // active on the healthy address from the first query after the swap; the
 // primary comes back only when its probes pass.
 func TestLoadReloadDuringFailover(t *testing.T) {
-	port := gatewayPort(t) // the primary does not listen: down
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary) // the primary does not listen: down
 	secondary := listenGateway(t, gwSecondary, port, false)
 	p := newReloadPlugin(t, "", port, "lab "+gwPrimary+" "+gwSecondary, "")
 	waitActive(t, p.g, gwSecondary)
@@ -146,7 +146,7 @@ func TestLoadReloadDuringFailover(t *testing.T) {
 // TestLoadReloadAddsAndRemovesProbes: an address a reload adds is probed,
 // and one a reload removes is probed no more.
 func TestLoadReloadAddsAndRemovesProbes(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	primary := listenGateway(t, gwPrimary, port, false)
 	secondary := listenGateway(t, gwSecondary, port, false)
 	p := newReloadPlugin(t, "", port, "lab "+gwPrimary, "")
@@ -180,7 +180,7 @@ func TestLoadReloadAddsAndRemovesProbes(t *testing.T) {
 // starts nothing and tracks nothing; it shares the states of the addresses
 // the checker tracks, so that they keep what the probes learned.
 func TestLoadBuildOnlyReadsHealth(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	primary := listenGateway(t, gwPrimary, port, false)
 	unserved := listenGateway(t, gwSecondary, port, false)
 	p := newReloadPlugin(t, "", port, "lab "+gwPrimary, "")

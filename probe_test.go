@@ -36,7 +36,7 @@ func TestProbeLoginNeverCountsAHandshakeError(t *testing.T) {
 		{probeGreeting, defaultProbeUser, true},
 		{probeConnect, defaultProbeUser, true},
 	} {
-		port := gatewayPort(t)
+		port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 		gw := listenGatewayWith(t, gwPrimary, port, fakegw.Options{MaxConnectErrors: 5})
 		p := testProber(port, tc.mode)
 		p.user = tc.user
@@ -95,7 +95,7 @@ func TestProbeResults(t *testing.T) {
 		}, mode: probeGreeting, result: resultErrorGreeting, code: "1129"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port := gatewayPort(t)
+			port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 			if tc.server != nil {
 				scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), tc.server)
 			}
@@ -114,7 +114,7 @@ func TestProbeResults(t *testing.T) {
 // sees them: the login, an answer to an authentication switch, and COM_QUIT.
 func TestProbeLoginConversation(t *testing.T) {
 	greet := greetingFor(t)
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	got := make(chan string, 1)
 	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) {
 		c.Write(greet)
@@ -146,7 +146,7 @@ func TestProbeLoginConversation(t *testing.T) {
 // TestProbeStopsWhenCancelled: stopping the checker must not wait for a
 // probe's timeout.
 func TestProbeStopsWhenCancelled(t *testing.T) {
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	gw := listenGateway(t, gwPrimary, port, true)
 	p := testProber(port, probeLogin)
 	p.timeout = time.Hour
@@ -176,7 +176,7 @@ func readRaw(c net.Conn) (seq byte, payload []byte) {
 // greetingFor is a real protocol-10 greeting, as the stand-in sends it.
 func greetingFor(t testing.TB) []byte {
 	t.Helper()
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	listenGateway(t, gwPrimary, port, false)
 	conn, err := net.Dial("tcp", net.JoinHostPort(gwPrimary, fmt.Sprint(port)))
 	if err != nil {
@@ -260,7 +260,7 @@ func FuzzProbeLogin(f *testing.F) {
 // error on the server), within the grace.
 func TestProbeFinishesLoginWhenStopped(t *testing.T) {
 	greet := greetingFor(t)
-	port := gatewayPort(t)
+	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	gotLogin, gotQuit := make(chan struct{}), make(chan bool, 1)
 	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) {
 		c.Write(greet)

@@ -129,15 +129,17 @@ func TestReloadRunsInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(path, []byte("lab 127.0.0.3\n"), 0o644)
-	deadline := time.Now().Add(10 * time.Second)
-	for primaryOf(t, g, "lab") != "127.0.0.3" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	picked := testutil.Poll(10*time.Second, nil, func() error {
+		if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
+			return fmt.Errorf("change not picked up: serving %s", got)
+		}
+		return nil
+	})
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
-		t.Fatalf("change not picked up within 10s: %s", got)
+	if picked != nil {
+		t.Fatal(picked)
 	}
 }
 
@@ -555,12 +557,7 @@ func TestFileWatcherRunning(t *testing.T) {
 
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if ok() {
-				return
-			}
-		}
-		t.Fatalf("watcher never got to: %s", what)
+		testutil.Until(t, 20*time.Second, "watcher "+what, ok)
 	}
 	replaceFile(t, path, tableB)
 	waitFor("serving table B", func() bool { return g.answers.Load().regions[0].Addrs[0].String() == "192.0.2.11" })

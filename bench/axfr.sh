@@ -49,29 +49,12 @@ for tool in dnsperf dig go; do
 done
 
 WORK=$(mktemp -d /tmp/mysqlgw-axfr.XXXXXX)
-declare -a PIDS=()
+source "$ROOT/bench/lib.sh"
 declare -A PORT=()
 LOOP_PID=
 
-cleanup() {
-	local pid
-	touch "$WORK/stop"
-	for pid in $LOOP_PID "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in $LOOP_PID "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ ${KEEP:-0} == 1 ]]; then
-		echo "axfr.sh: work folder kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-source "$ROOT/bench/lib.sh"
+# The transfer loop ends after the transfer under way.
+before_cleanup() { touch "$WORK/stop"; }
 
 # sql2026_regions writes the table of scale_test.go's sql2026Regions: 71
 # regions of subnets only, two /27, a /28 and a /29 each, from the
@@ -126,6 +109,7 @@ measure() {
 		rm -f "$WORK/stop"
 		axfr_loop "$zone" "$log" &
 		LOOP_PID=$!
+		PIDS+=("$LOOP_PID")
 		# The loop is running once a first transfer is done.
 		for _ in $(seq 300); do
 			[[ -s $log ]] && break
@@ -142,7 +126,7 @@ measure() {
 	}
 	if [[ -n $LOOP_PID ]]; then
 		touch "$WORK/stop"
-		wait "$LOOP_PID" || true
+		reap "$LOOP_PID" || true
 		LOOP_PID=
 		# Every transfer must have sent the whole zone.
 		if grep -qvx "${RECORDS[$phase]}" "$log"; then
@@ -201,7 +185,7 @@ EOF
 PIDS+=("$!")
 wait_answer mysqlgw "${PORT[mysqlgw]}" "${PIDS[0]}"
 log "started mysqlgw on 127.0.0.1:${PORT[mysqlgw]}"
-generate "${PORT[mysqlgw]}"
+generate
 
 declare -A RECORDS=()
 RECORDS[builtin]=$(xfr_size "$ZONE")

@@ -1,23 +1,68 @@
-# bench/lib.sh: what bench/run.sh and bench/profile.sh share. Sourced, not run.
+# bench/lib.sh: what bench/run.sh, bench/profile.sh, bench/axfr.sh and
+# robust/run.sh share. Sourced, not run, right after the script has made its
+# work folder $WORK: from then on every process the script starts in the
+# background goes into PIDS, and all of them stop on every way out (the end,
+# a failure, Ctrl-C or a TERM).
+
+NAME=$(basename "$(dirname "$0")")/$(basename "$0")
+PIDS=()
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# SS is iproute2's ss, found once: without it every port would look free.
-SS=$(command -v ss || true)
-if [[ -z $SS ]] || ! "$SS" -V 2>/dev/null | grep -q iproute2; then
-	echo "$(basename "$0"): needs iproute2's ss to find free ports (Debian: apt-get install iproute2)" >&2
-	exit 1
-fi
+# cleanup stops every process in PIDS (TERM, then KILL after 5 s) and removes
+# $WORK unless KEEP=1. A script with more to undo first defines before_cleanup.
+cleanup() {
+	local pid
+	if declare -F before_cleanup >/dev/null; then
+		before_cleanup || true
+	fi
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ ${KEEP:-0} == 1 ]]; then
+		echo "$NAME: work folder kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# reap PID waits for PID and forgets it (its number may be reused once
+# reaped), returning its exit status.
+reap() {
+	local rc=0 pid kept=()
+	wait "$1" || rc=$?
+	for pid in "${PIDS[@]}"; do
+		[[ $pid == "$1" ]] || kept+=("$pid")
+	done
+	PIDS=("${kept[@]}")
+	return "$rc"
+}
 
 # free_port prints a loopback port free for both UDP and TCP, below the
 # kernel's ephemeral range so that no client socket takes it meanwhile, and
-# not among the ports already handed out in PORT. It fails when ss does.
+# not among the ports already handed out in PORT. It needs iproute2's ss:
+# without it every port would look free.
 free_port() {
 	local p used
+	if ! ss -V 2>/dev/null | grep -q iproute2; then
+		echo "$NAME: needs iproute2's ss to find free ports (Debian: apt-get install iproute2)" >&2
+		exit 1
+	fi
 	for _ in $(seq 200); do
 		p=$((20000 + RANDOM % 12000))
-		if ! used=$("$SS" -Hantu "sport = :$p"); then
-			echo "$(basename "$0"): $SS -Hantu failed" >&2
+		if ! used=$(ss -Hantu "sport = :$p"); then
+			echo "$NAME: ss -Hantu failed" >&2
 			exit 1
 		fi
 		if [[ -z $used ]] && [[ " ${PORT[*]:-} " != *" $p "* ]]; then
@@ -25,7 +70,7 @@ free_port() {
 			return
 		fi
 	done
-	echo "$(basename "$0"): no free port" >&2
+	echo "$NAME: no free port" >&2
 	exit 1
 }
 
@@ -36,7 +81,7 @@ wait_answer() {
 	local name=$1 port=$2 pid=$3
 	for _ in $(seq 150); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "$(basename "$0"): $name exited at start-up:" >&2
+			echo "$NAME: $name exited at start-up:" >&2
 			cat "$WORK/$name/log" >&2
 			exit 1
 		fi
@@ -45,7 +90,7 @@ wait_answer() {
 		fi
 		sleep 0.2
 	done
-	echo "$(basename "$0"): $name did not answer on 127.0.0.1:$port within 30 s" >&2
+	echo "$NAME: $name did not answer on 127.0.0.1:$port within 30 s" >&2
 	cat "$WORK/$name/log" >&2
 	exit 1
 }
@@ -57,9 +102,19 @@ build_tools() {
 	go build -o "$WORK/gen-bin" ./bench/gen
 }
 
-# generate writes the peers' data and the query file into $WORK/gen, read
-# back over DNS from the plain mysqlgw on port $1.
+# generate writes the peers' data and the query file into $WORK/gen, from an
+# AXFR of the zone from a mysqlgw with the built-in table that it starts for
+# this and stops (the servers measured have no transfer plugin).
 generate() {
-	mkdir -p "$WORK/gen"
-	"$WORK/gen-bin" -server "127.0.0.1:$1" -zone "$ZONE" -out "$WORK/gen" >&2
+	local port pid dir="$WORK/gen-source"
+	port=$(free_port) && [[ -n $port ]] || exit 1
+	mkdir -p "$dir" "$WORK/gen"
+	printf '%s:%s {\n    bind 127.0.0.1\n    transfer {\n        to *\n    }\n    mysqlgw\n}\n' "${ZONE%.}" "$port" >"$dir/Corefile"
+	(cd "$dir" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
+	pid=$!
+	PIDS+=("$pid")
+	wait_answer gen-source "$port" "$pid"
+	"$WORK/gen-bin" -server "127.0.0.1:$port" -zone "$ZONE" -out "$WORK/gen" >&2
+	kill -TERM "$pid"
+	reap "$pid" || true
 }

@@ -35,22 +35,7 @@ mysqlgw | whoami) ;;
 esac
 
 WORK=$(mktemp -d /tmp/mysqlgw-profile.XXXXXX)
-declare -a PIDS=()
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 source "$ROOT/bench/lib.sh"
-
 
 # start NAME BODY: CoreDNS with BODY for the zone (and in-addr.arpa) on a
 # free loopback port, left in $STARTED_PORT (not printed: a command
@@ -68,9 +53,7 @@ start() {
 }
 
 build_tools
-# The query file comes from a plain mysqlgw, as in run.sh.
-start gen "    mysqlgw"
-generate "$STARTED_PORT"
+generate
 
 PPROF_PORT=$(free_port)
 start profiled "    pprof 127.0.0.1:$PPROF_PORT

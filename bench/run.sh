@@ -78,36 +78,15 @@ if [[ " $SERVERS " == *" knot "* ]] && ! command -v knotd >/dev/null; then
 fi
 
 WORK=$(mktemp -d /tmp/mysqlgw-bench.XXXXXX)
-declare -a PIDS=()
+source "$ROOT/bench/lib.sh"
 declare -A PORT=()
 
-cleanup() {
-	local pid
-	# The worktree of BASE, if the build was interrupted before removing it.
+# The worktree of BASE, if the build was interrupted before removing it.
+before_cleanup() {
 	if [[ -d $WORK/base-src ]]; then
 		git worktree remove --force "$WORK/base-src" 2>/dev/null || true
 	fi
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ ${KEEP:-0} == 1 ]]; then
-		echo "run.sh: work folder kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-source "$ROOT/bench/lib.sh"
 
 
 # start_coredns NAME BODY: a server block for the zone on its own port, with
@@ -251,7 +230,7 @@ if [[ -n $BASE ]]; then
 	git worktree remove --force "$WORK/base-src"
 fi
 start_coredns mysqlgw "    mysqlgw"
-generate "${PORT[mysqlgw]}"
+generate
 
 for name in $SERVERS; do
 	case $name in

@@ -27,33 +27,10 @@ for tool in dnsperf; do
 	fi
 done
 
-work="$(mktemp -d /tmp/mysqlgw-robust.XXXXXX)"
-# Every process started here is in pids, and stops on every way out: the
-# end, a failure, Ctrl-C or a TERM.
-pids=()
+WORK="$(mktemp -d /tmp/mysqlgw-robust.XXXXXX)"
+# bench/lib.sh: PIDS, reap, and cleanup on every way out
+source bench/lib.sh
 server_pid=""
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ "${KEEP:-}" == 1 ]]; then
-		echo "robust: work folder kept at $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # background CMD...: starts CMD and records its PID in $last_pid. Long steps
 # run in the background and are waited for with reap, so that a signal stops
@@ -61,19 +38,7 @@ trap 'exit 143' TERM
 background() {
 	"$@" &
 	last_pid=$!
-	pids+=("$last_pid")
-}
-
-# reap PID: waits for PID and forgets it (its number may be reused once
-# reaped), returning its exit status.
-reap() {
-	local rc=0 pid kept=()
-	wait "$1" || rc=$?
-	for pid in "${pids[@]}"; do
-		[[ $pid == "$1" ]] || kept+=("$pid")
-	done
-	pids=("${kept[@]}")
-	return "$rc"
+	PIDS+=("$last_pid")
 }
 
 # in_background CMD...: runs CMD to the end, interruptibly, with its status.
@@ -82,16 +47,16 @@ in_background() {
 	reap "$last_pid"
 }
 
-echo "robust: building cmd/coredns and the tools into $work"
-go build -o "$work/coredns" ./cmd/coredns
-go build -o "$work/hostile" ./robust/hostile
-go build -o "$work/reloadcheck" ./robust/reloadcheck
+echo "robust: building cmd/coredns and the tools into $WORK"
+go build -o "$WORK/coredns" ./cmd/coredns
+go build -o "$WORK/hostile" ./robust/hostile
+go build -o "$WORK/reloadcheck" ./robust/reloadcheck
 
-port="$("$work/reloadcheck" freeport)"
-mport="$("$work/reloadcheck" freeport)"
-"$work/reloadcheck" init -dir "$work"
+port="$("$WORK/reloadcheck" freeport)"
+mport="$("$WORK/reloadcheck" freeport)"
+"$WORK/reloadcheck" init -dir "$WORK"
 
-cat >"$work/Corefile" <<EOF
+cat >"$WORK/Corefile" <<EOF
 gateway.mysql.local:$port {
     bind 127.0.0.1
     prometheus 127.0.0.1:$mport
@@ -104,7 +69,7 @@ EOF
 
 # The hostile phase runs against the built-in table, the load phase against
 # the file: two servers one after the other, same binary.
-cat >"$work/Corefile.hostile" <<EOF
+cat >"$WORK/Corefile.hostile" <<EOF
 gateway.mysql.local:$port {
     bind 127.0.0.1
     mysqlgw
@@ -112,11 +77,11 @@ gateway.mysql.local:$port {
 EOF
 
 start_server() {
-	(cd "$work" && exec ./coredns -conf "$1" >"$work/server.log" 2>&1) &
+	(cd "$WORK" && exec ./coredns -conf "$1" >"$WORK/server.log" 2>&1) &
 	server_pid=$!
-	pids+=("$server_pid")
-	if ! in_background "$work/reloadcheck" wait -server "127.0.0.1:$port" -within 30s; then
-		cat "$work/server.log"
+	PIDS+=("$server_pid")
+	if ! in_background "$WORK/reloadcheck" wait -server "127.0.0.1:$port" -within 30s; then
+		cat "$WORK/server.log"
 		exit 1
 	fi
 }
@@ -131,28 +96,28 @@ status=0
 
 echo "== robust: hostile datagrams ($HOSTILE_COUNT) =="
 start_server Corefile.hostile
-in_background "$work/hostile" -server "127.0.0.1:$port" -count "$HOSTILE_COUNT" -rate 5000 -limit 60s || status=1
+in_background "$WORK/hostile" -server "127.0.0.1:$port" -count "$HOSTILE_COUNT" -rate 5000 -limit 60s || status=1
 kill -0 "$server_pid" 2>/dev/null || { echo "FAIL: the server died during the flood"; status=1; }
 stop_server
 
 echo "== robust: ${DURATION}s of dnsperf at $RATE q/s with the regions file rewritten every second =="
 start_server Corefile
 sleep 1
-background "$work/reloadcheck" run -server "127.0.0.1:$port" -file "$work/regions.txt" \
-	-metrics "http://127.0.0.1:$mport/metrics" -duration "${DURATION}s" -settle 5s >"$work/reloadcheck.out" 2>&1
+background "$WORK/reloadcheck" run -server "127.0.0.1:$port" -file "$WORK/regions.txt" \
+	-metrics "http://127.0.0.1:$mport/metrics" -duration "${DURATION}s" -settle 5s >"$WORK/reloadcheck.out" 2>&1
 check_pid=$last_pid
-background dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$DURATION" -Q "$RATE" -c 4 -t 2 -S 10 >"$work/dnsperf.out" 2>&1
+background dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -Q "$RATE" -c 4 -t 2 -S 10 >"$WORK/dnsperf.out" 2>&1
 dnsperf_pid=$last_pid
 reap "$dnsperf_pid" || status=1
 reap "$check_pid" || status=1
 kill -0 "$server_pid" 2>/dev/null || { echo "FAIL: the server died under load"; status=1; }
 
-sed -n '/Statistics:/,$p' "$work/dnsperf.out"
-cat "$work/reloadcheck.out"
+sed -n '/Statistics:/,$p' "$WORK/dnsperf.out"
+cat "$WORK/reloadcheck.out"
 
-sent=$(awk '/Queries sent:/ {print $3}' "$work/dnsperf.out")
-lost=$(awk '/Queries lost:/ {print $3}' "$work/dnsperf.out")
-servfail=$(grep -o 'SERVFAIL [0-9]*' "$work/dnsperf.out" | awk '{print $2}' | head -1 || true)
+sent=$(awk '/Queries sent:/ {print $3}' "$WORK/dnsperf.out")
+lost=$(awk '/Queries lost:/ {print $3}' "$WORK/dnsperf.out")
+servfail=$(grep -o 'SERVFAIL [0-9]*' "$WORK/dnsperf.out" | awk '{print $2}' | head -1 || true)
 servfail=${servfail:-0}
 echo "robust: dnsperf sent ${sent:-?}, lost ${lost:-?}, SERVFAIL $servfail"
 if [[ -z "$sent" || -z "$lost" ]]; then
@@ -166,11 +131,11 @@ if [[ "$servfail" != 0 ]]; then
 	echo "FAIL: $servfail SERVFAIL answers to dnsperf"
 	status=1
 fi
-if grep -q "panic" "$work/server.log"; then
+if grep -q "panic" "$WORK/server.log"; then
 	echo "FAIL: the server log has a panic"
 	status=1
 fi
-echo "robust: server log: $(grep -c "Reloaded" "$work/server.log" || true) reloads, $(grep -c "ERROR" "$work/server.log" || true) errors logged"
+echo "robust: server log: $(grep -c "Reloaded" "$WORK/server.log" || true) reloads, $(grep -c "ERROR" "$WORK/server.log" || true) errors logged"
 
 if [[ $status == 0 ]]; then
 	echo "robust: PASS"

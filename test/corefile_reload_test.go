@@ -23,7 +23,7 @@ import (
 // to where it was.
 func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 	const primary, secondary = "127.0.0.31", "127.0.0.32"
-	port := gatewayPort(t, primary, secondary)
+	port := testutil.GatewayPort(t, primary, secondary)
 	for _, a := range []string{primary, secondary} {
 		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), fakegw.Options{})
 		if err != nil {

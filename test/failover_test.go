@@ -2,40 +2,14 @@ package test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/fakegw"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
-
-// gatewayPort finds a TCP port free on every given loopback address.
-func gatewayPort(t *testing.T, addrs ...string) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", addrs[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		free := true
-		for _, a := range addrs {
-			if l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port)); err != nil {
-				free = false
-			} else {
-				l.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no common free port")
-	return 0
-}
 
 // TestFailoverWithDig runs the failover walk-through of docs/health-checks.md,
 // its Corefile and regions file from examples/failover with free ports
@@ -44,7 +18,7 @@ func gatewayPort(t *testing.T, addrs ...string) int {
 // back when it returns.
 func TestFailoverWithDig(t *testing.T) {
 	const primary, secondary = "127.0.0.2", "127.0.0.3"
-	port := gatewayPort(t, primary, secondary)
+	port := testutil.GatewayPort(t, primary, secondary)
 	page, err := os.ReadFile("../docs/health-checks.md")
 	if err != nil {
 		t.Fatal(err)
@@ -86,14 +60,14 @@ func TestFailoverWithDig(t *testing.T) {
 	active := func() string { return strings.TrimSpace(s.dig("active.lab.gateway.mysql.local", "+short")) }
 	waitFor := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if active() == want {
-				return
+		if err := testutil.Poll(20*time.Second, nil, func() error {
+			if got := active(); got != want {
+				return fmt.Errorf("active.lab answers %q, want %q", got, want)
 			}
-			time.Sleep(100 * time.Millisecond)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("active.lab answers %q, want %q", active(), want)
 	}
 	waitFor(primary)
 	if got := strings.Fields(s.dig("active.lab.gateway.mysql.local", "+noall", "+answer")); strings.Join(got, " ") != "active.lab.gateway.mysql.local. 5 IN A "+primary {

@@ -107,12 +107,10 @@ func TestRobustReloadUnderQueries(t *testing.T) {
 	// rename, for three rounds at least and until the readers have seen the
 	// tables switch a few times.
 	// Each version stays long enough for the watcher to see it twice.
-	deadline := time.Now().Add(90 * time.Second)
-	for i := 0; i < 12 || switches.Load() < 6; i++ {
-		if time.Now().After(deadline) {
-			close(stop)
-			wg.Wait()
-			t.Fatalf("the tables switched only %d times in 90s (A seen %d, B seen %d): reloads are not applied", switches.Load(), sawA.Load(), sawB.Load())
+	i := 0
+	if err := testutil.Poll(90*time.Second, nil, func() error {
+		if i >= 12 && switches.Load() >= 6 {
+			return nil
 		}
 		var content string
 		switch i % 4 {
@@ -134,7 +132,13 @@ func TestRobustReloadUnderQueries(t *testing.T) {
 		} else if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(350 * time.Millisecond)
+		i++
+		time.Sleep(300 * time.Millisecond) // and Poll's 50 ms
+		return fmt.Errorf("the tables switched only %d times (A seen %d, B seen %d): reloads are not applied", switches.Load(), sawA.Load(), sawB.Load())
+	}); err != nil {
+		close(stop)
+		wg.Wait()
+		t.Fatal(err)
 	}
 	close(stop)
 	wg.Wait()

@@ -1,7 +1,6 @@
-// Command gen reads the gateway table back from a running mysqlgw and writes
-// the same records in the forms its peers load, plus the dnsperf query file
-// (internal/benchdata, which bench_test.go shares, does the reading and the
-// writing):
+// Command gen transfers a zone from a running mysqlgw and writes its records
+// in the forms its peers load, plus the dnsperf query file (internal/benchdata,
+// which bench_test.go shares, does the writing):
 //
 //	db.zone      RFC 1035 zone file, for CoreDNS's file plugin and Knot DNS
 //	hosts        hosts(5) lines, for CoreDNS's hosts plugin
@@ -9,7 +8,8 @@
 //	queries.txt  dnsperf input: 70% A over region and role names, 20% TXT, 10% NXDOMAIN
 //	checks.txt   name and type pairs that bench/run.sh asks every server before measuring
 //
-// It asks only the server it is given, which must be on 127.0.0.0/8.
+// The server must allow the transfer (CoreDNS's transfer plugin, `to *`) and
+// be on 127.0.0.0/8.
 package main
 
 import (
@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	server := flag.String("server", "127.0.0.1:1053", "mysqlgw to read the table from (loopback only)")
+	server := flag.String("server", "127.0.0.1:1053", "mysqlgw to transfer the zone from (loopback only)")
 	zone := flag.String("zone", "gateway.mysql.local.", "forward zone mysqlgw serves")
 	out := flag.String("out", ".", "folder to write the files into")
 	lines := flag.Int("lines", 1000, "lines of the query file; a multiple of 10 keeps the mix exact")
@@ -43,11 +43,21 @@ func run(server, zone, out string, lines int) error {
 	if err != nil || !ap.Addr().IsLoopback() || !ap.Addr().Is4() {
 		return fmt.Errorf("-server %q: want a 127.0.0.0/8 address and port", server)
 	}
-	client := &dns.Client{Timeout: 2 * time.Second}
-	table, err := benchdata.Crawl(zone, func(m *dns.Msg) (*dns.Msg, error) {
-		r, _, err := client.Exchange(m, server)
-		return r, err
-	})
+	m := new(dns.Msg)
+	m.SetAxfr(dns.Fqdn(zone))
+	xfr := &dns.Transfer{DialTimeout: 2 * time.Second, ReadTimeout: 10 * time.Second}
+	envelopes, err := xfr.In(m, server)
+	if err != nil {
+		return fmt.Errorf("AXFR %s from %s: %w", zone, server, err)
+	}
+	var rrs []dns.RR
+	for e := range envelopes {
+		if e.Error != nil {
+			return fmt.Errorf("AXFR %s from %s: %w", zone, server, e.Error)
+		}
+		rrs = append(rrs, e.RR...)
+	}
+	table, err := benchdata.FromTransfer(zone, rrs)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package regionsimport
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -199,4 +200,85 @@ func maxUint(a, b uint64) uint64 {
 		return a
 	}
 	return b
+}
+
+// worstServiceTags returns a Service Tags file of at most size bytes made of
+// tiny values, in one of three shapes: "prefixes", one Sql.<Region> value
+// with distinct /24s; "regions", Sql.<Region> values of one /24 each;
+// "skipped", values of no tag.
+func worstServiceTags(shape string, size int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"changeNumber": 1, "values": [`)
+	if shape == "prefixes" {
+		b.WriteString(`{"name": "Sql.EastUS", "properties": {"addressPrefixes": [`)
+	}
+	for i := 0; ; i++ {
+		subnet := fmt.Sprintf("%d.%d.%d.0/24", 1+i>>16%200, i>>8&255, i&255)
+		var item string
+		switch shape {
+		case "prefixes":
+			item = `"` + subnet + `"`
+		case "regions":
+			item = fmt.Sprintf(`{"name":"Sql.r%d","properties":{"addressPrefixes":["%s"]}}`, i, subnet)
+		default:
+			item = `{"name":"x"}`
+		}
+		if b.Len()+len(item)+8 > size {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(item)
+	}
+	if shape == "prefixes" {
+		b.WriteString(`]}}`)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// BenchmarkServiceTagsWorst imports the worst inputs the 64 MiB cap allows:
+// millions of tiny values. Keeping at most gwtable.MaxFileSize bytes of
+// selected names and prefixes (more would make a regions file the server
+// refuses) is what bounds the heap. Two runs on the 2-core test machine,
+// shared with other work:
+//
+//	shape     time       peak heap   result
+//	prefixes  1.1-1.3 s  103-118 MB  error at addressPrefixes[1147951] (without the bound: 18 s, 1.5 GB)
+//	regions   4.7-8.5 s  371-453 MB  error at values[755870] (without the bound: 8.2 s, 726 MB)
+//	skipped   4.1-6.0 s   67-68 MB   no regions to import
+//
+// The largest heap is just under that bound: 41 and 47 MiB of one-prefix
+// values build some 700,000 regions before finish refuses their 17.8 and
+// 20.4 MB regions file, at peaks of 450 and 487 MB.
+//
+// A plain json.Decoder into structs took 0.7 s, 0.9 s and 8.1 s just to
+// decode these, with peaks of 498, 473 and 610 MB: it holds the whole
+// document, then all of its values. It was not used: its errors name a
+// field without indexes (".values.properties.addressPrefixes") and a cut
+// file is "unexpected EOF", where docs/regions-file.md promises the path.
+//
+//	go test -run '^$' -bench ServiceTagsWorst -benchtime 1x ./internal/regionsimport
+func BenchmarkServiceTagsWorst(b *testing.B) {
+	for _, shape := range []string{"prefixes", "regions", "skipped"} {
+		in := worstServiceTags(shape, maxInput)
+		b.Run(shape, func(b *testing.B) {
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			peak := samplePeakHeap()
+			b.SetBytes(int64(len(in)))
+			var err error
+			for b.Loop() {
+				_, err = Import(bytes.NewReader(in), "worst.json", Options{})
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(peak()-before.HeapAlloc)/(1<<20), "peak-heap-MB")
+			if err == nil {
+				b.Fatal("imported")
+			}
+			b.Log(err)
+		})
+	}
 }

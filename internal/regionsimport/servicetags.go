@@ -27,6 +27,7 @@ type tagsReader struct {
 	source string
 	prefix string // "Sql.", compared without regard to case
 	warn   warnings
+	kept   int // bytes of the selected values' region names and prefixes
 }
 
 // readServiceTags imports the <tag>.<Region> values of a Service Tags file.
@@ -49,7 +50,7 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	for r.dec.More() {
-		key, err := r.key("")
+		key, err := r.string("") // a key: the decoder has checked it is a string
 		if err != nil {
 			return Result{}, err
 		}
@@ -147,7 +148,7 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		propPath = path + ".properties"
 	)
 	for r.dec.More() {
-		key, err := r.key(path)
+		key, err := r.string(path) // a key: the decoder has checked it is a string
 		if err != nil {
 			return nil, err
 		}
@@ -188,6 +189,9 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 	if err := gwtable.CheckRegionName(b.name); err != nil {
 		return nil, r.errorf(path+".name", "%s: %v", name, err)
 	}
+	if err := r.keep(len(b.name), path+".name"); err != nil {
+		return nil, err
+	}
 	for j, s := range prefixes {
 		where := fmt.Sprintf("%s.addressPrefixes[%d]", propPath, j)
 		p, err := gwtable.ParseSubnet(s)
@@ -216,7 +220,7 @@ func (r *tagsReader) properties(path string, keep bool) ([]string, error) {
 	}
 	var prefixes []string
 	for r.dec.More() {
-		key, err := r.key(path)
+		key, err := r.string(path) // a key: the decoder has checked it is a string
 		if err != nil {
 			return nil, err
 		}
@@ -303,15 +307,6 @@ func (r *tagsReader) delim(want json.Delim, path string) error {
 	return nil
 }
 
-// key reads an object's next key; the decoder has checked it is a string.
-func (r *tagsReader) key(path string) (string, error) {
-	t, err := r.token(path)
-	if err != nil {
-		return "", err
-	}
-	return t.(string), nil
-}
-
 func (r *tagsReader) string(path string) (string, error) {
 	t, err := r.token(path)
 	if err != nil {
@@ -356,10 +351,23 @@ func (r *tagsReader) strings(path string, nullable, keep bool) ([]string, error)
 			return nil, err
 		}
 		if keep {
+			if err := r.keep(len(s), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return nil, err
+			}
 			list = append(list, s)
 		}
 	}
 	return list, r.delim(']', path)
+}
+
+// keep counts n bytes of a selected name or prefix, and refuses more than
+// a regions file the server reads can hold: millions of prefixes would cost
+// hundreds of megabytes to build and check before the output's size is known.
+func (r *tagsReader) keep(n int, path string) error {
+	if r.kept += n + 1; r.kept > gwtable.MaxFileSize {
+		return r.errorf(path, "the %s<Region> values hold more than %d bytes of names and prefixes, more than a regions file the server reads", r.prefix, gwtable.MaxFileSize)
+	}
+	return nil
 }
 
 // skip reads past one value of any type.

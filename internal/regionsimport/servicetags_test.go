@@ -315,3 +315,30 @@ func TestImportResultBytes(t *testing.T) {
 		t.Errorf("reads back as %d regions: %v", len(table.Regions), err)
 	}
 }
+
+// TestImportServiceTagsKeepsBounded: selected names and prefixes past what a
+// regions file may hold are an error naming where, read no further.
+func TestImportServiceTagsKeepsBounded(t *testing.T) {
+	in := worstServiceTags("prefixes", gwtable.MaxFileSize*5/4)
+	_, err := Import(bytes.NewReader(in), "in.json", Options{})
+	want := fmt.Sprintf("the Sql.<Region> values hold more than %d bytes of names and prefixes, more than a regions file the server reads", gwtable.MaxFileSize)
+	if err == nil || !strings.HasPrefix(err.Error(), "in.json: values[0].properties.addressPrefixes[") || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("error %v, want the path and %q", err, want)
+	}
+}
+
+// TestFinishOutputBounded: a table whose regions file is larger than the
+// server reads is an error, not a file that would not load.
+func TestFinishOutputBounded(t *testing.T) {
+	var res Result
+	for i := 0; res.Table.Regions == nil || len(res.Table.Regions)*24 < gwtable.MaxFileSize; i++ {
+		res.Table.Regions = append(res.Table.Regions, gwtable.Region{
+			Name:    fmt.Sprintf("r%d", i),
+			Subnets: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)},
+		})
+	}
+	_, err := finish(res, "in", Options{})
+	if err == nil || !strings.HasSuffix(err.Error(), fmt.Sprintf("bytes, more than the %d the server reads", gwtable.MaxFileSize)) {
+		t.Errorf("error %v", err)
+	}
+}

@@ -44,6 +44,34 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
+// GatewayPort finds a TCP port free on every given loopback address, for
+// stand-in gateways that must all listen on the one port a table's probes use.
+func GatewayPort(t testing.TB, addrs ...string) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", addrs[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		free := true
+		for _, a := range addrs[1:] {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port free on every one of %v", addrs)
+	return 0
+}
+
 // LoopbackPort is FreePort for code that has no test: a port of 127.0.0.1
 // free for both UDP and TCP, or an error.
 func LoopbackPort() (int, error) {
