@@ -15,12 +15,13 @@ import (
 // answers is everything mysqlgw answers, built once per table load so that a
 // query costs one map lookup. A reload builds new answers and swaps them in whole.
 type answers struct {
-	nodes   map[string]*node // lower-case FQDN -> what exists there
-	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
-	apex    map[string]*zoneInfo
-	regions []gwtable.Region // the table these answers were built from
-	addrs   int              // distinct gateway addresses served
-	wide    []netip.Prefix   // subnets too wide to serve address by address
+	nodes    map[string]*node // lower-case FQDN -> what exists there
+	zones    plugin.Zones     // every zone, for NXDOMAIN outside the table
+	apex     map[string]*zoneInfo
+	regions  []gwtable.Region // the table these answers were built from
+	addrs    int              // distinct gateway addresses served
+	wide     []netip.Prefix   // subnets too wide to serve address by address
+	oversize []string         // RRsets left out, too large for one message: "name TYPE"
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -117,6 +118,7 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
 	}
+	n.oversize = n.dropOversize()
 	return n, nil
 }
 

@@ -44,12 +44,18 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	}
 	opt := g.opt
 	opt.serial = table.Serial
+	if err := checkBudget(regions, opt, g.file); err != nil {
+		return nil, err
+	}
 	built, err := buildAnswers(regions, opt, g.health)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 	}
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
+	}
+	if len(built.oversize) > 0 {
+		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %v", built.oversize)
 	}
 	g.answers.Store(built)
 	if g.health != nil {
