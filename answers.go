@@ -118,7 +118,7 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
 	}
-	n.oversize = n.dropOversize()
+	n.dropOversize()
 	return n, nil
 }
 
@@ -214,7 +214,7 @@ func (n *answers) addRegion(z, base string, r gwtable.Region, opt options, healt
 // addAddrs adds the A and AAAA sets of name; a family with no address is
 // simply absent, so the name answers NODATA for it.
 func (n *answers) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
-	a, aaaa := addressRecords(name, addrs, ttl)
+	a, aaaa := addressRecords(name, n.fitAddrs(name, addrs), ttl)
 	if len(a) > 0 {
 		n.add(z, name, rrset{qtype: dns.TypeA, answer: a})
 	}

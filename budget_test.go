@@ -55,8 +55,8 @@ beta subnets 198.18.3.0/27
 gamma 198.18.4.1 198.18.4.2 198.18.4.3
 `
 
-// countRecords is exact for a table with no address twice and an upper
-// bound otherwise, close to the count for Azure's table.
+// countRecords is exact for a table with no address twice and no TXT or APL
+// set too large, and an upper bound within 10% otherwise.
 func TestCountRecords(t *testing.T) {
 	withAlias := parseTable(t, countTable)
 	withAlias[0].Aliases = []string{"alpha-old"}
@@ -69,6 +69,7 @@ func TestCountRecords(t *testing.T) {
 		{"every kind", withAlias, options{zones: []string{"z.test."}, failOpen: true}, true},
 		{"failover closed, ns, two zones", withAlias, options{zones: []string{"a.test.", "b.test."}, nsAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}, true},
 		{"reverse zones", parseTable(t, countTable), options{zones: []string{"z.test."}, reverse: []string{"in-addr.arpa."}, failOpen: true}, false},
+		{"sets too large", parseTable(t, oversizeTable()), options{zones: []string{"z.test."}, failOpen: true}, false},
 		{"built-in", builtinRegions, options{zones: []string{defaultZone}, reverse: []string{"in-addr.arpa."}, failOpen: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +142,7 @@ func TestBudgetSetup(t *testing.T) {
 
 // A reload over the budget keeps the last good table, logs and counts the
 // refusal, and never allocates the giant: 4,000 regions of a /24 each (a
-// 104 KB file, about 4.1 million records, some 1.3 GB built) cost the
+// 104 KB file, 3.1 million records, some 600 MB built) cost the
 // refused reload less than 64 MB of allocations, the parse included.
 func TestBudgetRefusedAtReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
@@ -173,7 +174,7 @@ func TestBudgetRefusedAtReload(t *testing.T) {
 	t.Logf("refused reload of %d bytes: %.1f MB allocated, heap %.1f MB before, %.1f MB after (max_records %d)",
 		giant.Len(), float64(allocated)/(1<<20), float64(before.HeapAlloc)/(1<<20), float64(after.HeapAlloc)/(1<<20), g.opt.maxRecords)
 	w.wantTable(tableA)
-	w.wantErrors(1, path+": the table would build 4116005 records, above max_records 1000000")
+	w.wantErrors(1, path+": the table would build 3092005 records, above max_records 2000000")
 	if got := counterValue(reloadFailureCount.WithLabelValues(path)); got != failed+1 {
 		t.Errorf("reload failures counted %v, want %v", got, failed+1)
 	}
