@@ -153,10 +153,10 @@ func checkBudget(regions []gwtable.Region, opt options, where string) error {
 	return nil
 }
 
-// rrsetSize is the size of the message that answers set at name: what the
-// server sends, compressed, without OPT. The uncompressed length, cheap to
-// sum, is an upper bound, so compression is only worked out for a set that
-// is large without it.
+// rrsetSize is the size of the message that answers set at name, without
+// OPT, compressed as the server sends it when it matters: a set whose
+// uncompressed length, cheap to sum and never smaller, is within
+// maxRRsetSize gets that length instead.
 func rrsetSize(name string, set rrset) int {
 	m := new(dns.Msg)
 	m.SetQuestion(name, set.qtype)
@@ -171,8 +171,8 @@ func rrsetSize(name string, set rrset) int {
 // dropOversize leaves out of the answers, and so out of transfers, every
 // RRset whose answer would exceed maxRRsetSize; its name stays, so a query
 // for it gets NODATA. It adds what it left out to n.oversize, "name TYPE"
-// each, sorted, for the one warning of a load. active names are not looked at: their
-// answers hold at most MaxRoles records.
+// each, sorted, for the one warning of a load. active names are not looked
+// at: their answers hold at most MaxRoles records.
 func (n *answers) dropOversize() {
 	dropped := n.oversize
 	for name, nd := range n.nodes {
