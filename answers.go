@@ -15,13 +15,15 @@ import (
 // answers is everything mysqlgw answers, built once per table load so that a
 // query costs one map lookup. A reload builds new answers and swaps them in whole.
 type answers struct {
-	nodes    map[string]*node // lower-case FQDN -> what exists there
-	zones    plugin.Zones     // every zone, for NXDOMAIN outside the table
-	apex     map[string]*zoneInfo
-	regions  []gwtable.Region // the table these answers were built from
-	addrs    int              // distinct gateway addresses served
-	wide     []netip.Prefix   // subnets too wide to serve address by address
-	oversize []string         // RRsets left out, too large for one message: "name TYPE"
+	nodes   map[string]*node // lower-case FQDN -> what exists there
+	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
+	apex    map[string]*zoneInfo
+	regions []gwtable.Region // the table these answers were built from
+	addrs   int              // distinct gateway addresses served
+	wide    []netip.Prefix   // subnets too wide to serve address by address
+
+	// oversize are the RRsets left out, too large for one message: "name TYPE".
+	oversize []string
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).

@@ -26,6 +26,9 @@ import (
 // built (docs/operations.md has the measurements).
 const defaultMaxRecords = 2_000_000
 
+// maxMaxRecords bounds the Corefile's max_records.
+const maxMaxRecords = 100_000_000
+
 // maxRRsetSize bounds the DNS message that answers one RRset: header,
 // question, the records and their additional section, compressed as the
 // server sends it. The rest of the 65,535 bytes a message can hold is left
@@ -141,14 +144,18 @@ func (n *answers) fitAddrs(name string, addrs []netip.Addr) []netip.Addr {
 	return kept
 }
 
-// checkBudget refuses a table whose records would exceed opt.maxRecords;
-// where names the table (its file) for the error.
+// checkBudget refuses a table whose records would exceed opt.maxRecords
+// (0: defaultMaxRecords); where names the table (its file) for the error.
 func checkBudget(regions []gwtable.Region, opt options, where string) error {
 	if where == "" {
 		where = "the built-in table"
 	}
-	if n := countRecords(regions, opt); n > opt.maxRecords {
-		return fmt.Errorf("%s: the table would build %d records, above max_records %d", where, n, opt.maxRecords)
+	budget := opt.maxRecords
+	if budget == 0 {
+		budget = defaultMaxRecords
+	}
+	if n := countRecords(regions, opt); n > budget {
+		return fmt.Errorf("%s: the table would build %d records, above max_records %d", where, n, budget)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,9 +135,21 @@ func TestBudgetSetup(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", tc.corefile, err, tc.err)
 		}
 	}
-	g := newTestPlugin(t, "mysqlgw")
-	if g.opt.maxRecords != defaultMaxRecords {
-		t.Errorf("max_records defaults to %d, want %d", g.opt.maxRecords, defaultMaxRecords)
+	// Without max_records, the default: the built-in table with a region of
+	// /24s is served up to it and refused one /24 past it.
+	opt := options{zones: []string{defaultZone}, failOpen: true}
+	big := gwtable.Region{Name: "big"}
+	with := func() []gwtable.Region { return append(slices.Clone(builtinRegions), big) }
+	for i := 0; countRecords(with(), opt) <= defaultMaxRecords; i++ {
+		big.Subnets = append(big.Subnets, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24))
+	}
+	err := checkBudget(with(), opt, "")
+	if want := fmt.Sprintf("the built-in table: the table would build %d records, above max_records %d", countRecords(with(), opt), defaultMaxRecords); err == nil || err.Error() != want {
+		t.Errorf("no max_records: %v, want %q", err, want)
+	}
+	big.Subnets = big.Subnets[:len(big.Subnets)-1]
+	if err := checkBudget(with(), opt, ""); err != nil {
+		t.Errorf("no max_records, %d /24s: %v", len(big.Subnets), err)
 	}
 }
 

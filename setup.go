@@ -28,7 +28,6 @@ const (
 	defaultReload    = 5 * time.Second
 	minReload        = 100 * time.Millisecond
 	maxTTL           = 86400
-	maxMaxRecords    = 100_000_000
 )
 
 // options are the Corefile settings that shape the answers.
@@ -44,7 +43,7 @@ type options struct {
 	soa        soaTimers
 	nsAddrs    []netip.Addr // ns.dns.Z's addresses; none: the address a query arrived on
 	bindAddrs  []netip.Addr // the server block's bind addresses, for transfers without nsAddrs
-	maxRecords int          // the most records a table may build; budget.go
+	maxRecords int          // the most records a table may build; 0: defaultMaxRecords
 
 	// serial is the SOA serial: not a Corefile setting but the table's
 	// ($SERIAL), set by swap for each table it builds.
@@ -87,12 +86,11 @@ func setup(c *caddy.Controller) error {
 
 func parse(c *caddy.Controller) (*MysqlGW, error) {
 	g := &MysqlGW{opt: options{
-		ttl:        defaultTTL,
-		activeTTL:  defaultActiveTTL,
-		port:       defaultPort,
-		failOpen:   true,
-		soa:        defaultSOA,
-		maxRecords: defaultMaxRecords,
+		ttl:       defaultTTL,
+		activeTTL: defaultActiveTTL,
+		port:      defaultPort,
+		failOpen:  true,
+		soa:       defaultSOA,
 	}}
 	for _, h := range dnsserver.GetConfig(c).ListenHosts {
 		if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
