@@ -352,3 +352,49 @@ func BenchmarkBudget(b *testing.B) {
 		runtime.KeepAlive(ans)
 	}
 }
+
+// An A set is served up to the most addresses whose answer fits in
+// maxRRsetSize (3,747 at all.gateway.mysql.local), and left out, NODATA with
+// a warning, one address past it; the shards carry every address.
+func TestOversizeAddressBoundary(t *testing.T) {
+	for _, n := range []int{3747, 3748} {
+		var sb strings.Builder
+		sb.WriteString("r subnets")
+		for i := 0; i < n/256; i++ {
+			fmt.Fprintf(&sb, " 10.0.%d.0/24", i)
+		}
+		for i := 0; i < n%256; i++ {
+			fmt.Fprintf(&sb, " 10.1.0.%d/32", i)
+		}
+		log := captureLog(t)
+		path := filepath.Join(t.TempDir(), "regions")
+		writeFile(t, path, sb.String()+"\n")
+		g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n}", path))
+		r := ask(t, g, "all.gateway.mysql.local.", dns.TypeA)
+		m := r.Copy()
+		m.Compress = true
+		wire, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(log.String(), "[all.gateway.mysql.local. A allow.r.gateway.mysql.local. A]")
+		t.Logf("%d addresses: %d in the answer, %d bytes", n, len(r.Answer), len(wire))
+		switch fits := n == 3747; {
+		case fits && (len(r.Answer) != n || len(wire) > maxRRsetSize || warned):
+			t.Errorf("%d addresses: %d answered in %d bytes, warned %v", n, len(r.Answer), len(wire), warned)
+		case !fits && (len(r.Answer) != 0 || r.Rcode != dns.RcodeSuccess || !warned):
+			t.Errorf("%d addresses: want NODATA and a warning, got %d answers, warned %v", n, len(r.Answer), warned)
+		}
+		shards := 0
+		for k := 1; ; k++ {
+			r := ask(t, g, fmt.Sprintf("%d.all.gateway.mysql.local.", k), dns.TypeA)
+			if r.Rcode != dns.RcodeSuccess {
+				break
+			}
+			shards += len(r.Answer)
+		}
+		if shards != n {
+			t.Errorf("%d addresses: the shards hold %d", n, shards)
+		}
+	}
+}
