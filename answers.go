@@ -26,6 +26,8 @@ type answers struct {
 	// for the checker to probe once these answers are served; nil without
 	// health checking.
 	gateways map[netip.Addr]*addrHealth
+	// oversize are the RRsets left out, too large for one message: "name TYPE".
+	oversize []string
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -128,6 +130,7 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 	for _, z := range opt.reverse {
 		n.addReverse(z, opt, ptrZone)
 	}
+	n.dropOversize()
 	return n, nil
 }
 
@@ -157,6 +160,9 @@ func (n *answers) addApex(z string, opt options, ptrZone string) {
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
 	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})
 	n.add(z, z, rrset{qtype: dns.TypeNS, answer: []dns.RR{ns}})
+	if !isReverseZone(z) {
+		n.add(z, z, opt.facts.txt(z, opt.ttl))
+	}
 	switch {
 	case isReverseZone(z):
 	case len(opt.nsAddrs) > 0:
@@ -223,7 +229,7 @@ func (n *answers) addRegion(z, base string, r gwtable.Region, opt options, healt
 // addAddrs adds the A and AAAA sets of name; a family with no address is
 // simply absent, so the name answers NODATA for it.
 func (n *answers) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
-	a, aaaa := addressRecords(name, addrs, ttl)
+	a, aaaa := addressRecords(name, n.fitAddrs(name, addrs), ttl)
 	if len(a) > 0 {
 		n.add(z, name, rrset{qtype: dns.TypeA, answer: a})
 	}

@@ -44,14 +44,19 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	}
 	opt := g.opt
 	opt.serial = table.Serial
+	opt.facts = tableFacts(table, regions)
+	if err := checkBudget(regions, opt, g.file); err != nil {
+		return nil, err
+	}
 	built, err := buildAnswers(regions, opt, g.health)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 	}
-	facts := tableFacts(table, regions)
-	built.addFacts(facts, opt)
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
+	}
+	if len(built.oversize) > 0 {
+		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %v", built.oversize)
 	}
 	g.answers.Store(built)
 	if g.health != nil {
@@ -63,7 +68,7 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
 	addressesServed.WithLabelValues(label).Set(float64(built.addrs))
 	publishPublished(label, table.Published)
-	g.logTable(label, table, facts)
+	g.logTable(label, table, opt.facts)
 	return built, nil
 }
 

@@ -34,9 +34,9 @@ func tableFacts(table gwtable.Table, regions []gwtable.Region) facts {
 	}
 }
 
-// txt is the apex TXT set of zone z: one record per fact, the ones the
-// table does not know left out.
-func (f facts) txt(z string, ttl uint32) rrset {
+// texts are the apex TXT strings: one per fact, the ones the table does not
+// know left out.
+func (f facts) texts() []string {
 	texts := []string{"serial=" + strconv.FormatUint(uint64(f.serial), 10)}
 	if f.source != "" {
 		texts = append(texts, "source="+f.source)
@@ -44,10 +44,15 @@ func (f facts) txt(z string, ttl uint32) rrset {
 	if !f.published.IsZero() {
 		texts = append(texts, "published="+f.published.Format(gwtable.DateLayout))
 	}
-	texts = append(texts,
+	return append(texts,
 		"regions="+strconv.Itoa(f.regions),
 		"addresses="+strconv.Itoa(f.addresses),
 		"prefixes="+strconv.Itoa(f.prefixes))
+}
+
+// txt is the apex TXT set of forward zone z.
+func (f facts) txt(z string, ttl uint32) rrset {
+	texts := f.texts()
 	records := make([]dns.RR, len(texts))
 	for i, t := range texts {
 		records[i] = txt(z, ttl, t)
@@ -108,13 +113,6 @@ func publishPublished(label string, published time.Time) {
 		return
 	}
 	tablePublished.WithLabelValues(label).Set(float64(published.Unix()))
-}
-
-// addFacts adds the facts' TXT set at the apex of every forward zone.
-func (n *answers) addFacts(f facts, opt options) {
-	for _, z := range opt.zones {
-		n.add(z, z, f.txt(z, opt.ttl))
-	}
 }
 
 // logTable logs the table now served when it is the first this instance

@@ -43,6 +43,11 @@ type options struct {
 	soa        soaTimers
 	nsAddrs    []netip.Addr // ns.dns.Z's addresses; none: the address a query arrived on
 	bindAddrs  []netip.Addr // the server block's bind addresses, for transfers without nsAddrs
+	maxRecords int          // the most records a table may build; 0: defaultMaxRecords
+
+	// facts are the table's serial, provenance and size for the apex TXT:
+	// not a Corefile setting but the table's, set by swap like serial.
+	facts facts
 
 	// serial is the SOA serial: not a Corefile setting but the table's
 	// ($SERIAL), set by swap for each table it builds.
@@ -171,6 +176,8 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 		g.opt.activeTTL, err = numArg[uint32](c, 0, maxTTL)
 	case "port":
 		g.opt.port, err = numArg[uint16](c, 1, 65535)
+	case "max_records":
+		g.opt.maxRecords, err = numArg[int](c, 1, maxMaxRecords)
 	case "shard":
 		g.opt.shard, err = numArg[int](c, 1, maxShard)
 		g.opt.shardWhere = position(c)
