@@ -100,10 +100,14 @@ func TestBudgetLargestTableTransfers(t *testing.T) {
 		"huge.gateway.mysql.local. TXT]"
 	rrs, messages := transferWith(t, gw.addr, xfrZone, 0, "")
 	t.Logf("max_records %d: the transfer holds %d records in %d messages", count, len(rrs), messages)
+	leftOut := map[string]bool{}
+	for f := strings.Fields(strings.Trim(left, "[]")); len(f) >= 2; f = f[2:] {
+		leftOut[f[0]+" "+f[1]] = true
+	}
 	held := map[string]bool{}
 	for _, rr := range rrs {
 		h := rr.Header()
-		if q := h.Name + " " + dns.TypeToString[h.Rrtype]; !held[q] && (strings.Contains(left, q+" ") || strings.Contains(left, q+"]")) {
+		if q := h.Name + " " + dns.TypeToString[h.Rrtype]; !held[q] && leftOut[q] {
 			held[q] = true
 			t.Errorf("the transfer holds %s, left out of the answers", q)
 		}
