@@ -6,9 +6,9 @@ import (
 	"os"
 )
 
-// MaxFileSize bounds what any read of a regions file takes in. It bounds the
-// read, not the table a file describes: a short file of wide subnets can
-// still describe many records.
+// MaxFileSize bounds what the server reads of a regions file (ReadFile). It
+// bounds the read, not the table a file describes: a short file of wide
+// subnets can still describe many records.
 const MaxFileSize = 16 << 20
 
 // ReadFile reads a regions file, for the server's start-up and every reload
