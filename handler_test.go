@@ -13,7 +13,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-const soaRR = "gateway.mysql.local. 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 1 7200 1800 86400 300"
+// soaRR is the built-in table's SOA: its serial (builtinSerial) and the
+// default timers (defaultSOA) with the default TTL as the minimum. check
+// compares every field of it; test.SortAndCheck alone compares only Ns.
+const soaRR = "gateway.mysql.local. 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 2019052201 14400 3600 1209600 300"
 
 // serve sends one query through g and returns the reply and ServeDNS's rcode.
 func serve(t *testing.T, g *MysqlGW, m *dns.Msg) (*dns.Msg, int) {
@@ -26,8 +29,8 @@ func serve(t *testing.T, g *MysqlGW, m *dns.Msg) (*dns.Msg, int) {
 	return rec.Msg, rcode
 }
 
-// check runs cases against g, asserting sections, rcode and, for every
-// answer mysqlgw writes, the AA bit.
+// check runs cases against g, asserting sections, rcode, every field of the
+// SOA records and, for every answer mysqlgw writes, the AA bit.
 func check(t *testing.T, g *MysqlGW, cases []test.Case) {
 	t.Helper()
 	for _, tc := range cases {
@@ -45,7 +48,28 @@ func check(t *testing.T, g *MysqlGW, cases []test.Case) {
 			if err := test.SortAndCheck(resp, tc); err != nil {
 				t.Error(err)
 			}
+			checkSOA(t, "answer", resp.Answer, tc.Answer)
+			checkSOA(t, "authority", resp.Ns, tc.Ns)
 		})
+	}
+}
+
+// checkSOA compares the SOA records of a section whole, in their text form:
+// test.SortAndCheck compares an SOA by its Ns only, so a wrong serial or
+// timer would pass it.
+func checkSOA(t *testing.T, section string, got, want []dns.RR) {
+	t.Helper()
+	soas := func(rrs []dns.RR) []string {
+		var s []string
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == dns.TypeSOA {
+				s = append(s, rr.String())
+			}
+		}
+		return s
+	}
+	if g, w := soas(got), soas(want); strings.Join(g, "\n") != strings.Join(w, "\n") {
+		t.Errorf("%s SOA\n got %q\nwant %q", section, g, w)
 	}
 }
 
@@ -391,7 +415,7 @@ func TestPTR(t *testing.T) {
 			}
 		}
 	}
-	inaddrSOA := test.SOA("in-addr.arpa. 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 1 7200 1800 86400 300")
+	inaddrSOA := test.SOA("in-addr.arpa. 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 2019052201 14400 3600 1209600 300")
 	check(t, g, []test.Case{
 		{
 			// An address serving two regions names both.
@@ -468,7 +492,7 @@ func TestExtendedTable(t *testing.T) {
 		"six 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6")
 	g := newTestPlugin(t, "mysqlgw gateway.mysql.local in-addr.arpa {\n regions "+path+"\n reload 0\n}")
 	z := "gateway.mysql.local."
-	soa := test.SOA(z + " 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 2023030901 7200 1800 86400 300")
+	soa := test.SOA(z + " 300 IN SOA ns.dns.gateway.mysql.local. hostmaster.dns.gateway.mysql.local. 2023030901 14400 3600 1209600 300")
 	check(t, g, []test.Case{
 		{
 			Qname: "eastus2." + z, Qtype: dns.TypeA,

@@ -89,7 +89,8 @@ type prober struct {
 }
 
 // check probes addr once: nil means up. The whole probe, connect and
-// conversation, is bounded by the timeout, and a cancelled ctx ends it at once.
+// conversation, is bounded by the timeout. A cancelled ctx ends a connect at
+// once and a conversation within stopGrace.
 func (p prober) check(ctx context.Context, addr netip.Addr) error {
 	timed, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()

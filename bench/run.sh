@@ -283,7 +283,7 @@ done
 LOAD_AFTER=$(loadavg)
 
 # ---------------------------------------------------------------------------
-# Medians, the table, the targets of issue 4 and the chart.
+# Medians, the table, the targets (bench/README.md) and the chart.
 
 mkdir -p "$OUT"
 : >"$WORK/median.tsv"

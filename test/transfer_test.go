@@ -1115,8 +1115,8 @@ func isSubsequence(part, all []string) bool {
 // _mysql._tcp.active.REGION SRV are the targets' own records, as queries for
 // them and the transfer give them; a secondary answers with those.
 //
-// Fails today: they carry active_ttl (5) where the target's record,
-// primary.REGION A, has ttl (300).
+// The defect it caught: they carried active_ttl (5) where the target's
+// record, primary.REGION A, has ttl (300).
 func TestTransferActiveSRVTargetTTL(t *testing.T) {
 	t.Parallel()
 	gw := startXFRServer(t, freePort(t), xfrRegions, freePort(t), freePort(t))
@@ -1150,11 +1150,11 @@ func TestTransferActiveSRVTargetTTL(t *testing.T) {
 
 // TestTransferWithoutNSOrBind: a server block with neither `ns` nor `bind`
 // (listening on every address) still transfers a complete zone: its name
-// server, ns.dns, has an address, so that named-checkzone accepts it (the
-// issue: "without it, a transfer carries the address the transfer request
-// arrived on").
+// server, ns.dns, has an address (the host's), so that named-checkzone
+// accepts it.
 //
-// Fails today: the transfer carries the bind addresses, and there are none.
+// The defect it caught: the transfer carried the bind addresses only, and
+// there were none.
 func TestTransferWithoutNSOrBind(t *testing.T) {
 	t.Parallel()
 	// In a namespace of its own, where "every address" is loopback only.
@@ -1194,9 +1194,10 @@ func TestTransferWithoutNSOrBind(t *testing.T) {
 // mysqlgw reads a large hosts file when the server starts, as it does
 // before the server listens.
 //
-// Fails today: mysqlgw sends the start-up NOTIFY from OnStartup, which caddy
-// runs before the server listens; the secondary's SOA query fails, and BIND
-// or Knot then wait for the SOA retry (1 hour by default) to ask again.
+// The defect it caught: mysqlgw sent the start-up NOTIFY from OnStartup,
+// which caddy runs before the server listens; the secondary's SOA query
+// failed, and BIND or Knot then waited for the SOA retry (1 hour by default)
+// to ask again.
 func TestTransferStartupNotifyAnswered(t *testing.T) {
 	t.Parallel()
 	port := freePort(t)

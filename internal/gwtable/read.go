@@ -6,10 +6,11 @@ import (
 	"os"
 )
 
-// MaxFileSize bounds what any read of a regions file takes in. It bounds the
-// read, not the table a file describes: 600 KB of /24 subnets, each 256
-// addresses under several names, describe some 15 million records. The
-// server's max_records bounds the table.
+// MaxFileSize bounds what any read of a regions file takes in (ReadFile and
+// ReadAll: the server, diff and fetch). It bounds the read, not the table a
+// file describes: 600 KB of /24 subnets, each 256 addresses under several
+// names, describe some 15 million records. The server's max_records bounds
+// the table.
 const MaxFileSize = 16 << 20
 
 // ReadFile reads a regions file, for the server's start-up and every reload

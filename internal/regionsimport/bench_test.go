@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// realSize is the shape of a recent ServiceTags_Public file: about 3,000
+// The shape of a recent ServiceTags_Public file: about 3,000
 // values (services by region, plus global ones with thousands of prefixes),
 // about 4.5 MB.
 const (

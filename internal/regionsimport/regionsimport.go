@@ -1,12 +1,12 @@
 // Package regionsimport turns the gateway tables Microsoft publishes into a
-// mysqlgw regions file, and compares two regions files.
+// mysqlgw regions file.
 //
 // Import reads either form of source: the Markdown of a connectivity
 // architecture page (markdown.go), whose table it recognises by its header
 // cells, or the weekly Service Tags JSON (servicetags.go). Odd cells Microsoft's
 // hand-edited tables are known for are handled and reported as warnings; what
 // cannot be read is an error naming the input line or JSON path, and no table
-// comes back. Diff (diff.go) compares two regions files region by region.
+// comes back. Comparing two regions files is gwtable.Diff.
 package regionsimport
 
 import (

@@ -289,7 +289,7 @@ func TestImportReadErrors(t *testing.T) {
 }
 
 // TestImportResultBytes: the header comments, $SERIAL, the format line, then the
-// regions, as ParseTable reads them.
+// regions, as gwtable.Parse reads them.
 func TestImportResultBytes(t *testing.T) {
 	res, err := importFile(t, "mysql-2019.md", Options{})
 	if err != nil {
