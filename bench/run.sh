@@ -326,7 +326,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 		printf '| %s | %s | %s | %.3f ms | %s | %s | %s |\n' "$name" "$what" "$qps" "$lat" "$lost" "$r" "$runs"
 	done <"$WORK/median.tsv"
 	echo
-	echo "Targets of issue 4 (end to end):"
+	echo "Targets (end to end; bench/README.md):"
 	echo
 	echo "| target | measured | |"
 	echo "|---|---:|---|"
