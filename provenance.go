@@ -74,10 +74,10 @@ func (f facts) describe(label string, now time.Time) string {
 	return what + fmt.Sprintf("; published %s, %s days ago", f.published.Format(gwtable.DateLayout), thousands(days))
 }
 
-// builtinAdvice follows the built-in table's log line: it is history.
-const builtinAdvice = "The built-in table is Microsoft's 2019 page for Azure Database for MySQL Single Server, " +
-	"retired on 2024-09-16; several of its primaries were switched off in 2021. " +
-	"For today's gateways serve Azure SQL Database's table: mysqlgw-regions fetch -o FILE, then regions FILE (docs/regions-file.md)"
+// builtinAdvice ends the built-in table's log line: it is history.
+const builtinAdvice = "it is Microsoft's 2019 page for Azure Database for MySQL Single Server, " +
+	"retired on 2024-09-16, several of its primaries switched off in 2021; " +
+	"for today's gateways serve Azure SQL Database's table: mysqlgw-regions fetch -o FILE, then regions FILE (docs/regions-file.md)"
 
 // changeLine says what a table change did: serial old → new, and the
 // regions, addresses and prefixes added and removed.
@@ -131,8 +131,9 @@ func (g *MysqlGW) logTable(label string, table gwtable.Table, f facts) {
 	if !first {
 		log.Info(changeLine(label, old, table, d))
 	}
-	log.Info(f.describe(label, time.Now()))
+	line := f.describe(label, time.Now())
 	if g.file == "" {
-		log.Info(builtinAdvice)
+		line += "; " + builtinAdvice
 	}
+	log.Info(line)
 }
