@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -603,8 +604,9 @@ func TestConfigMapMysqlgw(t *testing.T) {
 // container fills the table volume from the ConfigMap; the server answers DNS
 // from that table and passes the Deployment's readiness and liveness probes;
 // the fetch sidecar downloads a changed table and keeps running, and the
-// server serves the change; a restarted seed leaves fetch's table. Docker
-// itself is not needed.
+// server serves the change; a restarted seed leaves fetch's table; a
+// restarted sidecar refuses a shrunk table, logs it and keeps running, and the
+// table stays. Docker itself is not needed.
 func TestImageServesConfigMap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the image's binaries")
@@ -724,7 +726,9 @@ func TestImageServesConfigMap(t *testing.T) {
 		t.Fatalf("sql-2026-include.md has no %q", before)
 	}
 	page = bytes.Replace(page, []byte(before), []byte(after), 1)
-	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	var serving atomic.Pointer[[]byte]
+	serving.Store(&page)
+	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(*serving.Load()) }))
 	defer microsoft.Close()
 
 	// The sidecar, with its own -every: it fetches at once, then waits.
@@ -775,6 +779,36 @@ func TestImageServesConfigMap(t *testing.T) {
 	})
 	if !fetch.ProcessState.Success() {
 		t.Errorf("fetch on SIGTERM: %v, want exit status 0\n%s", fetch.ProcessState, sidecar.Out.String())
+	}
+
+	// Microsoft drops two regions: the restarted sidecar's guard refuses, it
+	// logs why and keeps running, and the file and the served table stay.
+	shrunk, err := os.ReadFile("../../testdata/fetch/gateway-ip-addresses-shrunk.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving.Store(&shrunk)
+	fetch = command(findContainer(t, pod.Containers, fetchName), "-url", microsoft.URL+"/gateway-ip-addresses.md")
+	sidecar = testutil.Start(t, fetch, 15*time.Second)
+	err = testutil.Poll(30*time.Second, sidecar.Exited, func() error {
+		if !strings.Contains(sidecar.Out.String(), "left as it is: it would remove 2 region(s)") {
+			return errors.New("no refusal logged yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("fetch of a shrunk table: %v\n%s", err, sidecar.Out.String())
+	}
+	if got, err := os.ReadFile(table); err != nil || !bytes.Equal(got, fetched) {
+		t.Errorf("the refused fetch changed %s (%v)", table, err)
+	}
+	if got := txt(t, "udp", addr, "eastus.gateway.mysql.local."); !slices.Contains(got, "subnet=20.42.66.0/29") {
+		t.Errorf("after the refusal, eastus TXT %q lacks subnet=20.42.66.0/29", got)
+	}
+	select {
+	case <-sidecar.Exited:
+		t.Errorf("fetch exited after a refusal (%v), want it to wait for the next run:\n%s", fetch.ProcessState, sidecar.Out.String())
+	default:
 	}
 }
 
