@@ -4,6 +4,7 @@
 //	mysqlgw-regions import [-tag Sql] [-serial N] FILE   # FILE "-" is standard input
 //	mysqlgw-regions diff OLD NEW
 //	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-max-drop PERCENT] [-force] [-every DURATION] -o FILE
+//	mysqlgw-regions seed -o FILE SRC
 //
 // import reads a connectivity architecture page's Markdown or a Service Tags
 // JSON file and writes the regions file on standard output, warnings on
@@ -12,7 +13,10 @@
 // anything changed, 0 when nothing did and 2 on an error, as diff(1) does.
 // fetch keeps a regions file current from Microsoft's published table (see
 // internal/fetch): 0 when the file is current, 3 when its guard refused a
-// shrink, 2 on an error.
+// shrink, 2 on an error. seed copies the regions file SRC to FILE, after
+// checking that it parses, unless FILE exists already: a pod's init container
+// gives fetch's file a first table that way (deploy/kubernetes); 0, or 2 on an
+// error.
 package main
 
 import (
@@ -29,6 +33,7 @@ import (
 const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions diff OLD NEW
        mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
+       mysqlgw-regions seed -o FILE SRC
 `
 
 // maxWarnings bounds the warnings import prints: a page has a handful, and
@@ -54,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = runDiff(args[1:], stdout, stderr)
 	case "fetch":
 		status, err = runFetch(args[1:], stdout, stderr)
+	case "seed":
+		err = runSeed(args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}

@@ -113,7 +113,7 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		warnings = append(warnings, w.String())
 	}
 	if !exists {
-		if err := replace(opt.File, res.Bytes()); err != nil {
+		if err := WriteFile(opt.File, res.Bytes()); err != nil {
 			return out, err
 		}
 		out.Written, out.Warnings = true, warnings
@@ -130,7 +130,7 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
 		return out, nil
 	}
-	if err := replace(opt.File, res.Bytes()); err != nil {
+	if err := WriteFile(opt.File, res.Bytes()); err != nil {
 		return out, err
 	}
 	out.Written, out.Warnings = true, warnings

@@ -9,12 +9,12 @@ import (
 	"syscall"
 )
 
-// replace writes content to path atomically: a temporary file in the same
+// WriteFile writes content to path atomically: a temporary file in the same
 // folder, synced, renamed over it, so the server never reads half a file. The
 // old file's mode is kept, and its owner and group when this runs as root;
 // a symlink's target is what is replaced (a Kubernetes volume or a file
 // managed elsewhere keeps its link).
-func replace(path string, content []byte) error {
+func WriteFile(path string, content []byte) error {
 	target, err := filepath.EvalSymlinks(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
