@@ -26,6 +26,10 @@ type answers struct {
 	// for the checker to probe once these answers are served; nil without
 	// health checking.
 	gateways map[netip.Addr]*addrHealth
+
+	// http is what the HTTP listener serves (lists.go), built with the
+	// rest; nil without http.
+	http *httpBodies
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
