@@ -244,3 +244,56 @@ func runCorefile(t *testing.T, corefile string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// TestHTTPTLSAuth: http_tls and http_auth, asked by curl, and a password
+// changed in its file taken at a Corefile reload.
+func TestHTTPTLSAuth(t *testing.T) {
+	openssl := requireTool(t, "openssl")
+	requireTool(t, "curl")
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	out, err := exec.Command(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	httpPort := freePort(t)
+	corefile := fmt.Sprintf(`gateway.mysql.local:{PORT} {
+    bind 127.0.0.1
+    mysqlgw {
+        http 127.0.0.1:%d
+        http_tls %s %s
+        http_auth firewall password
+    }
+}
+`, httpPort, cert, key)
+	s := startServer(t, map[string]string{"Corefile": corefile, "password": "first secret\n"})
+	url := fmt.Sprintf("https://127.0.0.1:%d/allow/eastus2?family=4", httpPort)
+	var r curlResult
+	testutil.Until(t, 10*time.Second, "the HTTPS listener", func() bool {
+		r = curl(t, "--cacert", cert, "-u", "firewall:first secret", url)
+		return r.code == 200
+	})
+	if r.body != "40.79.84.180/32\n52.167.104.0/32\n191.239.224.107/32\n" {
+		t.Errorf("over HTTPS: %q", r.body)
+	}
+	if r = curl(t, "--cacert", cert, url); r.code != 401 || r.header["www-authenticate"] == "" {
+		t.Errorf("without a password: %d %v", r.code, r.header)
+	}
+	if r = curl(t, "--cacert", cert, "-u", "firewall:wrong", url); r.code != 401 {
+		t.Errorf("a wrong password: %d", r.code)
+	}
+	// plain HTTP to the TLS port gets no list
+	if r = curl(t, "-u", "firewall:first secret", strings.Replace(url, "https:", "http:", 1)); r.code == 200 {
+		t.Errorf("plain HTTP to the HTTPS listener: %d", r.code)
+	}
+
+	s.writeFile("password", "second secret\n")
+	s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
+	testutil.Until(t, 30*time.Second, "the new password after a Corefile reload", func() bool {
+		return curl(t, "--cacert", cert, "-u", "firewall:second secret", url).code == 200
+	})
+	if r = curl(t, "--cacert", cert, "-u", "firewall:first secret", url); r.code != 401 {
+		t.Errorf("the old password after the reload: %d", r.code)
+	}
+}
