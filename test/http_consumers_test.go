@@ -183,4 +183,3 @@ func nftSetRanges(t *testing.T, set string) []addrRange {
 	}
 	return joinRanges(rs)
 }
-
