@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -182,4 +183,60 @@ func nftSetRanges(t *testing.T, set string) []addrRange {
 		}
 	}
 	return joinRanges(rs)
+}
+
+// TestHTTPUpdateIpsets has FireHOL's update-ipsets fetch eastus2's IPv4 list
+// into a kernel ipset: the set's addresses are the list's (update-ipsets
+// aggregates, so address sets are compared, not lines).
+func TestHTTPUpdateIpsets(t *testing.T) {
+	if !inOwnNamespace(t, "ip", "ipset", "update-ipsets", "curl") {
+		return
+	}
+	run(t, "ip", "link", "set", "lo", "up")
+	dir := t.TempDir()
+	// Every folder update-ipsets uses in the test's own; only this
+	// definition, not the distribution's hundreds.
+	folders := map[string]string{
+		"BASE_DIR": "base", "RUN_PARENT_DIR": "run", "CACHE_DIR": "cache", "LIB_DIR": "lib", "ADMIN_SUPPLIED_IPSETS": "ipsets.d",
+	}
+	var conf strings.Builder
+	for name, sub := range folders {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&conf, "%s=%q\n", name, filepath.Join(dir, sub))
+	}
+	conf.WriteString("DISTRIBUTION_SUPPLIED_IPSETS=\"\"\nUSER_SUPPLIED_IPSETS=\"\"\n")
+	writeConfig(t, dir, "update-ipsets.conf", conf.String())
+	writeConfig(t, dir, "ipsets.d/mysqlgw.conf",
+		`update mysqlgw_eastus2 5 0 ipv4 both "http://127.0.0.1:8053/allow/eastus2?family=4" remove_comments "allowlist" "Azure gateways of eastus2, from mysqlgw" "mysqlgw" "http://127.0.0.1:8053/"`+"\n")
+	startServer(t, map[string]string{"Corefile": consumerCorefile, "regions": consumerRegions})
+
+	updateIpsets := requireTool(t, "update-ipsets")
+	config := filepath.Join(dir, "update-ipsets.conf")
+	run(t, updateIpsets, "--config", config, "enable", "mysqlgw_eastus2")
+	// update-ipsets loads only sets the kernel already has, as FireHOL's
+	// firewall creates them.
+	run(t, "ipset", "create", "mysqlgw_eastus2", "hash:net")
+	out := run(t, updateIpsets, "--config", config, "-s")
+	t.Logf("update-ipsets:\n%s", out)
+
+	var got []addrRange
+	for _, line := range strings.Split(run(t, "ipset", "save", "mysqlgw_eastus2"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "add" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[2])
+		if err != nil {
+			a := netip.MustParseAddr(f[2])
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		got = append(got, prefixRange(p))
+	}
+	got = joinRanges(got)
+	want := ranges(fetchList(t, "http://127.0.0.1:8053/allow/eastus2?family=4"))
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("ipset mysqlgw_eastus2 holds %v; the list %v", got, want)
+	}
 }
