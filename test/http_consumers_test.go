@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -238,5 +239,37 @@ func TestHTTPUpdateIpsets(t *testing.T) {
 	want := ranges(fetchList(t, "http://127.0.0.1:8053/allow/eastus2?family=4"))
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("ipset mysqlgw_eastus2 holds %v; the list %v", got, want)
+	}
+}
+
+// TestHTTPDocCurl runs docs/http.md's Corefile (the built-in table, http on
+// 127.0.0.1:8053, in a namespace of its own so the port is free) and every
+// `$ curl` shown there, comparing the output with the page's.
+func TestHTTPDocCurl(t *testing.T) {
+	var corefile string
+	var shown []string
+	for _, b := range docBlocks(t) {
+		switch {
+		case b.file != httpDoc:
+		case b.info == "corefile":
+			corefile = b.text
+		case strings.HasPrefix(b.text, "$ curl "):
+			shown = append(shown, b.text)
+		}
+	}
+	if corefile == "" || len(shown) == 0 {
+		t.Fatalf("%s: no Corefile or no curl example", httpDoc)
+	}
+	if !inOwnNamespace(t, "ip", "curl") {
+		return
+	}
+	run(t, "ip", "link", "set", "lo", "up")
+	startServer(t, map[string]string{"Corefile": serverKey.ReplaceAllString(corefile, "$1:{PORT} {\n    bind 127.0.0.1")})
+	for _, block := range shown {
+		command, want, _ := strings.Cut(block, "\n")
+		out, err := exec.Command("sh", "-c", strings.TrimPrefix(command, "$ ")).CombinedOutput()
+		if err != nil || string(out) != want {
+			t.Errorf("%s: %v\ngot:\n%s\nthe page shows:\n%s", command, err, out, want)
+		}
 	}
 }
