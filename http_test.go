@@ -357,3 +357,14 @@ func TestHTTPMetric(t *testing.T) {
 		t.Errorf("all 304: %v, want %v", got, before+1)
 	}
 }
+
+// BenchmarkHTTPAll is one GET /all of the built-in table, the handler alone.
+func BenchmarkHTTPAll(b *testing.B) {
+	g := newTestPlugin(b, "mysqlgw {\n http 127.0.0.1:20999\n}")
+	markOpen(g.http)
+	r := httptest.NewRequest("GET", "/all", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.http.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
