@@ -28,6 +28,10 @@ type answers struct {
 	gateways map[netip.Addr]*addrHealth
 	// oversize are the RRsets left out, too large for one message: "name TYPE".
 	oversize []string
+
+	// http is what the HTTP listener serves (lists.go), built with the
+	// rest; nil without http.
+	http *httpBodies
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).

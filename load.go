@@ -52,6 +52,9 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
 	}
+	if g.http != nil {
+		built.http = buildBodies(regions, table, opt.ttl)
+	}
 	if len(built.wide) > 0 {
 		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
 	}
@@ -64,6 +67,7 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 		g.health.sync(regions, built.gateways)
 	}
 	g.notify("")
+	g.http.publish(table, regions, built.http)
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
 	addressesServed.WithLabelValues(label).Set(float64(built.addrs))

@@ -102,3 +102,13 @@ var tablePublished = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Name:      "table_published_timestamp_seconds",
 	Help:      "The date the served table's source was published ($PUBLISHED), as Unix time; absent when unknown.",
 }, []string{"file"})
+
+// httpRequestCount counts the HTTP listener's requests by kind (allow, all,
+// regions, changes, other: never the region, so a scanner cannot mint series)
+// and status code.
+var httpRequestCount = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "mysqlgw",
+	Name:      "http_requests_total",
+	Help:      "Counter of HTTP requests to mysqlgw's listener, by kind (allow, all, regions, changes, other) and status code.",
+}, []string{"kind", "code"})

@@ -32,6 +32,7 @@ type MysqlGW struct {
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
+	http      *httpServer    // nil unless http is configured
 
 	answers atomic.Pointer[answers]
 

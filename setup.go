@@ -80,6 +80,14 @@ func setup(c *caddy.Controller) error {
 	// builds a new instance before the old one stops.
 	c.OnStartup(g.start)
 	c.OnShutdown(g.stop)
+	if g.http != nil {
+		// The health plugin's lifecycle: the old listener closes before the
+		// new instance is built, and reopens if that fails.
+		c.OnStartup(g.http.open)
+		c.OnRestart(g.http.close)
+		c.OnRestartFailed(g.http.open)
+		c.OnFinalShutdown(g.http.close)
+	}
 
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		g.Next = next
@@ -94,6 +102,8 @@ func setup(c *caddy.Controller) error {
 type settings struct {
 	health      healthConfig
 	reload      reloadConfig
+	http        httpConfig
+	httpWhere   string         // the Corefile line of http_tls or http_auth, for the error without http
 	regionLines map[string]int // the line of each region property, to name it when a name repeats
 }
 
@@ -161,6 +171,16 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	if s.health.interval > 0 {
 		s.health.probe.port = g.opt.port
 		g.health = newHealthChecker(s.health)
+	}
+	if s.http.addr == "" && s.httpWhere != "" {
+		return nil, fmt.Errorf("%s: http_tls and http_auth need an http ADDRESS", s.httpWhere)
+	}
+	if s.http.addr != "" {
+		h, err := newHTTPServer(s.http, g.httpBodies)
+		if err != nil {
+			return nil, err
+		}
+		g.http = h
 	}
 	return g, nil
 }
@@ -254,6 +274,17 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 		s.health.fall, err = numArg[int](c, 1, 100)
 	case "probe":
 		err = parseProbe(c, &s.health.probe)
+	case "http":
+		err = parseHTTP(c, &s.http)
+	case "http_tls":
+		s.httpWhere, s.http.tlsWhere = position(c), position(c)
+		err = twoArgs(c, &s.http.certFile, &s.http.keyFile)
+	case "http_auth":
+		s.httpWhere, s.http.authWhere = position(c), position(c)
+		err = twoArgs(c, &s.http.user, &s.http.passwordFile)
+		if err == nil && strings.ContainsAny(s.http.user, ":") {
+			err = c.Errf("http_auth: a user name cannot hold ':' (HTTP basic authentication), got %q", s.http.user)
+		}
 	default:
 		return c.Errf("unknown property %s", gwtable.Quote(c.Val()))
 	}

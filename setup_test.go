@@ -22,6 +22,8 @@ func TestParse(t *testing.T) {
 	good := filepath.Join(dir, "regions")
 	os.WriteFile(good, []byte("# lab\nlab 127.0.0.2 127.0.0.3\n"), 0o644)
 	bad := filepath.Join(dir, "bad")
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\nsecond\n"), 0o600)
 	os.WriteFile(bad, []byte("lab 127.0.0.2\n\nlab2 300.1.1.1\n"), 0o644)
 
 	tests := []struct {
@@ -40,6 +42,21 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n fallthrough a.example b.example\n}", ""},
 
 		{"mysqlgw {\n bogus\n}", "Testfile:2 - Error during parsing: unknown property \"bogus\""},
+		{"mysqlgw {\n http 127.0.0.1:8053\n}", ""},
+		{"mysqlgw {\n http [::1]:8053\n}", ""},
+		{"mysqlgw {\n http :8053\n}", ""},
+		{"mysqlgw {\n http\n}", "Testfile:2 - Error during parsing: Wrong argument count"},
+		{"mysqlgw {\n http 127.0.0.1\n}", `http: "127.0.0.1" is not HOST:PORT`},
+		{"mysqlgw {\n http 127.0.0.1:0\n}", `http: port "0" is not in range [1, 65535]`},
+		{"mysqlgw {\n http example.com:80\n}", `http: "example.com" is not an IP address to listen on`},
+		{"mysqlgw {\n http :1\n http :2\n}", "Testfile:3 - Error during parsing: http is given twice"},
+		{"mysqlgw {\n http_tls a b\n}", "Testfile:2: http_tls and http_auth need an http ADDRESS"},
+		{"mysqlgw {\n http :8053\n http_tls " + filepath.Join(dir, "no.crt") + " " + filepath.Join(dir, "no.key") + "\n}", "Testfile:3: http_tls: open " + filepath.Join(dir, "no.crt")},
+		{"mysqlgw {\n http :8053\n http_tls a\n}", "Wrong argument count"},
+		{"mysqlgw {\n http :8053\n http_auth fw\n}", "Wrong argument count"},
+		{"mysqlgw {\n http :8053\n http_auth a:b " + good + "\n}", "http_auth: a user name cannot hold ':'"},
+		{"mysqlgw {\n http :8053\n http_auth fw " + filepath.Join(dir, "missing") + "\n}", "Testfile:3: http_auth: open " + filepath.Join(dir, "missing")},
+		{"mysqlgw {\n http :8053\n http_auth fw " + empty + "\n}", "Testfile:3: http_auth: " + empty + ": the first line, the password, is empty"},
 		{"mysqlgw {\n ttl\n}", "Testfile:2 - Error during parsing: Wrong argument count"},
 		{"mysqlgw {\n ttl 1 2\n}", "Wrong argument count"},
 		{"mysqlgw {\n ttl -1\n}", "ttl must be in range [0, 86400], got -1"},

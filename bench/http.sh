@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# bench/http.sh: how fast does the HTTP listener serve /all, next to nginx
+# serving the same bytes from a file, and what does a client fetching /all as
+# fast as it can cost DNS? One CoreDNS with two server blocks: the built-in
+# table (DNS and HTTP) and Azure SQL's 2026 table imported from
+# testdata/import/sql-2026-include.md (HTTP). wrk fetches each /all from
+# mysqlgw and from nginx in turn; then dnsperf runs alone and beside a
+# one-connection wrk on the 2026 table's /all.
+#
+#   bench/http.sh           # DURATION=10
+#   SHORT=1 bench/http.sh   # CI: 3 s a run, under a minute
+#
+# Environment:
+#   DURATION=10              seconds of each wrk and dnsperf run
+#   SHORT=1                  DURATION=3
+#   CONNECTIONS=32 THREADS=2 wrk -c and -t for the req/s runs
+#   KEEP=1                   keep the work folder
+# Needs wrk, nginx, dnsperf, dig, curl, go and iproute2's ss. Fails if a body
+# differs between mysqlgw and nginx or a run serves errors; never on figures.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+SHORT=${SHORT:-0}
+[[ $SHORT == 1 ]] && DURATION=${DURATION:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+ZONE=gateway.mysql.local.
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+for tool in wrk "$NGINX" dnsperf dig curl go; do
+	command -v "$tool" >/dev/null || { echo "http.sh: $tool is not installed" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/mysqlgw-http.XXXXXX)
+chmod 755 "$WORK" # nginx's workers read the files as another user
+declare -a PIDS=()
+declare -A PORT=()
+LOAD_PID=
+
+cleanup() {
+	local pid
+	for pid in $LOAD_PID "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $LOAD_PID "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ ${KEEP:-0} == 1 ]]; then
+		echo "http.sh: work folder kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+source "$ROOT/bench/lib.sh"
+
+# reqs URL [WRK ARGS...]: requests a second wrk gets from URL; fails on any
+# non-2xx answer or socket error.
+reqs() {
+	local url=$1 out
+	shift
+	out=$(wrk -d "${DURATION}s" "$@" "$url" 2>&1)
+	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+		echo "http.sh: wrk $url had errors:" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' <<<"$out"
+}
+
+# dns_qps: queries a second dnsperf gets from mysqlgw's DNS side, as fast
+# as it answers.
+dns_qps() {
+	local out
+	out=$(dnsperf -s 127.0.0.1 -p "${PORT[dns]}" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -T 2 -q 100 -t 1 2>&1) || {
+		echo "http.sh: dnsperf failed:" >&2
+		echo "$out" >&2
+		exit 1
+	}
+	awk '/Queries per second:/ { printf "%.0f\n", $4 }' <<<"$out"
+}
+
+# ---------------------------------------------------------------------------
+
+log "building cmd/coredns and cmd/mysqlgw-regions into $WORK"
+go build -o "$WORK/coredns" ./cmd/coredns
+go build -o "$WORK/mysqlgw-regions" ./cmd/mysqlgw-regions
+"$WORK/mysqlgw-regions" import testdata/import/sql-2026-include.md >"$WORK/sql2026.regions" 2>/dev/null
+PORT[dns]=$(free_port)
+PORT[builtin]=$(free_port)
+PORT[sql2026]=$(free_port)
+PORT[nginx]=$(free_port)
+mkdir -p "$WORK/mysqlgw" "$WORK/www/builtin" "$WORK/www/sql2026" "$WORK/nginx/logs"
+cat >"$WORK/mysqlgw/Corefile" <<EOF
+${ZONE%.}:${PORT[dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        http 127.0.0.1:${PORT[builtin]}
+    }
+}
+sql2026.mysql.local:${PORT[dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        regions $WORK/sql2026.regions
+        reload 0
+        http 127.0.0.1:${PORT[sql2026]}
+    }
+}
+EOF
+(cd "$WORK/mysqlgw" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
+PIDS+=("$!")
+wait_answer mysqlgw "${PORT[dns]}" "${PIDS[0]}"
+for table in builtin sql2026; do
+	for _ in $(seq 50); do
+		curl -fsS -o "$WORK/www/$table/all" "http://127.0.0.1:${PORT[$table]}/all" 2>/dev/null && break
+		sleep 0.2
+	done
+	[[ -s $WORK/www/$table/all ]] || { echo "http.sh: no /all from the $table table" >&2; exit 1; }
+done
+log "started mysqlgw: DNS on ${PORT[dns]}, /all $(wc -l <"$WORK/www/builtin/all") lines ($(wc -c <"$WORK/www/builtin/all") bytes) and $(wc -l <"$WORK/www/sql2026/all") lines ($(wc -c <"$WORK/www/sql2026/all") bytes)"
+
+# nginx as Debian ships it serves static files: the same bytes, with ETag and
+# keep-alive, from a minimal configuration of its own.
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:${PORT[nginx]};
+        root $WORK/www;
+    }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx/logs/error.log" &
+PIDS+=("$!")
+for table in builtin sql2026; do
+	for _ in $(seq 50); do
+		curl -fsS -o "$WORK/nginx-$table" "http://127.0.0.1:${PORT[nginx]}/$table/all" 2>/dev/null && break
+		sleep 0.2
+	done
+	cmp -s "$WORK/nginx-$table" "$WORK/www/$table/all" || { echo "http.sh: nginx does not serve mysqlgw's /all of $table" >&2; cat "$WORK/nginx/logs/error.log" >&2; exit 1; }
+done
+
+for name in eastus2 westus2 eastasia northeurope; do
+	printf '%s.%s A\nallow.%s.%s TXT\n' "$name" "$ZONE" "$name" "$ZONE"
+done >"$WORK/queries.txt"
+
+declare -A MYSQLGW=() NGINXRPS=()
+for table in builtin sql2026; do
+	MYSQLGW[$table]=$(reqs "http://127.0.0.1:${PORT[$table]}/all" -t "$THREADS" -c "$CONNECTIONS")
+	log "mysqlgw /all of $table: ${MYSQLGW[$table]} req/s"
+	NGINXRPS[$table]=$(reqs "http://127.0.0.1:${PORT[nginx]}/$table/all" -t "$THREADS" -c "$CONNECTIONS")
+	log "nginx /$table/all: ${NGINXRPS[$table]} req/s"
+done
+
+quiet=$(dns_qps)
+log "DNS alone: $quiet q/s"
+wrk -d "$((DURATION + 5))s" -t 1 -c 1 "http://127.0.0.1:${PORT[sql2026]}/all" >"$WORK/load.out" 2>&1 &
+LOAD_PID=$!
+sleep 1 # the fetching client is under way before dnsperf starts
+loaded=$(dns_qps)
+wait "$LOAD_PID" || true
+LOAD_PID=
+fetched=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/load.out")
+log "DNS beside a client fetching /all: $loaded q/s (the client: $fetched req/s)"
+
+# ---------------------------------------------------------------------------
+
+echo
+echo "# HTTP lists, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "Commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores."
+echo "wrk -t $THREADS -c $CONNECTIONS, $DURATION s a run; nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), worker_processes 2, serving the bytes of mysqlgw's /all from a file."
+echo
+echo "| /all of | lines | bytes | mysqlgw req/s | nginx req/s | mysqlgw ÷ nginx |"
+echo "|---|---:|---:|---:|---:|---:|"
+for table in builtin sql2026; do
+	awk -v t="$table" -v l="$(wc -l <"$WORK/www/$table/all")" -v b="$(wc -c <"$WORK/www/$table/all")" \
+		-v m="${MYSQLGW[$table]}" -v n="${NGINXRPS[$table]}" 'BEGIN { printf "| %s | %d | %d | %d | %d | %.2f |\n", t, l, b, m, n, m / n }'
+done
+echo
+echo "DNS (dnsperf -c 8 -T 2 -q 100, as fast as it answers, A and TXT of four regions):"
+echo
+echo "| run | q/s | ÷ alone |"
+echo "|---|---:|---:|"
+echo "| alone | $quiet | 1.00 |"
+awk -v q="$loaded" -v q0="$quiet" -v f="$fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
