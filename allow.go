@@ -164,9 +164,8 @@ func fitShards(qname string, n int) (shardSizes, error) {
 	return shardSizes{a: n, aaaa: min(n, fit.aaaa)}, nil
 }
 
-// count is how many shards addrs take.
-func (sz shardSizes) count(addrs []netip.Addr) int {
-	var v4, v6 int
+// families counts the IPv4 and the IPv6 addresses of addrs.
+func families(addrs []netip.Addr) (v4, v6 int) {
 	for _, a := range addrs {
 		if a.Is4() {
 			v4++
@@ -174,6 +173,12 @@ func (sz shardSizes) count(addrs []netip.Addr) int {
 			v6++
 		}
 	}
+	return v4, v6
+}
+
+// count is how many shards addrs take.
+func (sz shardSizes) count(addrs []netip.Addr) int {
+	v4, v6 := families(addrs)
 	return max((v4+sz.a-1)/sz.a, (v6+sz.aaaa-1)/sz.aaaa)
 }
 

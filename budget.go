@@ -118,14 +118,7 @@ func fitCount(name string, n, size int) int {
 // never built, so a table's all.Z and large allow names cost nothing for
 // their A and AAAA sets. The shards carry those addresses.
 func (n *answers) fitAddrs(name string, addrs []netip.Addr) []netip.Addr {
-	var v4, v6 int
-	for _, a := range addrs {
-		if a.Is4() {
-			v4++
-		} else {
-			v6++
-		}
-	}
+	v4, v6 := families(addrs)
 	keep4, keep6 := fitCount(name, v4, sizeA) == v4, fitCount(name, v6, sizeAAAA) == v6
 	if keep4 && keep6 {
 		return addrs

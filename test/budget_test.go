@@ -74,8 +74,8 @@ func refusedCount(t *testing.T, regions string) int {
 // dig and kdig, as many records as Go's client gets, with no left-out set in
 // it; the left-out sets answer NODATA over TCP and the shards answer.
 //
-// Fails today: max_records is an unknown property; without the size bound,
-// dig's AXFR stops with "Transfer failed." at the 84 KB SPF record.
+// Without the size bound, dig's AXFR stopped with "Transfer failed." at the
+// 84 KB SPF record.
 func TestBudgetLargestTableTransfers(t *testing.T) {
 	t.Parallel()
 	dig, kdig := requireTool(t, "dig"), requireTool(t, "kdig")
