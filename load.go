@@ -17,7 +17,10 @@ func (g *MysqlGW) load() error {
 		_, err := g.swap(gwtable.Table{Serial: builtinSerial, HasSerial: true, Regions: builtinRegions})
 		return err
 	}
-	content, err := gwtable.ReadFile(g.file)
+	// A reader of its own: a read stuck on a hung mount is left behind, and
+	// start-up or the Corefile reload fails instead of hanging.
+	reader := gwtable.Reader{Path: g.file}
+	content, err := reader.ReadWithin(readTimeout, nil)
 	if err != nil {
 		return err
 	}
