@@ -20,7 +20,7 @@ func (g *MysqlGW) load() error {
 	// A reader of its own: a read stuck on a hung mount is left behind, and
 	// start-up or the Corefile reload fails instead of hanging.
 	reader := gwtable.Reader{Path: g.file}
-	content, err := reader.ReadWithin(readTimeout, nil)
+	content, version, err := reader.ReadWithin(gwtable.Version{}, readTimeout, nil)
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (g *MysqlGW) load() error {
 		return err
 	}
 	if g.watcher != nil {
-		g.watcher.loaded(content, table.Serial)
+		g.watcher.loaded(content, version, table.Serial)
 	}
 	return nil
 }

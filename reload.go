@@ -28,6 +28,7 @@ type fileWatcher struct {
 	reader   gwtable.Reader                        // one read at a time, abandoned when stuck
 
 	applied   [sha256.Size]byte // content of the table being served
+	version   gwtable.Version   // the file's version when it held that content
 	serial    uint32            // its serial
 	pending   [sha256.Size]byte // content seen last time, not yet applied
 	rejected  [sha256.Size]byte // content that failed to apply, not parsed again
@@ -41,8 +42,8 @@ type fileWatcher struct {
 
 // loaded records the content setup served, so that a version written between
 // setup and start is still seen as new.
-func (fw *fileWatcher) loaded(content []byte, serial uint32) {
-	fw.applied, fw.serial = sha256.Sum256(content), serial
+func (fw *fileWatcher) loaded(content []byte, version gwtable.Version, serial uint32) {
+	fw.applied, fw.version, fw.serial = sha256.Sum256(content), version, serial
 	fw.pending = fw.applied
 }
 
@@ -79,18 +80,26 @@ func (fw *fileWatcher) stop() {
 // from tests), so its fields need no lock.
 func (fw *fileWatcher) check() {
 	fw.reader.Path = fw.path
-	content, err := fw.reader.ReadWithin(readTimeout, fw.done)
+	content, version, err := fw.reader.ReadWithin(fw.version, readTimeout, fw.done)
 	select {
 	case <-fw.done:
 		return // stopping: a read abandoned now is no fault of the file
 	default:
 	}
-	if err != nil {
+	var sum [sha256.Size]byte
+	switch {
+	case errors.Is(err, gwtable.ErrUnchanged):
+		// Not read: the file is the version applied. Reading and hashing a
+		// 15 MiB file took 66 ms, two thirds of a core at reload 100ms.
+		sum = fw.applied
+	case err != nil:
 		fw.fail(readFault(err), err)
 		return
+	default:
+		sum = sha256.Sum256(content)
 	}
-	sum := sha256.Sum256(content)
 	if sum == fw.applied {
+		fw.version = version // the same content, maybe touched or renamed over
 		fw.pending, fw.lastFault, fw.lastErr, fw.rejected = sum, fault{}, "", [sha256.Size]byte{}
 		return
 	}
@@ -115,7 +124,8 @@ func (fw *fileWatcher) check() {
 	if !gwtable.SerialAfter(table.Serial, fw.serial) {
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
-	fw.applied, fw.serial, fw.lastFault, fw.lastErr, fw.rejected = sum, table.Serial, fault{}, "", [sha256.Size]byte{}
+	fw.applied, fw.version, fw.serial = sum, version, table.Serial
+	fw.lastFault, fw.lastErr, fw.rejected = fault{}, "", [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
 	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(served.regions), served.addrs)
 }

@@ -25,6 +25,25 @@ const (
 	ReadStuck      = "stuck"              // open or read did not return in time
 )
 
+// ErrUnchanged is what ReadFileIfChanged returns for a file whose Version is
+// the one it was given: the content is not read.
+var ErrUnchanged = errors.New("unchanged")
+
+// Version identifies a file's content without reading it: device, inode,
+// size and change time. Rewriting the file in place changes its ctime and a
+// rename over it changes the inode. The zero Version matches no file.
+type Version struct {
+	dev, ino uint64
+	size     int64
+	ctime    time.Time
+}
+
+// racyWindow is how recent a change time must not be for a Version to be
+// trusted: the kernel stamps ctime from a coarse clock, so a rewrite of the
+// same size within the same tick as the last change keeps the ctime. A
+// file changed this recently is read again at the next poll.
+const racyWindow = time.Second
+
 // ReadError is why a regions file could not be read: its Kind, for telling
 // faults apart, and the error naming the path.
 type ReadError struct {
@@ -41,22 +60,38 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // refused; a hung mount can still block it, so callers that must not hang
 // use a Reader.
 func ReadFile(path string) ([]byte, error) {
+	content, _, err := ReadFileIfChanged(path, Version{})
+	return content, err
+}
+
+// ReadFileIfChanged is ReadFile that returns ErrUnchanged, without reading,
+// when the file's Version is last. It also returns the Version read, the zero
+// Version when the file changed too recently to be told apart by it.
+func ReadFileIfChanged(path string, last Version) ([]byte, Version, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &ReadError{ReadMissing, err}
+			return nil, Version{}, &ReadError{ReadMissing, err}
 		}
-		return nil, &ReadError{ReadUnreadable, err}
+		return nil, Version{}, &ReadError{ReadUnreadable, err}
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, &ReadError{ReadUnreadable, err}
+		return nil, Version{}, &ReadError{ReadUnreadable, err}
 	}
 	if !info.Mode().IsRegular() {
-		return nil, &ReadError{ReadNotRegular, fmt.Errorf("%s: is %s, not a regular file", path, describeMode(info.Mode()))}
+		return nil, Version{}, &ReadError{ReadNotRegular, fmt.Errorf("%s: is %s, not a regular file", path, describeMode(info.Mode()))}
 	}
-	return readLimited(f, path)
+	v := versionOf(info)
+	if time.Since(v.ctime) < racyWindow {
+		v = Version{}
+	}
+	if v != (Version{}) && v == last {
+		return nil, v, ErrUnchanged
+	}
+	content, err := readLimited(f, path)
+	return content, v, err
 }
 
 // describeMode names a file type that is not a regular file.
@@ -88,39 +123,41 @@ func readLimited(r io.Reader, path string) ([]byte, error) {
 	return content, nil
 }
 
-// Reader reads one path with ReadFile in a goroutine of its own, so that a
-// caller can give up on an open or read that never returns (a hung NFS or
-// FUSE mount) instead of hanging with it. At most one read is outstanding:
-// a caller that finds the last read still running waits for that one rather
-// than starting another, so a stuck mount costs one goroutine, not one per
-// poll. Its methods must not be called concurrently.
+// Reader reads one path with ReadFileIfChanged in a goroutine of its own, so
+// that a caller can give up on an open or read that never returns (a hung NFS
+// or FUSE mount) instead of hanging with it. At most one read is
+// outstanding: a caller that finds the last read still running waits for
+// that one rather than starting another, so a stuck mount costs one
+// goroutine, not one per poll. Its methods must not be called concurrently.
 type Reader struct {
 	Path string
-	// Read replaces ReadFile, for tests that need a read that blocks.
-	Read func(path string) ([]byte, error)
+	// Read replaces ReadFileIfChanged, for tests that need a read that blocks.
+	Read func(path string, last Version) ([]byte, Version, error)
 
 	running chan readResult // the outstanding read, nil when none
 }
 
 type readResult struct {
 	content []byte
+	version Version
 	err     error
 }
 
-// ReadWithin returns the file's content, or a ReadStuck error once timeout
-// passes or stop closes (stop may be nil). A read given up on keeps running;
-// the next call collects its result if it has one by then.
-func (r *Reader) ReadWithin(timeout time.Duration, stop <-chan struct{}) ([]byte, error) {
+// ReadWithin returns the file's content and Version (ErrUnchanged if it is
+// still last), or a ReadStuck error once timeout passes or stop closes (stop
+// may be nil). A read given up on keeps running; the next call collects its
+// result if it has one by then.
+func (r *Reader) ReadWithin(last Version, timeout time.Duration, stop <-chan struct{}) ([]byte, Version, error) {
 	if r.running == nil {
 		read := r.Read
 		if read == nil {
-			read = ReadFile
+			read = ReadFileIfChanged
 		}
 		done := make(chan readResult, 1) // the read never blocks on sending
 		r.running = done
 		go func() {
-			content, err := read(r.Path)
-			done <- readResult{content, err}
+			content, version, err := read(r.Path, last)
+			done <- readResult{content, version, err}
 		}()
 	}
 	timer := time.NewTimer(timeout)
@@ -128,10 +165,10 @@ func (r *Reader) ReadWithin(timeout time.Duration, stop <-chan struct{}) ([]byte
 	select {
 	case res := <-r.running:
 		r.running = nil
-		return res.content, res.err
+		return res.content, res.version, res.err
 	case <-timer.C:
-		return nil, &ReadError{ReadStuck, fmt.Errorf("%s: not read after %s (a hung mount?)", r.Path, timeout)}
+		return nil, Version{}, &ReadError{ReadStuck, fmt.Errorf("%s: not read after %s (a hung mount?)", r.Path, timeout)}
 	case <-stop:
-		return nil, &ReadError{ReadStuck, fmt.Errorf("%s: read abandoned", r.Path)}
+		return nil, Version{}, &ReadError{ReadStuck, fmt.Errorf("%s: read abandoned", r.Path)}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // readBounded runs ReadFile and fails the test if it has not returned within
@@ -69,27 +71,66 @@ func TestReadFileRefusesNonRegular(t *testing.T) {
 func TestReaderAbandonsStuckRead(t *testing.T) {
 	release := make(chan struct{})
 	started := 0
-	r := &Reader{Path: "stuck", Read: func(string) ([]byte, error) {
+	r := &Reader{Path: "stuck", Read: func(string, Version) ([]byte, Version, error) {
 		started++ // only the first read's goroutine runs while the test reads this
 		<-release
-		return []byte("late"), nil
+		return []byte("late"), Version{}, nil
 	}}
-	_, err := r.ReadWithin(50*time.Millisecond, nil)
+	_, _, err := r.ReadWithin(Version{}, 50*time.Millisecond, nil)
 	var re *ReadError
 	if !errors.As(err, &re) || re.Kind != ReadStuck || !strings.Contains(err.Error(), "stuck: not read after 50ms") {
 		t.Fatalf("stuck read: %v", err)
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if _, err := r.ReadWithin(time.Hour, stop); !errors.As(err, &re) || re.Kind != ReadStuck {
+	if _, _, err := r.ReadWithin(Version{}, time.Hour, stop); !errors.As(err, &re) || re.Kind != ReadStuck {
 		t.Fatalf("stopped read: %v", err)
 	}
 	close(release)
-	content, err := r.ReadWithin(10*time.Second, nil)
+	content, _, err := r.ReadWithin(Version{}, 10*time.Second, nil)
 	if err != nil || string(content) != "late" {
 		t.Fatalf("after release: %q, %v", content, err)
 	}
 	if started != 1 {
 		t.Fatalf("%d reads started, want 1", started)
+	}
+}
+
+// A file left alone is not read again once its change time is older than the
+// racy window; rewriting it in place with the same size, or renaming another
+// file of the same size over it, is seen.
+func TestReadFileIfChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "regions")
+	if err := os.WriteFile(path, []byte("lab 127.0.0.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var v Version
+	testutil.Until(t, 10*time.Second, "a trusted Version", func() bool {
+		_, v, _ = ReadFileIfChanged(path, Version{})
+		return v != Version{}
+	})
+	if _, _, err := ReadFileIfChanged(path, v); !errors.Is(err, ErrUnchanged) {
+		t.Fatalf("unchanged file: %v", err)
+	}
+	if err := os.WriteFile(path, []byte("lab 127.0.0.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if content, _, err := ReadFileIfChanged(path, v); err != nil || string(content) != "lab 127.0.0.3\n" {
+		t.Fatalf("rewritten in place: %q, %v", content, err)
+	}
+	testutil.Until(t, 10*time.Second, "a trusted Version", func() bool {
+		_, v, _ = ReadFileIfChanged(path, Version{})
+		return v != Version{}
+	})
+	tmp := filepath.Join(dir, "new")
+	if err := os.WriteFile(tmp, []byte("lab 127.0.0.4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if content, _, err := ReadFileIfChanged(path, v); err != nil || string(content) != "lab 127.0.0.4\n" {
+		t.Fatalf("renamed over: %q, %v", content, err)
 	}
 }
