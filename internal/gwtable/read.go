@@ -155,8 +155,9 @@ func (r *Reader) ReadWithin(last Version, timeout time.Duration, stop <-chan str
 		}
 		done := make(chan readResult, 1) // the read never blocks on sending
 		r.running = done
+		path := r.Path // the goroutine may outlive this call: it touches nothing of r
 		go func() {
-			content, version, err := read(r.Path, last)
+			content, version, err := read(path, last)
 			done <- readResult{content, version, err}
 		}()
 	}
