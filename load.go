@@ -17,7 +17,10 @@ func (g *MysqlGW) load() error {
 		_, err := g.swap(builtinTable())
 		return err
 	}
-	content, err := gwtable.ReadFile(g.file)
+	// A reader of its own: a read stuck on a hung mount is left behind, and
+	// start-up or the Corefile reload fails instead of hanging.
+	reader := gwtable.Reader{Path: g.file}
+	content, version, err := reader.ReadWithin(gwtable.Version{}, readTimeout, nil)
 	if err != nil {
 		return err
 	}
@@ -29,7 +32,7 @@ func (g *MysqlGW) load() error {
 		return err
 	}
 	if g.watcher != nil {
-		g.watcher.loaded(content, table.Serial)
+		g.watcher.loaded(content, version, table.Serial)
 	}
 	return nil
 }

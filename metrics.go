@@ -30,7 +30,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",
 		Name:      "reload_failures_total",
-		Help:      "Counter of regions file versions that could not be applied; the last good table stays.",
+		Help:      "Counter of regions file faults that kept the last good table: each version that could not be applied, and each kind of read error once until it changes or a version is applied.",
 	}, []string{"file"})
 
 	regionsServed = promauto.NewGaugeVec(prometheus.GaugeOpts{

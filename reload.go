@@ -2,11 +2,19 @@ package mysqlgw
 
 import (
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
+
+// readTimeout bounds how long start-up, a Corefile reload and a poll wait
+// for the regions file to be opened and read. A local file of MaxFileSize
+// reads in milliseconds; a file that takes longer sits on a hung mount,
+// and waiting for it would hold up the signals CoreDNS handles one at a time
+// (a SIGUSR1 reload that never ends makes SIGTERM wait behind it).
+const readTimeout = time.Second
 
 // fileWatcher re-reads the regions file every interval and applies a new
 // version once it has read the same bytes twice in a row: a file caught while
@@ -17,13 +25,16 @@ type fileWatcher struct {
 	path     string
 	interval time.Duration
 	swap     func(gwtable.Table) (*answers, error) // serves a new table
+	reader   gwtable.Reader                        // one read at a time, abandoned when stuck
 
 	applied   [sha256.Size]byte // content of the table being served
+	version   gwtable.Version   // the file's version when it held that content
 	serial    uint32            // its serial
 	pending   [sha256.Size]byte // content seen last time, not yet applied
 	rejected  [sha256.Size]byte // content that failed to apply, not parsed again
 	rejectErr error             // why it failed
-	lastErr   string            // so that each distinct error is logged once
+	lastFault fault             // so that each fault is logged and counted once
+	lastErr   string            // the last fault's message, for tests
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -31,8 +42,8 @@ type fileWatcher struct {
 
 // loaded records the content setup served, so that a version written between
 // setup and start is still seen as new.
-func (fw *fileWatcher) loaded(content []byte, serial uint32) {
-	fw.applied, fw.serial = sha256.Sum256(content), serial
+func (fw *fileWatcher) loaded(content []byte, version gwtable.Version, serial uint32) {
+	fw.applied, fw.version, fw.serial = sha256.Sum256(content), version, serial
 	fw.pending = fw.applied
 }
 
@@ -54,6 +65,8 @@ func (fw *fileWatcher) start() {
 	}()
 }
 
+// stop ends the watcher without waiting for a read in flight: a read stuck
+// on a hung mount is abandoned (its goroutine ends if the read ever does).
 func (fw *fileWatcher) stop() {
 	if fw.done == nil {
 		return
@@ -66,14 +79,28 @@ func (fw *fileWatcher) stop() {
 // check runs one poll. It is only called from the watcher's goroutine (and
 // from tests), so its fields need no lock.
 func (fw *fileWatcher) check() {
-	content, err := gwtable.ReadFile(fw.path)
-	if err != nil {
-		fw.fail(err)
-		return
+	fw.reader.Path = fw.path
+	content, version, err := fw.reader.ReadWithin(fw.version, readTimeout, fw.done)
+	select {
+	case <-fw.done:
+		return // stopping: a read abandoned now is no fault of the file
+	default:
 	}
-	sum := sha256.Sum256(content)
+	var sum [sha256.Size]byte
+	switch {
+	case errors.Is(err, gwtable.ErrUnchanged):
+		// Not read: the file is the version applied. Reading and hashing a
+		// 15 MiB file took 66 ms, two thirds of a core at reload 100ms.
+		sum = fw.applied
+	case err != nil:
+		fw.fail(readFault(err), err)
+		return
+	default:
+		sum = sha256.Sum256(content)
+	}
 	if sum == fw.applied {
-		fw.pending, fw.lastErr, fw.rejected = sum, "", [sha256.Size]byte{}
+		fw.version = version // the same content, maybe touched or renamed over
+		fw.pending, fw.lastFault, fw.lastErr, fw.rejected = sum, fault{}, "", [sha256.Size]byte{}
 		return
 	}
 	if sum != fw.pending {
@@ -81,7 +108,7 @@ func (fw *fileWatcher) check() {
 		return
 	}
 	if sum == fw.rejected {
-		fw.fail(fw.rejectErr) // logged again only if another error came between
+		fw.fail(fault{content: sum}, fw.rejectErr) // logged again only if another fault came between
 		return
 	}
 	table, err := gwtable.Parse(content, fw.path)
@@ -91,25 +118,44 @@ func (fw *fileWatcher) check() {
 	}
 	if err != nil {
 		fw.rejected, fw.rejectErr = sum, err
-		fw.fail(err)
+		fw.fail(fault{content: sum}, err)
 		return
 	}
 	if !gwtable.SerialAfter(table.Serial, fw.serial) {
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
-	fw.applied, fw.serial, fw.lastErr, fw.rejected = sum, table.Serial, "", [sha256.Size]byte{}
+	fw.applied, fw.version, fw.serial = sum, version, table.Serial
+	fw.lastFault, fw.lastErr, fw.rejected = fault{}, "", [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
 	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(served.regions), served.addrs)
 }
 
-// fail keeps the last good table, and logs and counts an error the first time
+// fault identifies what went wrong, so that a poll seeing the same fault
+// again neither logs nor counts it: a version that failed to apply is its
+// content (a new version failing with the same message is a new fault), a
+// file that could not be read is the kind of read error (a missing file
+// stays one fault however long it stays missing).
+type fault struct {
+	content [sha256.Size]byte
+	read    string // a gwtable.ReadError kind
+}
+
+// readFault is the fault a read error stands for.
+func readFault(err error) fault {
+	var re *gwtable.ReadError
+	if errors.As(err, &re) {
+		return fault{read: re.Kind}
+	}
+	return fault{read: gwtable.ReadUnreadable}
+}
+
+// fail keeps the last good table, and logs and counts a fault the first time
 // it is seen, not on every poll.
-func (fw *fileWatcher) fail(err error) {
-	msg := err.Error()
-	if msg == fw.lastErr {
+func (fw *fileWatcher) fail(f fault, err error) {
+	if f == fw.lastFault {
 		return
 	}
-	fw.lastErr = msg
+	fw.lastFault, fw.lastErr = f, err.Error()
 	reloadFailureCount.WithLabelValues(fw.path).Inc()
-	log.Errorf("Keeping the last good table: %s", msg)
+	log.Errorf("Keeping the last good table: %s", err)
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -308,7 +310,7 @@ func TestFileFaults(t *testing.T) {
 			if err := os.Mkdir(path, 0o755); err != nil {
 				t.Fatal(err)
 			}
-		}, "is a directory"},
+		}, "is a directory, not a regular file"},
 		{"made unreadable", func(t *testing.T, path string) {
 			if os.Geteuid() == 0 {
 				// root reads a mode 000 file all the same; "replaced by a
@@ -641,4 +643,200 @@ func TestReloadSerial(t *testing.T) {
 		w.wantTable(tableA)
 		w.wantErrors(i+1, "SERIAL")
 	}
+}
+
+// An operator who fixes another line while the bad one stays writes a new
+// version that fails with the same message: it is logged and counted all the
+// same. Polls that see the same version again count nothing.
+func TestFileNewVersionSameError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+	failed := counterValue(reloadFailureCount.WithLabelValues(path))
+
+	writeFile(t, path, "alpha 192.0.2.1\nbeta not-an-address\n")
+	w.poll(4)
+	writeFile(t, path, "alpha 192.0.2.7\nbeta not-an-address\n")
+	w.poll(4)
+	w.wantErrors(2, ":2: ")
+	errs := w.log.errors()
+	message := func(line string) string { return line[strings.Index(line, "Keeping"):] }
+	if message(errs[0]) != message(errs[1]) {
+		t.Fatalf("the two versions failed differently:\n%s", strings.Join(errs, "\n"))
+	}
+	if got := counterValue(reloadFailureCount.WithLabelValues(path)) - failed; got != 2 {
+		t.Errorf("reload_failures_total went up by %v, want 2", got)
+	}
+	w.wantTable(tableA)
+}
+
+// Read errors count once per kind: a file missing over many polls, then
+// replaced by a FIFO, then missing again is three faults; after a good version
+// the same kind counts again.
+func TestFileReadErrorsByKind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+	failed := counterValue(reloadFailureCount.WithLabelValues(path))
+	count := func(want float64) {
+		t.Helper()
+		if got := counterValue(reloadFailureCount.WithLabelValues(path)) - failed; got != want {
+			t.Fatalf("reload_failures_total went up by %v, want %v", got, want)
+		}
+	}
+
+	os.Remove(path)
+	w.poll(4)
+	count(1)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	w.poll(4)
+	count(2)
+	w.wantErrors(2, path+": is a named pipe (FIFO), not a regular file")
+	os.Remove(path)
+	w.poll(4)
+	count(3)
+	writeFile(t, path, tableB)
+	w.poll(2)
+	w.wantTable(tableB)
+	os.Remove(path)
+	w.poll(4)
+	count(4)
+	w.wantErrors(4, "no such file")
+}
+
+// A FIFO in place of the regions file at start-up is an error, at once, not
+// a hang in open.
+func TestFileFIFOAtStartup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	c := caddy.NewTestController("dns", "mysqlgw {\n regions "+path+"\n}")
+	done := make(chan error, 1)
+	go func() { done <- setup(c) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), path+": is a named pipe (FIFO), not a regular file") {
+			t.Fatalf("setup: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("setup blocked on a FIFO")
+	}
+}
+
+// A running watcher whose file is replaced by a FIFO logs and counts it once,
+// applies the next valid file, and stops promptly.
+func TestFileReplacedByFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	log := captureLog(t)
+	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
+	g, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		t.Fatal(err)
+	}
+	failed := counterValue(reloadFailureCount.WithLabelValues(path))
+	g.start()
+	defer g.stop()
+
+	os.Remove(path)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	testutil.Until(t, 20*time.Second, "the FIFO logged", func() bool { return len(log.errors()) == 1 })
+	if !strings.Contains(log.errors()[0], "is a named pipe (FIFO)") {
+		t.Fatalf("logged %q", log.errors()[0])
+	}
+	os.Remove(path)
+	writeFile(t, path, tableB)
+	testutil.Until(t, 20*time.Second, "table B applied", func() bool {
+		return g.answers.Load().regions[0].Addrs[0].String() == "192.0.2.11"
+	})
+	if got := counterValue(reloadFailureCount.WithLabelValues(path)) - failed; got != 1 {
+		t.Errorf("reload_failures_total went up by %v, want 1", got)
+	}
+	stopWithin(t, g.watcher, 5*time.Second)
+}
+
+// A read that never returns (a hung NFS or FUSE mount, where O_NONBLOCK does
+// not help) is logged and counted once as stuck, starts no second read, and
+// does not hold up stop.
+func TestFileStuckRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	writeFile(t, path, tableA)
+	log := captureLog(t)
+	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
+	g, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.load(); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	var reads atomic.Int32
+	g.watcher.reader.Read = func(string, gwtable.Version) ([]byte, gwtable.Version, error) {
+		reads.Add(1)
+		<-release
+		return nil, gwtable.Version{}, nil
+	}
+	// Three polls, each giving up after readTimeout: one read, one log line.
+	for range 3 {
+		g.watcher.check()
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d reads started, want 1", n)
+	}
+	if errs := log.errors(); len(errs) != 1 || !strings.Contains(errs[0], path+": not read after 1s") {
+		t.Fatalf("logged:\n%s", log.String())
+	}
+	// The running watcher, its poll waiting on the stuck read, stops at once.
+	g.start()
+	defer g.stop()
+	stopWithin(t, g.watcher, 5*time.Second)
+}
+
+// stopWithin stops the watcher, failing if stop has not returned within
+// bound, and reports how long it took.
+func stopWithin(t *testing.T, fw *fileWatcher, bound time.Duration) {
+	t.Helper()
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { fw.stop(); close(done) }()
+	select {
+	case <-done:
+		t.Logf("stop returned in %v", time.Since(began))
+	case <-time.After(bound):
+		t.Fatalf("stop did not return within %v", bound)
+	}
+}
+
+// A file left unchanged is not read at every poll once its change time is
+// old enough to trust (a 15 MiB file cost 66 ms a poll to read and hash),
+// and an in-place rewrite of the same size is still applied.
+func TestReloadSkipsUnchangedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	padding := strings.Repeat("# padding to make a read show in rchar\n", 1<<20/40)
+	writeFile(t, path, tableA+padding)
+	w := newWatched(t, path)
+	testutil.Until(t, 10*time.Second, "a poll that does not read the file", func() bool {
+		before := bytesRead(t)
+		w.poll(1)
+		return bytesRead(t)-before < 64<<10
+	})
+	before := bytesRead(t)
+	w.poll(5)
+	if read := bytesRead(t) - before; read > 64<<10 {
+		t.Errorf("five polls of an unchanged file read %d bytes", read)
+	}
+	writeFile(t, path, tableSameSize+padding)
+	w.poll(2)
+	w.wantTable(tableSameSize)
+	w.wantErrors(0, "")
 }
