@@ -33,7 +33,9 @@ func download(ctx context.Context, client *http.Client, url string) ([]byte, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP status %s", url, resp.Status)
+		// The code's own text, not the server's reason phrase: nothing the
+		// server writes reaches the output unquoted.
+		return nil, fmt.Errorf("%s: HTTP status %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	switch {
