@@ -293,14 +293,14 @@ func (h *httpServer) serve(w http.ResponseWriter, r *http.Request) (kind string,
 		kind = httpKindAllow
 		name := strings.TrimPrefix(path, "/allow/")
 		if lists = bodies.lookupRegion(name); lists == nil {
-			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %q here: GET /regions.json lists every name", name))
+			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %s here: GET /regions.json lists every name", gwtable.Quote(name)))
 		}
 	case path == "/regions.json":
 		kind, b, ctype = httpKindRegions, bodies.json, "application/json"
 	case path == "/changes":
 		kind, ctype = httpKindChanges, "application/json"
 	default:
-		return httpKindOther, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %q: try /allow/REGION, /all, /regions.json or /changes", path))
+		return httpKindOther, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %s: try /allow/REGION, /all, /regions.json or /changes", gwtable.Quote(path)))
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -317,7 +317,7 @@ func (h *httpServer) serve(w http.ResponseWriter, r *http.Request) (kind string,
 		case "6":
 			b = lists.v6
 		default:
-			return kind, plainError(w, http.StatusBadRequest, fmt.Sprintf("family must be 4 or 6, got %q", family))
+			return kind, plainError(w, http.StatusBadRequest, fmt.Sprintf("family must be 4 or 6, got %s", gwtable.Quote(family)))
 		}
 	}
 	if kind == httpKindChanges {

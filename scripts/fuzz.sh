@@ -10,6 +10,7 @@ targets=(
 	.:FuzzServeDNS
 	.:FuzzSetup
 	.:FuzzProbeLogin
+	.:FuzzServeHTTP
 	./internal/gwtable:FuzzRegionsFile
 	./internal/regionsimport:FuzzImportMarkdown
 	./internal/regionsimport:FuzzImportServiceTags
