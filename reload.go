@@ -16,6 +16,11 @@ import (
 // (a SIGUSR1 reload that never ends makes SIGTERM wait behind it).
 const readTimeout = time.Second
 
+// pollReadTimeout bounds a poll's wait, longer than readTimeout: stop
+// abandons a poll at once, so only the log line waits, and a large file on a
+// loaded machine is not mistaken for a hung mount.
+const pollReadTimeout = 10 * time.Second
+
 // fileWatcher re-reads the regions file every interval and applies a new
 // version once it has read the same bytes twice in a row: a file caught while
 // an editor or config management is still writing it is never applied
@@ -26,6 +31,7 @@ type fileWatcher struct {
 	interval time.Duration
 	swap     func(gwtable.Table) (*answers, error) // serves a new table
 	reader   gwtable.Reader                        // one read at a time, abandoned when stuck
+	timeout  time.Duration                         // a poll's wait for the read; 0: pollReadTimeout
 
 	applied   [sha256.Size]byte // content of the table being served
 	version   gwtable.Version   // the file's version when it held that content
@@ -80,7 +86,11 @@ func (fw *fileWatcher) stop() {
 // from tests), so its fields need no lock.
 func (fw *fileWatcher) check() {
 	fw.reader.Path = fw.path
-	content, version, err := fw.reader.ReadWithin(fw.version, readTimeout, fw.done)
+	timeout := fw.timeout
+	if timeout == 0 {
+		timeout = pollReadTimeout
+	}
+	content, version, err := fw.reader.ReadWithin(fw.version, timeout, fw.done)
 	select {
 	case <-fw.done:
 		return // stopping: a read abandoned now is no fault of the file

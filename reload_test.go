@@ -786,14 +786,16 @@ func TestFileStuckRead(t *testing.T) {
 		<-release
 		return nil, gwtable.Version{}, nil
 	}
-	// Three polls, each giving up after readTimeout: one read, one log line.
+	// Three polls, each giving up after the watcher's timeout: one read, one
+	// log line.
+	g.watcher.timeout = 200 * time.Millisecond
 	for range 3 {
 		g.watcher.check()
 	}
 	if n := reads.Load(); n != 1 {
 		t.Errorf("%d reads started, want 1", n)
 	}
-	if errs := log.errors(); len(errs) != 1 || !strings.Contains(errs[0], path+": not read after 1s") {
+	if errs := log.errors(); len(errs) != 1 || !strings.Contains(errs[0], path+": not read after 200ms") {
 		t.Fatalf("logged:\n%s", log.String())
 	}
 	// The running watcher, its poll waiting on the stuck read, stops at once.
