@@ -313,7 +313,7 @@ func FuzzServeHTTP(f *testing.F) {
 // with a region of subnets and an alias, its listener state open.
 func newHTTPFuzzPlugin(f *testing.F) *MysqlGW {
 	f.Helper()
-	g := newTestPlugin(f, "mysqlgw {\n http 127.0.0.1:19999\n region lab 10.0.0.1 subnets 10.0.0.0/29 2001:db8::/64\n alias lab-alias lab\n}")
+	g := newTestPlugin(f, "mysqlgw {\n http 127.0.0.1:19999\n http_rate 0\n region lab 10.0.0.1 subnets 10.0.0.0/29 2001:db8::/64\n alias lab-alias lab\n}")
 	markOpen(g.http)
 	return g
 }

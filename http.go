@@ -38,7 +38,7 @@ const (
 	maxChanges            = 16
 )
 
-// httpConfig is the Corefile's http, http_tls and http_auth.
+// httpConfig is the Corefile's http, http_rate, http_tls and http_auth.
 type httpConfig struct {
 	addr         string // "" when off
 	certFile     string // http_tls CERT KEY
@@ -47,6 +47,8 @@ type httpConfig struct {
 	passwordFile string
 
 	tlsWhere, authWhere string // their Corefile lines, for errors reading the files
+
+	rate int // http_rate: requests a second, on average; 0: unpaced
 }
 
 // httpServer is one mysqlgw instance's listener.
@@ -57,6 +59,7 @@ type httpServer struct {
 	password []byte
 	bodies   func() *httpBodies
 	state    *httpState
+	pace     *pace
 
 	mu     sync.Mutex
 	srv    *http.Server  // nil while closed
@@ -67,7 +70,7 @@ type httpServer struct {
 // newHTTPServer reads the certificate and the password, so a Corefile reload
 // re-reads them and a bad one fails the reload, not a request.
 func newHTTPServer(cfg httpConfig, bodies func() *httpBodies) (*httpServer, error) {
-	h := &httpServer{addr: cfg.addr, bodies: bodies, state: stateFor(cfg.addr)}
+	h := &httpServer{addr: cfg.addr, bodies: bodies, state: stateFor(cfg.addr), pace: newPace(cfg.rate)}
 	if cfg.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
 		if err != nil {

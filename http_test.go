@@ -360,7 +360,7 @@ func TestHTTPMetric(t *testing.T) {
 
 // BenchmarkHTTPAll is one GET /all of the built-in table, the handler alone.
 func BenchmarkHTTPAll(b *testing.B) {
-	g := newTestPlugin(b, "mysqlgw {\n http 127.0.0.1:20999\n}")
+	g := newTestPlugin(b, "mysqlgw {\n http 127.0.0.1:20999\n http_rate 0\n}") // the handler, not the pace
 	markOpen(g.http)
 	r := httptest.NewRequest("GET", "/all", nil)
 	b.ReportAllocs()

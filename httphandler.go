@@ -21,9 +21,26 @@ const (
 	httpKindOther   = "other"
 )
 
-// ServeHTTP answers one request. It routes on the path itself, not with
-// http.ServeMux, whose path cleaning answers `..` with a redirect.
+// ServeHTTP answers one request in its turn (pace). It routes on the path
+// itself, not with http.ServeMux, whose path cleaning answers `..` with a
+// redirect.
 func (h *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	wait, ok := h.pace.delay(time.Now())
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		code := plainError(w, http.StatusServiceUnavailable, "too many requests waiting: try again later")
+		httpRequestCount.WithLabelValues(httpKindOther, strconv.Itoa(code)).Inc()
+		return
+	}
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done(): // the client left, or the server is closing
+			timer.Stop()
+			return
+		}
+	}
 	kind, code := h.serve(w, r)
 	httpRequestCount.WithLabelValues(kind, strconv.Itoa(code)).Inc()
 }

@@ -103,7 +103,7 @@ type settings struct {
 	health      healthConfig
 	reload      reloadConfig
 	http        httpConfig
-	httpWhere   string         // the Corefile line of http_tls or http_auth, for the error without http
+	httpWhere   string         // the Corefile line of http_rate, http_tls or http_auth, for the error without http
 	regionLines map[string]int // the line of each region property, to name it when a name repeats
 }
 
@@ -129,6 +129,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	s := settings{
 		health:      defaultHealth,
 		reload:      reloadConfig{interval: defaultReload},
+		http:        httpConfig{rate: defaultHTTPRate},
 		regionLines: map[string]int{},
 	}
 	blocks := 0
@@ -173,7 +174,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		g.health = newHealthChecker(s.health)
 	}
 	if s.http.addr == "" && s.httpWhere != "" {
-		return nil, fmt.Errorf("%s: http_tls and http_auth need an http ADDRESS", s.httpWhere)
+		return nil, fmt.Errorf("%s: http_rate, http_tls and http_auth need an http ADDRESS", s.httpWhere)
 	}
 	if s.http.addr != "" {
 		h, err := newHTTPServer(s.http, g.httpBodies)
@@ -276,6 +277,9 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 		err = parseProbe(c, &s.health.probe)
 	case "http":
 		err = parseHTTP(c, &s.http)
+	case "http_rate":
+		s.httpWhere = position(c)
+		s.http.rate, err = numArg[int](c, 0, 1000000)
 	case "http_tls":
 		s.httpWhere, s.http.tlsWhere = position(c), position(c)
 		err = twoArgs(c, &s.http.certFile, &s.http.keyFile)

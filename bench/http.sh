@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # bench/http.sh: how fast does the HTTP listener serve /all, next to nginx
 # serving the same bytes from a file, and what does a client fetching /all as
-# fast as it can cost DNS? One CoreDNS with two server blocks: the built-in
+# fast as it can cost DNS? One CoreDNS with three server blocks: the built-in
 # table (DNS and HTTP) and Azure SQL's 2026 table imported from
-# testdata/import/sql-2026-include.md (HTTP). wrk fetches each /all from
-# mysqlgw and from nginx in turn; then dnsperf runs alone and beside a
-# one-connection wrk on the 2026 table's /all.
+# testdata/import/sql-2026-include.md (HTTP), both with `http_rate 0` so wrk
+# measures the listener itself next to nginx; and the 2026 table again with
+# the default pace, which is what a client fetching flat out meets. wrk
+# fetches each /all from mysqlgw and from nginx in turn; then dnsperf runs
+# alone and beside a one-connection wrk on the paced /all, and beside one on
+# the unpaced /all.
 #
 #   bench/http.sh           # DURATION=10
 #   SHORT=1 bench/http.sh   # CI: 3 s a run, under a minute
@@ -94,6 +97,7 @@ go build -o "$WORK/mysqlgw-regions" ./cmd/mysqlgw-regions
 PORT[dns]=$(free_port)
 PORT[builtin]=$(free_port)
 PORT[sql2026]=$(free_port)
+PORT[paced]=$(free_port)
 PORT[nginx]=$(free_port)
 mkdir -p "$WORK/mysqlgw" "$WORK/www/builtin" "$WORK/www/sql2026" "$WORK/nginx/logs"
 cat >"$WORK/mysqlgw/Corefile" <<EOF
@@ -101,6 +105,7 @@ ${ZONE%.}:${PORT[dns]} {
     bind 127.0.0.1
     mysqlgw {
         http 127.0.0.1:${PORT[builtin]}
+        http_rate 0
     }
 }
 sql2026.mysql.local:${PORT[dns]} {
@@ -109,6 +114,15 @@ sql2026.mysql.local:${PORT[dns]} {
         regions $WORK/sql2026.regions
         reload 0
         http 127.0.0.1:${PORT[sql2026]}
+        http_rate 0
+    }
+}
+paced.mysql.local:${PORT[dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        regions $WORK/sql2026.regions
+        reload 0
+        http 127.0.0.1:${PORT[paced]}
     }
 }
 EOF
@@ -162,16 +176,26 @@ for table in builtin sql2026; do
 	log "nginx /$table/all: ${NGINXRPS[$table]} req/s"
 done
 
+# beside TABLE: DNS q/s while one wrk connection fetches TABLE's /all as
+# fast as it is answered; sets LOADED and FETCHED.
+beside() {
+	wrk -d "$((DURATION + 5))s" -t 1 -c 1 "http://127.0.0.1:${PORT[$1]}/all" >"$WORK/load.out" 2>&1 &
+	LOAD_PID=$!
+	sleep 1 # the fetching client is under way before dnsperf starts
+	LOADED=$(dns_qps)
+	wait "$LOAD_PID" || true
+	LOAD_PID=
+	FETCHED=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/load.out")
+}
+
 quiet=$(dns_qps)
 log "DNS alone: $quiet q/s"
-wrk -d "$((DURATION + 5))s" -t 1 -c 1 "http://127.0.0.1:${PORT[sql2026]}/all" >"$WORK/load.out" 2>&1 &
-LOAD_PID=$!
-sleep 1 # the fetching client is under way before dnsperf starts
-loaded=$(dns_qps)
-wait "$LOAD_PID" || true
-LOAD_PID=
-fetched=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/load.out")
-log "DNS beside a client fetching /all: $loaded q/s (the client: $fetched req/s)"
+beside paced
+paced=$LOADED paced_fetched=$FETCHED
+log "DNS beside a client fetching the paced /all: $paced q/s (the client: $paced_fetched req/s)"
+beside sql2026
+unpaced=$LOADED unpaced_fetched=$FETCHED
+log "DNS beside a client fetching the unpaced /all: $unpaced q/s (the client: $unpaced_fetched req/s)"
 
 # ---------------------------------------------------------------------------
 
@@ -193,4 +217,5 @@ echo
 echo "| run | q/s | ÷ alone |"
 echo "|---|---:|---:|"
 echo "| alone | $quiet | 1.00 |"
-awk -v q="$loaded" -v q0="$quiet" -v f="$fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
+awk -v q="$paced" -v q0="$quiet" -v f="$paced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, default http_rate (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
+awk -v q="$unpaced" -v q0="$quiet" -v f="$unpaced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, http_rate 0 (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'

@@ -182,3 +182,76 @@ func dnsLatency(t *testing.T, addr string) string {
 	slices.Sort(took)
 	return fmt.Sprintf("median %s, p99 %s", took[len(took)/2], took[len(took)*99/100])
 }
+
+// TestHTTPPace: a listener with `http_rate 2` answers a crowd of 40 at most
+// its burst plus two a second for the five seconds a request may wait; the
+// rest get 503 with Retry-After at once, and nothing is left unanswered.
+func TestHTTPPace(t *testing.T) {
+	httpPort := freePort(t)
+	startServer(t, map[string]string{"Corefile": fmt.Sprintf(`gateway.mysql.local:{PORT} {
+    bind 127.0.0.1
+    mysqlgw {
+        http 127.0.0.1:%d
+        http_rate 2
+    }
+}
+`, httpPort)})
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", httpPort)
+	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool { return httpGet(httpAddr, "/all") == 200 })
+	time.Sleep(time.Second) // the burst refills: two turns a second
+
+	start := time.Now()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[string]int{}
+	)
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, retry := httpStatus(httpAddr, "/all")
+			mu.Lock()
+			defer mu.Unlock()
+			codes[status+" Retry-After:"+retry]++
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	t.Logf("40 at once, in %s: %v", took, codes)
+	served, refused := codes["200 Retry-After:"], codes["503 Retry-After:5"]
+	if served+refused != 40 {
+		t.Fatalf("answers other than 200 and 503 with Retry-After: %v", codes)
+	}
+	// Two at once, then one every 500 ms up to 5 s of waiting: 12, plus
+	// the turns that came round while the crowd was still connecting.
+	if limit := 12 + int(took.Seconds()*2); served < 2 || served > limit || refused == 0 {
+		t.Errorf("served %d (want 2 to %d) and refused %d (want some)", served, limit, refused)
+	}
+}
+
+// httpStatus sends one GET and returns the status code and Retry-After.
+func httpStatus(addr, path string) (status, retryAfter string) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err.Error(), ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err.Error(), ""
+	}
+	status = strings.Fields(line + " x")[1]
+	for {
+		h, err := r.ReadString('\n')
+		if err != nil || strings.TrimSpace(h) == "" {
+			return status, retryAfter
+		}
+		if k, v, ok := strings.Cut(h, ":"); ok && strings.EqualFold(k, "Retry-After") {
+			retryAfter = strings.TrimSpace(v)
+		}
+	}
+}
