@@ -65,6 +65,8 @@ func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, 
 		onSRV.choices[noneHealthy] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, all)}
 	}
 	addrNode.active, srvNode.active = onAddr, onSRV
+	info := n.apex[z]
+	info.actives = append(info.actives, activeRef{name, onAddr}, activeRef{srvName, onSRV})
 }
 
 // healthOf is the state that active names read for gateway address a: one

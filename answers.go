@@ -2,8 +2,10 @@ package mysqlgw
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 
@@ -37,11 +39,48 @@ type answers struct {
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
 type zoneInfo struct {
 	name string
-	soa  *dns.SOA
-	ns   []dns.RR // the authority section of a negative answer: the SOA
+	soa  *dns.SOA // as built, with the table's serial
+	cur  atomic.Pointer[apexState]
+
+	// actives are the zone's active names, in the order they were built,
+	// for transfer_health to follow.
+	actives []activeRef
 
 	listOnce sync.Once
 	list     [][]dns.RR // every record but the SOA, for zone transfers, in slices of xfrBatch
+}
+
+// apexState is what the zone's apex answers with the serial it serves now:
+// the SOA, the authority section of negative answers, and the apex's sets.
+// Only transfer_health changes the serial after the build; it swaps the
+// state whole, so a query reads one serial throughout.
+type apexState struct {
+	soa  *dns.SOA
+	ns   []dns.RR
+	sets []rrset
+}
+
+// activeRef is one active name of a zone.
+type activeRef struct {
+	name   string
+	active *activeName
+}
+
+// current is the zone's SOA and apex as served now.
+func (z *zoneInfo) current() *apexState { return z.cur.Load() }
+
+// serve makes the zone answer with serial from the next query on; apex is
+// the apex node's sets as built.
+func (z *zoneInfo) serve(serial uint32, apex []rrset) {
+	soa := dns.Copy(z.soa).(*dns.SOA)
+	soa.Serial = serial
+	sets := slices.Clone(apex)
+	for i := range sets {
+		if sets[i].qtype == dns.TypeSOA {
+			sets[i].answer = []dns.RR{soa}
+		}
+	}
+	z.cur.Store(&apexState{soa: soa, ns: []dns.RR{soa}, sets: sets})
 }
 
 // node is one name that exists: its record sets by type, or none for an empty
@@ -50,6 +89,7 @@ type node struct {
 	zone   *zoneInfo
 	rrsets []rrset
 	active *activeName
+	isApex bool // the zone's apex: answered from zone.current(), whose SOA may move
 	isNS   bool // ns.dns.Z: answered with the address the query arrived on
 }
 
@@ -75,8 +115,11 @@ func (n *answers) zoneOf(name string) *zoneInfo {
 // sets returns what the name holds now: its own sets, or for an active
 // name the sets of the address chosen by health.
 func (n *node) sets() []rrset {
-	if n.active != nil {
+	switch {
+	case n.active != nil:
 		return n.active.rrsets()
+	case n.isApex:
+		return n.zone.current().sets
 	}
 	return n.rrsets
 }
@@ -135,6 +178,11 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 		n.addReverse(z, opt, ptrZone)
 	}
 	n.dropOversize()
+	for z, info := range n.apex {
+		apex := n.nodes[z]
+		apex.isApex = true
+		info.serve(info.soa.Serial, apex.rrsets)
+	}
 	return n, nil
 }
 
@@ -159,7 +207,7 @@ func (n *answers) addApex(z string, opt options, ptrZone string) {
 		Expire:  opt.soa.expire,
 		Minttl:  opt.soa.minimum,
 	}
-	info := &zoneInfo{name: z, soa: soa, ns: []dns.RR{soa}}
+	info := &zoneInfo{name: z, soa: soa}
 	n.apex[z] = info
 	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
 	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})

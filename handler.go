@@ -80,7 +80,7 @@ func (g *MysqlGW) negative(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	m := new(dns.Msg)
 	m.SetRcode(r, rcode)
 	m.Authoritative = true
-	m.Ns = zone.ns
+	m.Ns = zone.current().ns
 	w.WriteMsg(m)
 	k := kindNoData
 	if rcode == dns.RcodeNameError {

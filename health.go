@@ -46,6 +46,10 @@ type healthChecker struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	ready     atomic.Bool // the first probe round has finished
+
+	// onChange, if set, is told after every change of an address's state
+	// and when the first round has finished (transfer_health).
+	onChange func()
 }
 
 // addrHealth is one address's state. up is read by queries, lock-free; the
@@ -134,6 +138,9 @@ func (c *healthChecker) start() {
 		first.Wait()
 		c.publish()
 		c.ready.Store(true)
+		if c.onChange != nil {
+			c.onChange()
+		}
 	}()
 }
 
@@ -223,6 +230,9 @@ func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
 		c.logState(h, up, err, held)
 	}
 	c.publish()
+	if c.onChange != nil {
+		c.onChange()
+	}
 }
 
 // unchanged logs the state of an address whose last changes were held back,

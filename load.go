@@ -64,12 +64,17 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 	if len(built.oversize) > 0 {
 		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %v", built.oversize)
 	}
+	if g.opt.transferHealth && g.started.Load() {
+		adopt(built, g.opt) // the serial goes up before the answers go live
+	} else if !g.opt.transferHealth {
+		publishSerials(built)
+	}
 	g.answers.Store(built)
 	if g.health != nil {
 		// Probes follow the swap, so a rejected table never started one.
 		g.health.sync(regions, built.gateways)
 	}
-	g.notify("")
+	g.notify("", g.allZones())
 	g.http.publish(table, regions, built.http)
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
@@ -83,6 +88,11 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 // when the server starts; stop ends it when the server stops. A Corefile
 // reload builds a new instance before the old one stops.
 func (g *MysqlGW) start() error {
+	if g.opt.transferHealth {
+		// Before the watcher's first swap: swaps and adopt run in turn.
+		adopt(g.answers.Load(), g.opt)
+		g.started.Store(true)
+	}
 	if g.watcher != nil {
 		g.watcher.start()
 	}

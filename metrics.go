@@ -47,6 +47,20 @@ var (
 		Help:      "The number of distinct gateway addresses in the table being served.",
 	}, []string{"file"})
 
+	servedSerial = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "mysqlgw",
+		Name:      "serial",
+		Help:      "The SOA serial each zone serves: the table's, or with transfer_health one raised by every change of an active answer.",
+	}, []string{"zone"})
+
+	notifyCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "mysqlgw",
+		Name:      "notifies_total",
+		Help:      "Counter of NOTIFY rounds for a zone through the transfer plugin, by result: sent (every secondary accepted it) or failed (one or more did not).",
+	}, []string{"zone", "result"})
+
 	gatewayUp = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",

@@ -6,6 +6,7 @@ package mysqlgw
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
@@ -33,6 +34,15 @@ type MysqlGW struct {
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 	http      *httpServer    // nil unless http is configured
+
+	// transfer_health (versions.go): the Corefile line, for the error
+	// without the transfer plugin; whether the instance has started, so
+	// that only a started instance's answers become the zone's versions;
+	// and the pending publication of health changes.
+	transferWhere string
+	started       atomic.Bool
+	followMu      sync.Mutex
+	followPending bool
 
 	answers atomic.Pointer[answers]
 

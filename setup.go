@@ -45,6 +45,8 @@ type options struct {
 	bindAddrs  []netip.Addr // the server block's bind addresses, for transfers without nsAddrs
 	maxRecords int          // the most records a table may build; 0: defaultMaxRecords
 
+	transferHealth bool // transfer_health: transfers carry the active answers (versions.go)
+
 	// facts are the table's serial, provenance and size for the apex TXT:
 	// not a Corefile setting but the table's, set by swap like serial.
 	facts facts
@@ -68,12 +70,14 @@ func setup(c *caddy.Controller) error {
 		cfg := dnsserver.GetConfig(c)
 		if x, ok := cfg.Handler("transfer").(notifier); ok {
 			g.xfr = x
+		} else if g.opt.transferHealth {
+			return plugin.Error("mysqlgw", fmt.Errorf("%s: transfer_health needs CoreDNS's transfer plugin in this server block", g.transferWhere))
 		}
 		self := "127.0.0.1"
 		if len(g.opt.bindAddrs) > 0 {
 			self = g.opt.bindAddrs[0].String()
 		}
-		g.notify(net.JoinHostPort(self, cfg.Port))
+		g.notify(net.JoinHostPort(self, cfg.Port), g.allZones())
 		return nil
 	})
 	// Background work starts with the server and stops with it: a reload
@@ -100,11 +104,12 @@ func setup(c *caddy.Controller) error {
 // builds parts of the plugin from once every line is read (a later line, such
 // as port or regions, may change what they build), and the region lines seen.
 type settings struct {
-	health      healthConfig
-	reload      reloadConfig
-	http        httpConfig
-	httpWhere   string         // the Corefile line of http_rate, http_tls or http_auth, for the error without http
-	regionLines map[string]int // the line of each region property, to name it when a name repeats
+	health        healthConfig
+	reload        reloadConfig
+	http          httpConfig
+	httpWhere     string         // the Corefile line of http_rate, http_tls or http_auth, for the error without http
+	transferWhere string         // the Corefile line of transfer_health
+	regionLines   map[string]int // the line of each region property, to name it when a name repeats
 }
 
 // reloadConfig is the reload property.
@@ -172,6 +177,13 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	if s.health.interval > 0 {
 		s.health.probe.port = g.opt.port
 		g.health = newHealthChecker(s.health)
+	}
+	if g.opt.transferHealth {
+		if g.health == nil {
+			return nil, fmt.Errorf("%s: transfer_health needs healthcheck: without it active names always answer the primary", s.transferWhere)
+		}
+		g.transferWhere = s.transferWhere
+		g.health.onChange = g.healthChanged
 	}
 	if s.http.addr == "" && s.httpWhere != "" {
 		return nil, fmt.Errorf("%s: http_rate, http_tls and http_auth need an http ADDRESS", s.httpWhere)
@@ -277,6 +289,11 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 		err = parseProbe(c, &s.health.probe)
 	case "http":
 		err = parseHTTP(c, &s.http)
+	case "transfer_health":
+		if c.NextArg() {
+			return argErr(c)
+		}
+		g.opt.transferHealth, s.transferWhere = true, position(c)
 	case "http_rate":
 		s.httpWhere = position(c)
 		s.http.rate, err = numArg[int](c, 0, 1000000)

@@ -36,10 +36,12 @@ const xfrBatch = 500
 const xfrStall = 30 * time.Second
 
 // Transfer implements transfer.Transferer: the SOA, every record of zone, the
-// SOA again. A secondary whose serial is current gets the SOA alone; IXFR
-// from an older serial gets the whole zone. active names are transferred
-// with their static answer, the primary: only mysqlgw itself follows
-// health. The records are the table's own, listed once per load.
+// SOA again. A secondary whose serial is current gets the SOA alone. Without
+// transfer_health, active names are transferred with their static answer,
+// the primary, and IXFR from an older serial gets the whole zone; with it,
+// they carry the answer chosen at the serial, and IXFR from one of the last
+// maxVersions serials gets the differences (versions.go). The records are
+// the table's own, listed once per version.
 func (g *MysqlGW) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	return g.transfer(zone, serial, xfrStall)
 }
@@ -57,6 +59,12 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 	if !ok {
 		return nil, transfer.ErrNotAuthoritative
 	}
+	var snap snapshot
+	if g.opt.transferHealth {
+		snap = versionsOf(zone).snapshot()
+	} else {
+		snap = snapshot{soa: info.current().soa, list: info.records(ans, g.opt)}
+	}
 	ch := make(chan []dns.RR)
 	go func() {
 		defer close(ch)
@@ -72,14 +80,28 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 				return false
 			}
 		}
-		soa := []dns.RR{info.soa}
+		soa := []dns.RR{snap.soa}
 		if !send(soa) {
 			return
 		}
-		if serial != 0 && !gwtable.SerialAfter(info.soa.Serial, serial) {
+		if serial != 0 && !gwtable.SerialAfter(snap.soa.Serial, serial) {
 			return // the secondary is current
 		}
-		for _, rrs := range info.records(ans, g.opt) {
+		if deltas, ok := snap.since(serial); ok && serial != 0 {
+			// RFC 1995 4: each step's old SOA, removed records, new
+			// SOA, added records; the current SOA closes.
+			for _, d := range deltas {
+				step := append(append(append([]dns.RR{d.from}, d.removed...), d.to), d.added...)
+				for _, rrs := range batches(step) {
+					if !send(rrs) {
+						return
+					}
+				}
+			}
+			send(soa)
+			return
+		}
+		for _, rrs := range snap.list {
 			if !send(rrs) {
 				return
 			}
@@ -94,20 +116,26 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 // of xfrBatch, listing them the first time a transfer asks.
 func (info *zoneInfo) records(n *answers, opt options) [][]dns.RR {
 	info.listOnce.Do(func() {
-		rrs := n.zoneRecords(info, opt)
-		for len(rrs) > 0 {
-			k := min(xfrBatch, len(rrs))
-			// An array of its own (see xfrBatch), clipped so that no
-			// receiver's append can write past it.
-			info.list = append(info.list, slices.Clip(slices.Clone(rrs[:k])))
-			rrs = rrs[k:]
-		}
+		info.list = batches(n.zoneRecords(info, opt, nil))
 	})
 	return info.list
 }
 
-// zoneRecords lists the zone's records: the table's own, not copies.
-func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
+// batches cuts rrs into slices of xfrBatch, each an array of its own (see
+// xfrBatch), clipped so that no receiver's append can write past it.
+func batches(rrs []dns.RR) [][]dns.RR {
+	var out [][]dns.RR
+	for len(rrs) > 0 {
+		k := min(xfrBatch, len(rrs))
+		out = append(out, slices.Clip(slices.Clone(rrs[:k])))
+		rrs = rrs[k:]
+	}
+	return out
+}
+
+// zoneRecords lists the zone's records: the table's own, not copies. pick
+// says which answer each active name carries; nil: the primary's.
+func (n *answers) zoneRecords(info *zoneInfo, opt options, pick func(*activeName) int) []dns.RR {
 	var owners []string
 	for name, nd := range n.nodes {
 		if nd.zone == info {
@@ -120,7 +148,11 @@ func (n *answers) zoneRecords(info *zoneInfo, opt options) []dns.RR {
 		nd := n.nodes[name]
 		sets := nd.rrsets
 		if nd.active != nil {
-			sets = nd.active.choices[int(gwtable.Primary)]
+			choice := int(gwtable.Primary)
+			if pick != nil {
+				choice = pick(nd.active)
+			}
+			sets = nd.active.choices[choice]
 		}
 		for _, set := range sets {
 			if set.qtype != dns.TypeSOA {
@@ -188,24 +220,26 @@ func hostAddrs() []netip.Addr {
 // when the server starts and whenever the served table changes.
 type notifier interface{ Notify(zone string) error }
 
-// notify tells the secondaries of every zone that the table changed. It
-// runs in the background: an absent secondary must not hold up a reload.
-// At start-up (self set) it first waits, up to 10 s, for this server to
-// listen: caddy runs start-up functions before the server listens, and a
-// secondary asks for the SOA as soon as the NOTIFY arrives.
-func (g *MysqlGW) notify(self string) {
+// notify tells the secondaries of zones that they changed. It runs in the
+// background: an absent secondary must not hold up a reload. At start-up
+// (self set) it first waits, up to 10 s, for this server to listen: caddy
+// runs start-up functions before the server listens, and a secondary asks
+// for the SOA as soon as the NOTIFY arrives.
+func (g *MysqlGW) notify(self string, zones []string) {
 	if g.xfr == nil {
 		return
 	}
-	zones := append(append([]string(nil), g.opt.zones...), g.opt.reverse...)
 	go func() {
 		if self != "" {
 			waitListening(self, 10*time.Second)
 		}
 		for _, z := range zones {
+			result := "sent"
 			if err := g.xfr.Notify(z); err != nil {
+				result = "failed"
 				log.Warningf("NOTIFY for %s: %v", z, err)
 			}
+			notifyCount.WithLabelValues(z, result).Inc()
 		}
 	}()
 }

@@ -1,0 +1,300 @@
+package mysqlgw
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
+
+	"github.com/miekg/dns"
+)
+
+// transfer_health in-process: the health states are set by the test (no
+// probe runs), and the zone's versions are read through Transfer, as the
+// transfer plugin reads them. Each test has a zone of its own: versions
+// are kept per zone for the life of the process.
+
+// followPlugin serves table in zone with transfer_health; health checking
+// is configured but no prober runs: the test sets each address's state.
+func followPlugin(t *testing.T, zone, table string) (*MysqlGW, string) {
+	t.Helper()
+	forgetVersions(t, zone)
+	path := loopbackTable(t, table)
+	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
+		regions %s
+		reload 1h
+		healthcheck 1s
+		transfer_health
+	}`, zone, path))
+	startFollowing(g)
+	return g, path
+}
+
+// startFollowing does what start does for transfer_health, and marks the
+// first probe round done, without probing.
+func startFollowing(g *MysqlGW) {
+	adopt(g.answers.Load(), g.opt)
+	g.started.Store(true)
+	g.health.ready.Store(true)
+}
+
+func forgetVersions(t *testing.T, zones ...string) {
+	t.Helper()
+	clear := func() {
+		versionsMu.Lock()
+		for _, z := range zones {
+			delete(versionsByZone, dns.Fqdn(z))
+		}
+		versionsMu.Unlock()
+	}
+	clear()
+	t.Cleanup(clear)
+}
+
+// setDown marks addr down (or up) as a probe would, and tells the checker's
+// listener.
+func setDown(t *testing.T, g *MysqlGW, addr string, down bool) {
+	t.Helper()
+	setState(t, g, addr, down)
+	g.healthChanged()
+}
+
+// setState marks addr down (or up) and tells no one.
+func setState(t *testing.T, g *MysqlGW, addr string, down bool) {
+	t.Helper()
+	for a, h := range g.answers.Load().gateways {
+		if a.String() == addr {
+			h.isUp.Store(!down)
+			h.known.Store(true)
+			return
+		}
+	}
+	t.Fatalf("no health state for %s", addr)
+}
+
+func servedSOA(t *testing.T, g *MysqlGW, zone string) uint32 {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(zone, dns.TypeSOA)
+	resp, _ := serve(t, g, m)
+	if len(resp.Answer) != 1 {
+		t.Fatalf("SOA of %s: %v", zone, resp.Answer)
+	}
+	return resp.Answer[0].(*dns.SOA).Serial
+}
+
+func waitSerial(t *testing.T, g *MysqlGW, zone string, want uint32) {
+	t.Helper()
+	testutil.Until(t, 10*time.Second, fmt.Sprintf("serial %d", want), func() bool { return servedSOA(t, g, zone) == want })
+}
+
+// lines renders records one a line, TTLs and all, for comparing.
+func lines(rrs []dns.RR) string {
+	var b strings.Builder
+	for _, rr := range rrs {
+		b.WriteString(rr.String() + "\n")
+	}
+	return b.String()
+}
+
+// recordsAt are the records of the transferred zone at owner.
+func recordsAt(rrs []dns.RR, owner string) string {
+	var at []dns.RR
+	for _, rr := range rrs[1 : len(rrs)-1] {
+		if rr.Header().Name == owner {
+			at = append(at, rr)
+		}
+	}
+	return lines(at)
+}
+
+// TestTransferHealthFollowsFailover: a failover raises the serial, AXFR
+// carries the new active answers, IXFR from the serial before gets exactly
+// the records that changed (RFC 1995), from the current serial the SOA
+// alone, from an unknown serial the whole zone; a failback is a second step.
+func TestTransferHealthFollowsFailover(t *testing.T) {
+	const zone = "follow.test."
+	g, _ := followPlugin(t, zone, "$SERIAL 100\nlab 127.0.0.11 127.0.0.12")
+	before := axfr(t, g, zone, 0)
+	if s := servedSOA(t, g, zone); s != 100 {
+		t.Fatalf("served serial %d before any change, want the table's 100", s)
+	}
+
+	setDown(t, g, "127.0.0.11", true)
+	waitSerial(t, g, zone, 101)
+	after := axfr(t, g, zone, 0)
+	owner := "active.lab." + zone
+	srv := "_mysql._tcp.active.lab." + zone
+	want := fmt.Sprintf("%s\t5\tIN\tA\t127.0.0.12\n%s\t5\tIN\tTXT\t\"secondary=127.0.0.12\"\n", owner, owner)
+	if got := recordsAt(after, owner); got != want {
+		t.Errorf("AXFR after the failover, %s:\n%s\nwant\n%s", owner, got, want)
+	}
+	if got := recordsAt(after, srv); !strings.Contains(got, "secondary.lab."+zone) || strings.Contains(got, "primary.lab.") {
+		t.Errorf("AXFR after the failover, %s:\n%s", srv, got)
+	}
+	if len(after) != len(before) {
+		t.Errorf("AXFR has %d records after the failover, %d before", len(after), len(before))
+	}
+
+	// IXFR from 100: SOA 101, SOA 100, what went, SOA 101, what came, SOA 101.
+	ixfr := axfr(t, g, zone, 100)
+	removed := recordsAt(before, owner) + recordsAt(before, srv)
+	added := recordsAt(after, owner) + recordsAt(after, srv)
+	soa100, soa101 := before[0], after[0]
+	wantIXFR := lines([]dns.RR{soa101, soa100}) + removed + lines([]dns.RR{soa101}) + added + lines([]dns.RR{soa101})
+	if got := lines(ixfr); got != wantIXFR {
+		t.Errorf("IXFR from 100:\n%s\nwant\n%s", got, wantIXFR)
+	}
+	if got := axfr(t, g, zone, 101); len(got) != 1 || got[0].(*dns.SOA).Serial != 101 {
+		t.Errorf("IXFR from the current serial: %v, want the SOA alone", got)
+	}
+	if got := axfr(t, g, zone, 99); lines(got) != lines(after) {
+		t.Errorf("IXFR from an unknown serial is not the whole zone:\n%s", lines(got))
+	}
+
+	setDown(t, g, "127.0.0.11", false)
+	waitSerial(t, g, zone, 102)
+	if got := recordsAt(axfr(t, g, zone, 0), owner); got != recordsAt(before, owner) {
+		t.Errorf("after the failback, %s:\n%s", owner, got)
+	}
+	two := axfr(t, g, zone, 100)
+	var soas []uint32
+	for _, rr := range two {
+		if soa, ok := rr.(*dns.SOA); ok {
+			soas = append(soas, soa.Serial)
+		}
+	}
+	if fmt.Sprint(soas) != "[102 100 101 101 102 102]" {
+		t.Errorf("IXFR from 100 after two changes has SOAs %v, want [102 100 101 101 102 102]", soas)
+	}
+}
+
+// TestTransferHealthWindow: changes within followWindow share one serial;
+// failover closed (no address up) transfers no active records, and failover
+// open every address.
+func TestTransferHealthWindow(t *testing.T) {
+	const zone = "window.test."
+	g, _ := followPlugin(t, zone, "$SERIAL 7\nlab1 127.0.0.11 127.0.0.12\nlab2 127.0.0.13 127.0.0.14")
+	setDown(t, g, "127.0.0.11", true)
+	setDown(t, g, "127.0.0.13", true) // within the window of the first
+	waitSerial(t, g, zone, 8)
+	time.Sleep(3 * followWindow) // nothing further may come of the two
+	if s := servedSOA(t, g, zone); s != 8 {
+		t.Fatalf("two changes in one window: serial %d, want 8", s)
+	}
+	ixfr := lines(axfr(t, g, zone, 7))
+	for _, want := range []string{"active.lab1." + zone + "\t5\tIN\tA\t127.0.0.12", "active.lab2." + zone + "\t5\tIN\tA\t127.0.0.14"} {
+		if !strings.Contains(ixfr, want) {
+			t.Errorf("IXFR from 7 lacks %q:\n%s", want, ixfr)
+		}
+	}
+
+	// Both of lab1's down: failover open (the default) answers both.
+	setDown(t, g, "127.0.0.12", true)
+	waitSerial(t, g, zone, 9)
+	open := recordsAt(axfr(t, g, zone, 0), "active.lab1."+zone)
+	if !strings.Contains(open, "A\t127.0.0.11") || !strings.Contains(open, "A\t127.0.0.12") {
+		t.Errorf("failover open transfers:\n%s", open)
+	}
+	// From one address to both: nothing removed; the primary's A, TXT and
+	// SRV added.
+	delta := axfr(t, g, zone, 8)
+	if len(delta) != 7 || delta[1].(*dns.SOA).Serial != 8 || delta[2].(*dns.SOA).Serial != 9 {
+		t.Fatalf("IXFR from 8, want SOA 9, SOA 8, SOA 9, three added, SOA 9:\n%s", lines(delta))
+	}
+	for _, rr := range delta[3:6] {
+		if rr.Header().Name != "active.lab1."+zone && rr.Header().Name != "_mysql._tcp.active.lab1."+zone || !strings.Contains(rr.String(), "primary") && !strings.Contains(rr.String(), "127.0.0.11") {
+			t.Errorf("added in the step to failover open: %s", rr)
+		}
+	}
+}
+
+// TestTransferHealthClosed: with failover closed and no address up, the
+// transferred active names hold no records.
+func TestTransferHealthClosed(t *testing.T) {
+	const zone = "closed.test."
+	forgetVersions(t, zone)
+	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
+		regions %s
+		reload 1h
+		healthcheck 1s
+		failover closed
+		transfer_health
+	}`, zone, loopbackTable(t, "$SERIAL 1\nlab 127.0.0.11 127.0.0.12")))
+	startFollowing(g)
+	setDown(t, g, "127.0.0.11", true)
+	setDown(t, g, "127.0.0.12", true)
+	waitSerial(t, g, zone, 2)
+	if got := recordsAt(axfr(t, g, zone, 0), "active.lab."+zone); got != "" {
+		t.Errorf("failover closed, none up: active.lab transfers\n%s", got)
+	}
+}
+
+// TestTransferHealthSerialOnlyRises: a reload whose $SERIAL is not above
+// the served one continues from the served one; a higher $SERIAL is taken
+// as it is; a reload that changes nothing keeps the serial.
+func TestTransferHealthSerialOnlyRises(t *testing.T) {
+	const zone = "rises.test."
+	g, path := followPlugin(t, zone, "$SERIAL 500\nlab 127.0.0.11 127.0.0.12")
+	setDown(t, g, "127.0.0.11", true)
+	waitSerial(t, g, zone, 501)
+
+	reload := func(table string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(table+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g.watcher.check()
+		g.watcher.check()
+	}
+	reload("$SERIAL 3\nlab 127.0.0.11 127.0.0.12\nnew 127.0.0.15")
+	if s := servedSOA(t, g, zone); s != 502 {
+		t.Errorf("after a reload with $SERIAL 3: serial %d, want 502", s)
+	}
+	// The health state carries over: active.lab still answers the secondary.
+	if got := recordsAt(axfr(t, g, zone, 0), "active.lab."+zone); !strings.Contains(got, "127.0.0.12") || strings.Contains(got, "127.0.0.11") {
+		t.Errorf("after the reload, active.lab transfers\n%s", got)
+	}
+	// History started again: IXFR from 501 is the whole zone.
+	if got := axfr(t, g, zone, 501); len(got) < 10 {
+		t.Errorf("IXFR from before the table changed: %d records, want the whole zone", len(got))
+	}
+	reload("$SERIAL 9000\nlab 127.0.0.11 127.0.0.12\nnew 127.0.0.15")
+	if s := servedSOA(t, g, zone); s != 9000 {
+		t.Errorf("after a reload with $SERIAL 9000: serial %d", s)
+	}
+	// A rebuild of the same table (as a Corefile reload makes) keeps it.
+	if moved := adopt(g.answers.Load(), g.opt); len(moved) != 0 || servedSOA(t, g, zone) != 9000 {
+		t.Errorf("adopting the same content moved %v to %d", moved, servedSOA(t, g, zone))
+	}
+}
+
+// TestTransferHealthKeepsLastVersions: IXFR answers with differences from
+// the last maxVersions serials, and with the whole zone from one before.
+func TestTransferHealthKeepsLastVersions(t *testing.T) {
+	const zone = "history.test."
+	g, _ := followPlugin(t, zone, "$SERIAL 1000\nlab 127.0.0.11 127.0.0.12")
+	ans := g.answers.Load()
+	for i := range maxVersions + 2 {
+		setState(t, g, "127.0.0.11", i%2 == 0)
+		if moved := follow(ans); len(moved) != 1 {
+			t.Fatalf("change %d moved %v", i+1, moved)
+		}
+	}
+	current := uint32(1000 + maxVersions + 2)
+	if s := servedSOA(t, g, zone); s != current {
+		t.Fatalf("serial %d after %d changes", s, maxVersions+2)
+	}
+	whole := len(axfr(t, g, zone, 0))
+	oldest := current - maxVersions
+	if got := axfr(t, g, zone, oldest); len(got) != 1+maxVersions*(2+3+3)+1 {
+		// every step: two SOAs, three records out (A, TXT, SRV), three in
+		t.Errorf("IXFR from %d (the oldest kept): %d records", oldest, len(got))
+	}
+	if got := axfr(t, g, zone, oldest-1); len(got) != whole {
+		t.Errorf("IXFR from %d (no longer kept): %d records, want the whole zone's %d", oldest-1, len(got), whole)
+	}
+}
