@@ -103,6 +103,7 @@ func (g *MysqlGW) start() error {
 }
 
 func (g *MysqlGW) stop() error {
+	g.started.Store(false) // a pending publication of health is dropped
 	if g.watcher != nil {
 		g.watcher.stop()
 	}

@@ -33,6 +33,8 @@ type fileWatcher struct {
 	reader   gwtable.Reader                        // one read at a time, abandoned when stuck
 	timeout  time.Duration                         // a poll's wait for the read; 0: pollReadTimeout
 
+	serialRises bool // transfer_health: a serial not above the last is continued, not served as it is
+
 	applied   [sha256.Size]byte // content of the table being served
 	version   gwtable.Version   // the file's version when it held that content
 	serial    uint32            // its serial
@@ -131,7 +133,11 @@ func (fw *fileWatcher) check() {
 		fw.fail(fault{content: sum}, err)
 		return
 	}
-	if !gwtable.SerialAfter(table.Serial, fw.serial) {
+	switch {
+	case gwtable.SerialAfter(table.Serial, fw.serial):
+	case fw.serialRises:
+		log.Warningf("%s changed but its serial %d is not above %d: the zones' serials continue from the ones served (transfer_health)", fw.path, table.Serial, fw.serial)
+	default:
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
 	fw.applied, fw.version, fw.serial = sum, version, table.Serial

@@ -183,6 +183,9 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 			return nil, fmt.Errorf("%s: transfer_health needs healthcheck: without it active names always answer the primary", s.transferWhere)
 		}
 		g.transferWhere = s.transferWhere
+		if g.watcher != nil {
+			g.watcher.serialRises = true
+		}
 		g.health.onChange = g.healthChanged
 	}
 	if s.http.addr == "" && s.httpWhere != "" {
