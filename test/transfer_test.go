@@ -1013,7 +1013,7 @@ func zoneTransferLog(t *testing.T, name string) []string {
 // runs and compares, and regions files TestReadmeRegionsFiles loads. The
 // README links the page.
 func TestReadmeZoneTransfer(t *testing.T) {
-	tested := []string{xfrCorefile, xfrRegions, xfrRegionsNext, bindSecondary, knotSecondary}
+	tested := []string{xfrCorefile, xfrRegions, xfrRegionsNext, bindSecondary, knotSecondary, xfrHealthCorefile}
 	var shown []string
 	for _, block := range zoneTransferDoc(t) {
 		switch {
