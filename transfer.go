@@ -59,10 +59,11 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 	if !ok {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	var snap snapshot
+	snap, ok := snapshot{}, false
 	if g.opt.transferHealth {
-		snap = versionsOf(zone).snapshot()
-	} else {
+		snap, ok = versionsOf(zone).snapshot()
+	}
+	if !ok { // without transfer_health, or before the instance has started
 		snap = snapshot{soa: info.current().soa, list: info.records(ans, g.opt)}
 	}
 	ch := make(chan []dns.RR)

@@ -152,10 +152,14 @@ type snapshot struct {
 }
 
 // snapshot returns the zone at its current serial, listing it the first
-// time a transfer asks for that serial.
-func (v *zoneVersions) snapshot() snapshot {
+// time a transfer asks for that serial; false before any instance has
+// started serving the zone.
+func (v *zoneVersions) snapshot() (snapshot, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.owner == nil {
+		return snapshot{}, false
+	}
 	if v.list == nil {
 		picked := make(map[*activeName]int, len(v.choices))
 		for i, ref := range v.info.actives {
@@ -164,7 +168,7 @@ func (v *zoneVersions) snapshot() snapshot {
 		rrs := v.owner.zoneRecords(v.info, v.opt, func(a *activeName) int { return picked[a] })
 		v.list = batches(rrs)
 	}
-	return snapshot{soa: v.info.current().soa, deltas: slices.Clip(v.deltas), list: v.list}
+	return snapshot{soa: v.info.current().soa, deltas: slices.Clip(v.deltas), list: v.list}, true
 }
 
 // since returns the deltas from serial to the current one, or false when

@@ -298,3 +298,16 @@ func TestTransferHealthKeepsLastVersions(t *testing.T) {
 		t.Errorf("IXFR from %d (no longer kept): %d records, want the whole zone's %d", oldest-1, len(got), whole)
 	}
 }
+
+// TestTransferHealthBeforeStart: a transfer before the instance has started
+// (its zone has no versions yet) gets the zone as built, the primary's.
+func TestTransferHealthBeforeStart(t *testing.T) {
+	const zone = "early.test."
+	forgetVersions(t, zone)
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}",
+		zone, loopbackTable(t, "$SERIAL 3\nlab 127.0.0.11 127.0.0.12")))
+	rrs := axfr(t, g, zone, 0)
+	if rrs[0].(*dns.SOA).Serial != 3 || !strings.Contains(recordsAt(rrs, "active.lab."+zone), "A\t127.0.0.11") {
+		t.Errorf("before start:\n%s", lines(rrs))
+	}
+}
