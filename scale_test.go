@@ -139,14 +139,28 @@ func BenchmarkScale(b *testing.B) {
 // gateway address, and the checker then syncs to the table served. The
 // table is the same each time, as a reload that changes another line is. The
 // checker is never started: nothing connects to the synthetic addresses.
+// With transfer_health, each reload also fingerprints the zones to tell
+// whether the serial must move (versions.go).
 func BenchmarkScaleHealth(b *testing.B) {
-	for _, n := range scaleSizes[:2] {
-		b.Run(fmt.Sprintf("regions=%d/reload", n), func(b *testing.B) {
-			table, err := gwtable.Parse(syntheticRegions(n), "synthetic")
+	for _, tc := range []struct {
+		n      int
+		follow bool
+	}{{scaleSizes[0], false}, {scaleSizes[1], false}, {scaleSizes[0], true}, {scaleSizes[1], true}} {
+		name := fmt.Sprintf("regions=%d/reload", tc.n)
+		if tc.follow {
+			name += "/transfer_health"
+		}
+		b.Run(name, func(b *testing.B) {
+			table, err := gwtable.Parse(syntheticRegions(tc.n), "synthetic")
 			if err != nil {
 				b.Fatal(err)
 			}
 			g := &MysqlGW{opt: scaleOptions, health: newHealthChecker(healthConfig{interval: time.Hour, probe: prober{port: defaultPort}, rise: 2, fall: 3})}
+			if tc.follow {
+				forgetVersions(b, g.opt.zones...)
+				g.opt.transferHealth = true
+				g.started.Store(true)
+			}
 			if _, err := g.swap(table); err != nil {
 				b.Fatal(err)
 			}

@@ -268,17 +268,27 @@ func max32(a, b uint32) uint32 {
 // name's with every answer it may choose.
 func fingerprint(n *answers, info *zoneInfo, opt options) [32]byte {
 	h := sha256.New()
+	buf := make([]byte, dns.MaxMsgSize)
+	write := func(rr dns.RR) {
+		// The wire form, uncompressed: a record that does not pack
+		// cannot be served either, and hashes as its text.
+		if end, err := dns.PackRR(rr, buf, 0, nil, false); err == nil {
+			h.Write(buf[:end])
+		} else {
+			h.Write([]byte(rr.String()))
+		}
+	}
 	soa := *info.soa
 	soa.Serial = 0
-	h.Write([]byte(soa.String()))
+	write(&soa)
 	for _, rr := range n.zoneRecords(info, opt, nil) {
-		h.Write([]byte(rr.String()))
+		write(rr)
 	}
 	for _, ref := range info.actives {
 		for _, sets := range ref.active.choices {
 			h.Write([]byte{0})
 			for _, rr := range recordsOf(sets) {
-				h.Write([]byte(rr.String()))
+				write(rr)
 			}
 		}
 	}

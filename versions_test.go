@@ -41,7 +41,7 @@ func startFollowing(g *MysqlGW) {
 	g.health.ready.Store(true)
 }
 
-func forgetVersions(t *testing.T, zones ...string) {
+func forgetVersions(t testing.TB, zones ...string) {
 	t.Helper()
 	clear := func() {
 		versionsMu.Lock()
