@@ -58,7 +58,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",
 		Name:      "notifies_total",
-		Help:      "Counter of NOTIFY rounds for a zone through the transfer plugin, by result: sent (every secondary accepted it) or failed (one or more did not).",
+		Help:      "Counter of NOTIFY rounds mysqlgw asked the transfer plugin to send for a zone, by result: ok (every to address accepted it; to * sends none) or failed (one or more did not).",
 	}, []string{"zone", "result"})
 
 	gatewayUp = promauto.NewGaugeVec(prometheus.GaugeOpts{

@@ -235,7 +235,7 @@ func (g *MysqlGW) notify(self string, zones []string) {
 			waitListening(self, 10*time.Second)
 		}
 		for _, z := range zones {
-			result := "sent"
+			result := "ok"
 			if err := g.xfr.Notify(z); err != nil {
 				result = "failed"
 				log.Warningf("NOTIFY for %s: %v", z, err)

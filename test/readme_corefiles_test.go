@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // The tests here hold the README and the pages under docs/ to what the code
@@ -294,20 +295,29 @@ func TestReadmeMetricsOutput(t *testing.T) {
 	s.dig("eastus2.gateway.mysql.local", "AAAA")
 	s.dig("nowhere.gateway.mysql.local")
 	s.dig("-x", "52.167.104.0")
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var got []string
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "coredns_mysqlgw") {
-			got = append(got, line)
-		}
-	}
 	want := strings.Split(strings.TrimSpace(strings.ReplaceAll(shown, "127.0.0.1:1053", fmt.Sprintf("127.0.0.1:%d", s.port))), "\n")
-	if !slices.Equal(got, want) {
+	var got []string
+	// The start-up NOTIFY goes out in the background once the server
+	// listens: poll until its count is in.
+	err = testutil.Poll(10*time.Second, nil, func() error {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got = got[:0]
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "coredns_mysqlgw") {
+				got = append(got, line)
+			}
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("not the metrics shown")
+		}
+		return nil
+	})
+	if err != nil {
 		t.Errorf("metrics after the five queries:\n%s\nshown:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
