@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -46,16 +45,8 @@ func TestFailoverWithDig(t *testing.T) {
 	if example == string(corefile) || !strings.Contains(string(regions), "lab     127.0.0.2  127.0.0.3") {
 		t.Fatal("the failover example changed; update this test with it")
 	}
-	listen := func(addr string) *fakegw.Gateway {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), fakegw.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { gw.Close() })
-		return gw
-	}
-	primaryGW := listen(primary)
-	listen(secondary)
+	primaryGW := standIn(t, primary, port)
+	standIn(t, secondary, port)
 	s := startServer(t, map[string]string{"examples/failover/regions": string(regions), "Corefile": example})
 	active := func() string { return strings.TrimSpace(s.dig("active.lab.gateway.mysql.local", "+short")) }
 	waitFor := func(want string) {
@@ -88,7 +79,7 @@ func TestFailoverWithDig(t *testing.T) {
 		t.Errorf("lab A during failover: %v", got)
 	}
 
-	listen(primary)
+	standIn(t, primary, port)
 	waitFor(primary)
 	// Each change is logged once, not every interval.
 	if n := strings.Count(s.out.String(), "Gateway "+primary+" port "+fmt.Sprint(port)+" is down"); n != 1 {

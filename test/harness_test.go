@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	_ "github.com/mysqlgw/mysqlgw/internal/chain"
+	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -165,4 +166,16 @@ func startInProcess(t testing.TB, corefile string) (udp, tcp string) {
 	})
 	srv := instance.Servers()[0]
 	return srv.LocalAddr().String(), srv.Addr().String()
+}
+
+// standIn starts a stand-in gateway (internal/fakegw, which speaks the
+// server side of a MySQL login) on addr:port, closed when the test ends.
+func standIn(t testing.TB, addr string, port int) *fakegw.Gateway {
+	t.Helper()
+	gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, port), fakegw.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	return gw
 }

@@ -8,31 +8,15 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // xfrHealthCorefile is docs/zone-transfer.md's hidden primary: the
-// walk-through's Corefile with health checks whose answers travel in the
-// transfers (TestReadmeZoneTransfer checks the page shows it word for word).
-const xfrHealthCorefile = `.:5300 {
-    tsig {
-        secret xfr.gateway.mysql.local. myBXGAbrtiribF91D922IEOwIAHvwVC9Fch6fJx38Q0=
-        require AXFR IXFR
-    }
-    transfer {
-        to 127.0.0.1:5301 127.0.0.1:5302
-    }
-    mysqlgw gateway.mysql.local in-addr.arpa {
-        regions /etc/coredns/regions
-        ns 127.0.0.1
-        soa 300 60 1209600 300
-        healthcheck 5s
-        transfer_health
-    }
-    errors
-}
-`
+// walk-through's Corefile with a refresh for a lost NOTIFY and health checks
+// whose answers travel in the transfers (TestReadmeZoneTransfer checks the
+// page shows it word for word).
+var xfrHealthCorefile = strings.Replace(xfrCorefile, "        soa 14400 3600 1209600 300\n",
+	"        soa 300 60 1209600 300\n        healthcheck 5s\n        transfer_health\n", 1)
 
 // TestTransferHealthDoc runs the page's hidden primary as shown, with the
 // walk-through's BIND and Knot secondaries, over stand-in gateways on
@@ -48,16 +32,8 @@ func TestTransferHealthDoc(t *testing.T) {
 	run(t, "ip", "link", "set", "lo", "up")
 	const primary, secondary = "127.0.0.61", "127.0.0.62"
 	gwPort, bindPort, knotPort, mysqlPort := freePort(t), freePort(t), freePort(t), freePort(t)
-	listen := func(addr string) *fakegw.Gateway {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, mysqlPort), fakegw.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { gw.Close() })
-		return gw
-	}
-	primaryGW := listen(primary)
-	listen(secondary)
+	primaryGW := standIn(t, primary, mysqlPort)
+	standIn(t, secondary, mysqlPort)
 
 	corefile := serverKey.ReplaceAllString(xfrHealthCorefile, "$1:{PORT} {\n    bind 127.0.0.1")
 	corefile = strings.NewReplacer(
@@ -115,7 +91,7 @@ func TestTransferHealthDoc(t *testing.T) {
 	follow(primary, serial)
 	primaryGW.Close()
 	follow(secondary, serial+1)
-	listen(primary)
+	standIn(t, primary, mysqlPort)
 	follow(primary, serial+2)
 	if !strings.Contains(knot.Out.String(), "IXFR, incoming") {
 		t.Errorf("Knot took no IXFR:\n%s", knot.Out.String())

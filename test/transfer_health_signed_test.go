@@ -10,7 +10,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -28,16 +27,8 @@ func TestTransferHealthSignedSecondaries(t *testing.T) {
 	run(t, "ip", "link", "set", "lo", "up")
 	const primary, secondary = "127.0.0.71", "127.0.0.72"
 	gwPort, bindPort, knotPort, mysqlPort := freePort(t), freePort(t), freePort(t), freePort(t)
-	listen := func(addr string) *fakegw.Gateway {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", addr, mysqlPort), fakegw.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { gw.Close() })
-		return gw
-	}
-	primaryGW := listen(primary)
-	listen(secondary)
+	primaryGW := standIn(t, primary, mysqlPort)
+	standIn(t, secondary, mysqlPort)
 	gw := startServerOn(t, gwPort, map[string]string{
 		"regions": fmt.Sprintf("$SERIAL 1\neastus2 %s %s\n", primary, secondary),
 		"Corefile": fmt.Sprintf(`gateway.mysql.local:{PORT} {
@@ -57,20 +48,9 @@ func TestTransferHealthSignedSecondaries(t *testing.T) {
 `, bindPort, knotPort, mysqlPort)})
 
 	knotDir := t.TempDir()
-	writeConfig(t, knotDir, "knot.conf", fmt.Sprintf(`server:
-    rundir: "%[1]s"
-    listen: 127.0.0.1@%[2]d
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "%[1]s"
-template:
-  - id: default
-    storage: "%[1]s"
-remote:
+	writeConfig(t, knotDir, "knot.conf", knotServer(knotDir, knotPort)+fmt.Sprintf(`remote:
   - id: mysqlgw
-    address: 127.0.0.1@%[3]d
+    address: 127.0.0.1@%d
 acl:
   - id: notify-from-mysqlgw
     address: 127.0.0.1
@@ -80,30 +60,19 @@ zone:
     master: mysqlgw
     acl: notify-from-mysqlgw
     dnssec-signing: on
-`, knotDir, knotPort, gwPort))
+`, gwPort))
 	knot := testutil.Start(t, exec.Command(requireTool(t, "knotd"), "-c", filepath.Join(knotDir, "knot.conf")), 10*time.Second)
 
 	bindDir := t.TempDir()
-	writeConfig(t, bindDir, "named.conf", fmt.Sprintf(`options {
-    directory "%[1]s";
-    pid-file "%[1]s/named.pid";
-    session-keyfile "%[1]s/session.key";
-    managed-keys-directory "%[1]s";
-    listen-on port %[2]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    dnssec-validation no;
-};
-controls { };
-zone "gateway.mysql.local" {
+	writeConfig(t, bindDir, "named.conf", bindServer(bindDir, bindPort)+fmt.Sprintf(`zone "gateway.mysql.local" {
     type secondary;
-    primaries { 127.0.0.1 port %[3]d; };
+    primaries { 127.0.0.1 port %[2]d; };
     file "%[1]s/gateway.mysql.local.db";
     notify no;
     dnssec-policy default;
     inline-signing yes;
 };
-`, bindDir, bindPort, gwPort))
+`, bindDir, gwPort))
 	named := exec.Command(requireTool(t, "named"), "-g", "-4", "-c", filepath.Join(bindDir, "named.conf"))
 	named.Dir = bindDir
 	bind := testutil.Start(t, named, 10*time.Second)

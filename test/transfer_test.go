@@ -157,15 +157,12 @@ func startXFRServer(t *testing.T, port int, regions string, notify1, notify2 int
 	return startServerOn(t, port, map[string]string{"Corefile": xfrCorefileFor(t, notify1, notify2), "regions": regions})
 }
 
-// startBindSecondary runs named with bindSecondary, pulling from mysqlgw on
-// gwPort, and returns once it serves both zones at serial.
-func startBindSecondary(t *testing.T, port, gwPort int, serial uint32) *testutil.Process {
-	t.Helper()
-	bin := requireTool(t, "named")
-	dir := t.TempDir()
-	// recursion no: an authoritative server only. dnssec-validation no: no
-	// trust anchor to maintain, so no queries to the root.
-	config := fmt.Sprintf(`options {
+// bindServer is named.conf's options for a secondary in dir listening on
+// 127.0.0.1 port: recursion no, an authoritative server only;
+// dnssec-validation no, no trust anchor to maintain, so no queries to the
+// root.
+func bindServer(dir string, port int) string {
+	return fmt.Sprintf(`options {
     directory "%[1]s";
     pid-file "%[1]s/named.pid";
     session-keyfile "%[1]s/session.key";
@@ -176,22 +173,13 @@ func startBindSecondary(t *testing.T, port, gwPort int, serial uint32) *testutil
     dnssec-validation no;
 };
 controls { };
-`, dir, port) + strings.NewReplacer("port 5300", fmt.Sprintf("port %d", gwPort), "/var/cache/bind/", dir+"/").Replace(bindSecondary)
-	writeConfig(t, dir, "named.conf", config)
-	cmd := exec.Command(bin, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
-	cmd.Dir = dir
-	proc := testutil.Start(t, cmd, 10*time.Second)
-	waitSecondary(t, "named", fmt.Sprintf("127.0.0.1:%d", port), proc, serial)
-	return proc
+`, dir, port)
 }
 
-// startKnotSecondary runs knotd with knotSecondary, pulling from mysqlgw on
-// gwPort, and returns once it serves both zones at serial.
-func startKnotSecondary(t *testing.T, port, gwPort int, serial uint32) *testutil.Process {
-	t.Helper()
-	bin := requireTool(t, "knotd")
-	dir := t.TempDir()
-	config := fmt.Sprintf(`server:
+// knotServer is knot.conf's server, log, database and template sections for
+// a secondary in dir listening on 127.0.0.1 port, logging to stderr.
+func knotServer(dir string, port int) string {
+	return fmt.Sprintf(`server:
     rundir: "%[1]s"
     listen: 127.0.0.1@%[2]d
 
@@ -206,7 +194,31 @@ template:
   - id: default
     storage: "%[1]s"
 
-`, dir, port) + strings.ReplaceAll(knotSecondary, "127.0.0.1@5300", fmt.Sprintf("127.0.0.1@%d", gwPort))
+`, dir, port)
+}
+
+// startBindSecondary runs named with bindSecondary, pulling from mysqlgw on
+// gwPort, and returns once it serves both zones at serial.
+func startBindSecondary(t *testing.T, port, gwPort int, serial uint32) *testutil.Process {
+	t.Helper()
+	bin := requireTool(t, "named")
+	dir := t.TempDir()
+	config := bindServer(dir, port) + strings.NewReplacer("port 5300", fmt.Sprintf("port %d", gwPort), "/var/cache/bind/", dir+"/").Replace(bindSecondary)
+	writeConfig(t, dir, "named.conf", config)
+	cmd := exec.Command(bin, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
+	cmd.Dir = dir
+	proc := testutil.Start(t, cmd, 10*time.Second)
+	waitSecondary(t, "named", fmt.Sprintf("127.0.0.1:%d", port), proc, serial)
+	return proc
+}
+
+// startKnotSecondary runs knotd with knotSecondary, pulling from mysqlgw on
+// gwPort, and returns once it serves both zones at serial.
+func startKnotSecondary(t *testing.T, port, gwPort int, serial uint32) *testutil.Process {
+	t.Helper()
+	bin := requireTool(t, "knotd")
+	dir := t.TempDir()
+	config := knotServer(dir, port) + strings.ReplaceAll(knotSecondary, "127.0.0.1@5300", fmt.Sprintf("127.0.0.1@%d", gwPort))
 	writeConfig(t, dir, "knot.conf", config)
 	cmd := exec.Command(bin, "-c", filepath.Join(dir, "knot.conf"))
 	cmd.Dir = dir
