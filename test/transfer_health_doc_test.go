@@ -18,6 +18,26 @@ import (
 var xfrHealthCorefile = strings.Replace(xfrCorefile, "        soa 14400 3600 1209600 300\n",
 	"        soa 300 60 1209600 300\n        healthcheck 5s\n        transfer_health\n", 1)
 
+// xfrHealthCorefileFor is xfrHealthCorefile for the harness: bound to
+// 127.0.0.1 on the server's port, NOTIFY to the given ports, the regions
+// file beside it, health lines in place of its healthcheck line and server
+// lines after errors.
+func xfrHealthCorefileFor(t *testing.T, notify1, notify2 int, health, server string) string {
+	t.Helper()
+	c := serverKey.ReplaceAllString(xfrHealthCorefile, "$1:{PORT} {\n    bind 127.0.0.1")
+	c = strings.NewReplacer(
+		"127.0.0.1:5301", fmt.Sprintf("127.0.0.1:%d", notify1),
+		"127.0.0.1:5302", fmt.Sprintf("127.0.0.1:%d", notify2),
+		"/etc/coredns/regions", "regions",
+		"        healthcheck 5s\n", health,
+		"    errors\n", "    errors\n"+server,
+	).Replace(c)
+	if !strings.Contains(c, health) || !strings.Contains(c, "regions regions") {
+		t.Fatalf("xfrHealthCorefile no longer has the lines this test rewrites:\n%s", xfrHealthCorefile)
+	}
+	return c
+}
+
 // TestTransferHealthDoc runs the page's hidden primary as shown, with the
 // walk-through's BIND and Knot secondaries, over stand-in gateways on
 // loopback (the test puts a port line before healthcheck, for them): when
@@ -35,16 +55,7 @@ func TestTransferHealthDoc(t *testing.T) {
 	primaryGW := standIn(t, primary, mysqlPort)
 	standIn(t, secondary, mysqlPort)
 
-	corefile := serverKey.ReplaceAllString(xfrHealthCorefile, "$1:{PORT} {\n    bind 127.0.0.1")
-	corefile = strings.NewReplacer(
-		"127.0.0.1:5301", fmt.Sprintf("127.0.0.1:%d", bindPort),
-		"127.0.0.1:5302", fmt.Sprintf("127.0.0.1:%d", knotPort),
-		"/etc/coredns/regions", "regions",
-		"        healthcheck 5s\n", fmt.Sprintf("        port %d\n        healthcheck 5s\n", mysqlPort),
-	).Replace(corefile)
-	if !strings.Contains(corefile, fmt.Sprintf("port %d\n", mysqlPort)) || !strings.Contains(corefile, "regions regions") {
-		t.Fatalf("xfrHealthCorefile no longer has the lines this test rewrites:\n%s", xfrHealthCorefile)
-	}
+	corefile := xfrHealthCorefileFor(t, bindPort, knotPort, fmt.Sprintf("        port %d\n        healthcheck 5s\n", mysqlPort), "")
 	const serial = 2026120401
 	regions := fmt.Sprintf("$SERIAL %d\neastus2 %s %s\n", serial, primary, secondary)
 	gw := startServerOn(t, gwPort, map[string]string{"Corefile": corefile, "regions": regions})

@@ -43,17 +43,9 @@ func TestTransferHealthSecondaries(t *testing.T) {
 	// The walk-through's hidden primary, following its gateways closely
 	// (probes every 100 ms, one failure or success changes the answer),
 	// reading its regions file every 100 ms, with metrics.
-	corefile := serverKey.ReplaceAllString(xfrHealthCorefile, "$1:{PORT} {\n    bind 127.0.0.1")
-	corefile = strings.NewReplacer(
-		"127.0.0.1:5301", fmt.Sprintf("127.0.0.1:%d", bindPort),
-		"127.0.0.1:5302", fmt.Sprintf("127.0.0.1:%d", knotPort),
-		"/etc/coredns/regions", "regions",
-		"        healthcheck 5s\n", fmt.Sprintf("        reload 100ms\n        port %d\n        healthcheck 100ms\n        rise 1\n        fall 1\n", mysqlPort),
-		"    errors\n", fmt.Sprintf("    errors\n    prometheus 127.0.0.1:%d\n", metricsPort),
-	).Replace(corefile)
-	if !strings.Contains(corefile, "healthcheck 100ms") || !strings.Contains(corefile, "prometheus") || !strings.Contains(corefile, "regions regions") {
-		t.Fatalf("xfrHealthCorefile no longer has the lines this test rewrites:\n%s", xfrHealthCorefile)
-	}
+	corefile := xfrHealthCorefileFor(t, bindPort, knotPort,
+		fmt.Sprintf("        reload 100ms\n        port %d\n        healthcheck 100ms\n        rise 1\n        fall 1\n", mysqlPort),
+		fmt.Sprintf("    prometheus 127.0.0.1:%d\n", metricsPort))
 	gw := &gateway{server: startServerOn(t, gwPort, map[string]string{
 		"Corefile": corefile,
 		"regions":  fmt.Sprintf("$SERIAL %d\nlab %s %s\n", xfrHealthSerial, primary, secondary),
