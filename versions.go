@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 
@@ -18,6 +20,29 @@ import (
 // maxVersions is how many earlier serials IXFR answers with differences;
 // from an older one a secondary gets the whole zone.
 const maxVersions = 64
+
+// serialEpoch starts the clock in the serial. With transfer_health every
+// version's serial is at least the table's $SERIAL plus the seconds since
+// serialEpoch, so a restarted mysqlgw, which remembers no serial, starts
+// above the one it served before (unless it had served more than one
+// version a second, on average, for the seconds before it stopped).
+var serialEpoch = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// testClock, when set, is the time the serials read instead of the clock's.
+var testClock atomic.Pointer[time.Time]
+
+// clockSerial is table plus the whole seconds since serialEpoch; RFC 1982's
+// arithmetic takes the wrap past 2^32 in its stride.
+func clockSerial(table uint32) uint32 {
+	now := time.Now()
+	if at := testClock.Load(); at != nil {
+		now = *at
+	}
+	return table + uint32(max(now.Sub(serialEpoch), 0)/time.Second)
+}
+
+// nextSerial is the serial of a new version after cur.
+func nextSerial(cur, table uint32) uint32 { return max32(cur+1, clockSerial(table)) }
 
 // zoneVersions is what one zone has offered its secondaries: the serial,
 // the active answers chosen at that serial, and the differences from the
@@ -59,11 +84,11 @@ func versionsOf(zone string) *zoneVersions {
 }
 
 // adopt makes built's zones the versions' content, called as built goes
-// live. A zone whose content is unchanged keeps its serial; one whose health
-// choices alone changed gets the next serial and a delta; any other change
-// takes the table's serial if that is above the current one, the next one
-// otherwise (the served serial only goes up), and starts the history again:
-// older serials get the whole zone. It returns the zones whose serial moved.
+// live. A zone new to the process starts at clockSerial; one whose content
+// is unchanged keeps its serial; one whose health choices alone changed gets
+// the next serial and a delta; any other change gets the next serial and
+// starts the history again: older serials get the whole zone. The served
+// serial only goes up. It returns the zones whose serial moved.
 func adopt(built *answers, opt options) []string {
 	var moved []string
 	for z, info := range built.apex {
@@ -82,9 +107,10 @@ func adoptZone(v *zoneVersions, built *answers, info *zoneInfo, opt options) boo
 	choices := liveChoices(info)
 	apex := built.nodes[info.name].rrsets
 	if v.owner == nil {
+		serial := clockSerial(info.soa.Serial)
 		v.owner, v.info, v.opt, v.fingerprint, v.choices = built, info, opt, fp, choices
-		info.serve(info.soa.Serial, apex)
-		servedSerial.WithLabelValues(info.name).Set(float64(info.soa.Serial))
+		info.serve(serial, apex)
+		servedSerial.WithLabelValues(info.name).Set(float64(serial))
 		return false
 	}
 	old := v.info
@@ -100,12 +126,12 @@ func adoptZone(v *zoneVersions, built *answers, info *zoneInfo, opt options) boo
 		}
 		d, changed := choiceDelta(old, v.choices, info, choices)
 		if changed {
-			serial++
+			serial = nextSerial(serial, info.soa.Serial)
 			d.to = nextSOA(info.soa, serial)
 			v.deltas = appendDelta(v.deltas, d)
 		}
 	default:
-		serial = max32(info.soa.Serial, serial+1)
+		serial = nextSerial(serial, info.soa.Serial)
 		v.deltas = nil
 	}
 	v.owner, v.info, v.opt, v.fingerprint, v.choices, v.list = built, info, opt, fp, choices, nil
@@ -129,7 +155,7 @@ func follow(owner *answers) []string {
 		if v.owner == owner {
 			choices := liveChoices(info)
 			if d, changed := choiceDelta(info, v.choices, info, choices); changed {
-				serial := info.current().soa.Serial + 1
+				serial := nextSerial(info.current().soa.Serial, info.soa.Serial)
 				d.to = nextSOA(info.soa, serial)
 				v.deltas = appendDelta(v.deltas, d)
 				v.choices, v.list = choices, nil

@@ -22,6 +22,7 @@ import (
 func followPlugin(t *testing.T, zone, table string) (*MysqlGW, string) {
 	t.Helper()
 	forgetVersions(t, zone)
+	setClock(t, serialEpoch)
 	path := loopbackTable(t, table)
 	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
 		regions %s
@@ -39,6 +40,14 @@ func startFollowing(g *MysqlGW) {
 	adopt(g.answers.Load(), g.opt)
 	g.started.Store(true)
 	g.health.ready.Store(true)
+}
+
+// setClock makes the serials read at as the time; each test starts at the
+// epoch, where the clock adds nothing to $SERIAL.
+func setClock(t testing.TB, at time.Time) {
+	t.Helper()
+	testClock.Store(&at)
+	t.Cleanup(func() { testClock.Store(nil) })
 }
 
 func forgetVersions(t testing.TB, zones ...string) {
@@ -217,6 +226,7 @@ func TestTransferHealthWindow(t *testing.T) {
 func TestTransferHealthClosed(t *testing.T) {
 	const zone = "closed.test."
 	forgetVersions(t, zone)
+	setClock(t, serialEpoch)
 	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
 		regions %s
 		reload 1h
@@ -304,10 +314,52 @@ func TestTransferHealthKeepsLastVersions(t *testing.T) {
 func TestTransferHealthBeforeStart(t *testing.T) {
 	const zone = "early.test."
 	forgetVersions(t, zone)
+	setClock(t, serialEpoch)
 	g := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}",
 		zone, loopbackTable(t, "$SERIAL 3\nlab 127.0.0.11 127.0.0.12")))
 	rrs := axfr(t, g, zone, 0)
 	if rrs[0].(*dns.SOA).Serial != 3 || !strings.Contains(recordsAt(rrs, "active.lab."+zone), "A\t127.0.0.11") {
 		t.Errorf("before start:\n%s", lines(rrs))
+	}
+}
+
+// TestTransferHealthRestart: the serial carries the seconds since the epoch,
+// so a restarted mysqlgw, which remembers nothing, starts above the serial
+// it served before; changes faster than one a second run ahead of the
+// clock, and a new version goes on from the higher of the two.
+func TestTransferHealthRestart(t *testing.T) {
+	const zone = "restart.test."
+	const table = "$SERIAL 100\nlab 127.0.0.11 127.0.0.12"
+	g, _ := followPlugin(t, zone, table)
+	ans := g.answers.Load()
+	flip := func(at time.Duration, down bool, want uint32) {
+		t.Helper()
+		setClock(t, serialEpoch.Add(at))
+		setState(t, g, "127.0.0.11", down)
+		follow(ans)
+		if s := servedSOA(t, g, zone); s != want {
+			t.Fatalf("a change at epoch+%s: serial %d, want %d", at, s, want)
+		}
+	}
+	flip(10*time.Second, true, 110)  // the clock's
+	flip(10*time.Second, false, 111) // the same second: one more
+	flip(10*time.Second, true, 112)
+	flip(11*time.Second, false, 113) // ahead of the clock, one more again
+	flip(20*time.Second, true, 120)  // the clock's again
+
+	// A new process: no versions; it starts from the clock, above 120.
+	versionsMu.Lock()
+	delete(versionsByZone, zone)
+	versionsMu.Unlock()
+	setClock(t, serialEpoch.Add(25*time.Second))
+	g2 := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}", zone, loopbackTable(t, table)))
+	startFollowing(g2)
+	if s := servedSOA(t, g2, zone); s != 125 {
+		t.Errorf("after a restart at epoch+25s: serial %d, want 125", s)
+	}
+	// Before the epoch (a clock set wrong) the clock adds nothing.
+	setClock(t, serialEpoch.Add(-time.Hour))
+	if s := clockSerial(7); s != 7 {
+		t.Errorf("before the epoch: %d, want 7", s)
 	}
 }

@@ -3,11 +3,13 @@ package test
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -59,9 +61,14 @@ func TestTransferHealthDoc(t *testing.T) {
 	const serial = 2026120401
 	regions := fmt.Sprintf("$SERIAL %d\neastus2 %s %s\n", serial, primary, secondary)
 	gw := startServerOn(t, gwPort, map[string]string{"Corefile": corefile, "regions": regions})
-	// The first round of probes finds both up: the serial stays the file's.
-	bind := startBindSecondary(t, bindPort, gwPort, serial)
-	knot := startKnotSecondary(t, knotPort, gwPort, serial)
+	// The first round of probes finds both up: the serial stays the one
+	// mysqlgw started with.
+	s0, err := soaSerial(gw.addr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := startBindSecondary(t, bindPort, gwPort, s0)
+	knot := startKnotSecondary(t, knotPort, gwPort, s0)
 
 	active := func(addr string) string {
 		m := new(dns.Msg)
@@ -77,8 +84,12 @@ func TestTransferHealthDoc(t *testing.T) {
 		}
 		return strings.Join(got, " ")
 	}
-	follow := func(want string, wantSerial uint32) {
+	// follow waits until mysqlgw answers want at a serial after prev (or at
+	// prev, given 0) and both secondaries answer the same at that serial,
+	// and returns it.
+	follow := func(want string, prev uint32) uint32 {
 		t.Helper()
+		var serial uint32
 		for _, s := range []struct {
 			name, addr string
 			proc       *testutil.Process
@@ -89,8 +100,14 @@ func TestTransferHealthDoc(t *testing.T) {
 				if got := active(s.addr); got != want {
 					return fmt.Errorf("active.eastus2 answers %q, want %q", got, want)
 				}
-				if got, err := soaSerial(s.addr, xfrZone); err != nil || got != wantSerial {
-					return fmt.Errorf("serial %d (%v), want %d", got, err, wantSerial)
+				got, err := soaSerial(s.addr, xfrZone)
+				switch {
+				case err != nil:
+					return err
+				case serial == 0 && (got == prev || gwtable.SerialAfter(got, prev)):
+					serial = got // mysqlgw's, the first asked
+				case got != serial:
+					return fmt.Errorf("serial %d, want mysqlgw's %d", got, serial)
 				}
 				return nil
 			})
@@ -98,13 +115,80 @@ func TestTransferHealthDoc(t *testing.T) {
 				t.Fatalf("%s: %v\n%s", s.name, err, s.proc.Out.String())
 			}
 		}
+		return serial
 	}
-	follow(primary, serial)
+	s1 := follow(primary, s0)
 	primaryGW.Close()
-	follow(secondary, serial+1)
+	s2 := follow(secondary, s1+1)
 	standIn(t, primary, mysqlPort)
-	follow(primary, serial+2)
+	follow(primary, s2+1)
 	if !strings.Contains(knot.Out.String(), "IXFR, incoming") {
 		t.Errorf("Knot took no IXFR:\n%s", knot.Out.String())
 	}
+}
+
+// TestTransferHealthRestart: mysqlgw keeps no serial on disk, yet a
+// restarted one starts above the serial it served before (the seconds since
+// the epoch are in it), so a Knot secondary that took a failover before the
+// restart takes the failback after it.
+func TestTransferHealthRestart(t *testing.T) {
+	t.Parallel()
+	if !inOwnNamespace(t, "ip", "named", "knotd") {
+		return
+	}
+	run(t, "ip", "link", "set", "lo", "up")
+	const primary, secondary = "127.0.0.91", "127.0.0.92"
+	const serial = 2026120401
+	gwPort, knotPort, mysqlPort := freePort(t), freePort(t), freePort(t)
+	primaryGW := standIn(t, primary, mysqlPort)
+	standIn(t, secondary, mysqlPort)
+	files := map[string]string{
+		"Corefile": xfrHealthCorefileFor(t, freePort(t), knotPort, fmt.Sprintf("        port %d\n        healthcheck 100ms\n        rise 1\n        fall 1\n", mysqlPort), ""),
+		"regions":  fmt.Sprintf("$SERIAL %d\neastus2 %s %s\n", serial, primary, secondary),
+	}
+	gw := startServerOn(t, gwPort, files)
+	s0, err := soaSerial(gw.addr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
+	knot := startKnotSecondary(t, knotPort, gwPort, s0)
+	active := func(addr string) string {
+		r, err := askTCP(addr, xfrQuestion{"active.eastus2." + xfrZone, dns.TypeA})
+		if err != nil || len(r.Answer) != 1 {
+			return fmt.Sprint(r, err)
+		}
+		return r.Answer[0].(*dns.A).A.String()
+	}
+	waitKnot := func(want string) {
+		t.Helper()
+		err := testutil.Poll(30*time.Second, knot.Exited, func() error {
+			if got := active(knotAddr); got != want {
+				return fmt.Errorf("Knot answers active.eastus2 %q, want %q", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, knot.Out.String())
+		}
+	}
+
+	primaryGW.Close()
+	waitKnot(secondary)
+	s1, err := soaSerial(knotAddr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The restart: the serial the new process starts at is the clock's,
+	// so wait until the clock has passed s1 (a change runs at most a
+	// second or two ahead of it here).
+	gw.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	<-gw.proc.Exited
+	testutil.Until(t, 10*time.Second, "the clock past the serial served", func() bool { return serial+secondsSinceEpoch() > s1 })
+	gw = startServerOn(t, gwPort, files)
+	if s, err := soaSerial(gw.addr, xfrZone); err != nil || !gwtable.SerialAfter(s, s1) {
+		t.Fatalf("the restarted mysqlgw serves serial %d (%v), not after the %d it served before", s, err, s1)
+	}
+	standIn(t, primary, mysqlPort)
+	waitKnot(primary)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -46,31 +47,40 @@ func TestTransferHealthSecondaries(t *testing.T) {
 	corefile := xfrHealthCorefileFor(t, bindPort, knotPort,
 		fmt.Sprintf("        reload 100ms\n        port %d\n        healthcheck 100ms\n        rise 1\n        fall 1\n", mysqlPort),
 		fmt.Sprintf("    prometheus 127.0.0.1:%d\n", metricsPort))
+	early := secondsSinceEpoch()
 	gw := &gateway{server: startServerOn(t, gwPort, map[string]string{
 		"Corefile": corefile,
 		"regions":  fmt.Sprintf("$SERIAL %d\nlab %s %s\n", xfrHealthSerial, primary, secondary),
 	}), metricsPort: metricsPort}
-	// The first round of probes finds both gateways up: the serial stays
-	// the file's.
-	bind := startBindSecondary(t, bindPort, gwPort, xfrHealthSerial)
-	knot := startKnotSecondary(t, knotPort, gwPort, xfrHealthSerial)
+	// The serial starts at $SERIAL plus the seconds since the epoch of
+	// versions.go, and the first round of probes, finding both gateways
+	// up, leaves it there.
+	s0, err := soaSerial(gw.addr, xfrZone)
+	if late := secondsSinceEpoch(); err != nil || s0 < xfrHealthSerial+early || s0 > xfrHealthSerial+late {
+		t.Fatalf("mysqlgw starts at serial %d (%v), want $SERIAL %d plus %d to %d seconds", s0, err, xfrHealthSerial, early, late)
+	}
+	bind := startBindSecondary(t, bindPort, gwPort, s0)
+	knot := startKnotSecondary(t, knotPort, gwPort, s0)
 	secondaries := []followed{
 		{"BIND", fmt.Sprintf("127.0.0.1:%d", bindPort), bind},
 		{"Knot", fmt.Sprintf("127.0.0.1:%d", knotPort), knot},
 	}
-	checkServedSerial(t, gw, xfrHealthSerial)
+	checkServedSerial(t, gw, s0)
 
 	// change runs act and waits until mysqlgw and both secondaries answer
-	// active.lab with want at serial; it logs how long each secondary
-	// trailed mysqlgw, and returns the active records mysqlgw answers.
-	change := func(what string, act func(), want string, serial uint32) []string {
+	// active.lab with want at mysqlgw's next serial after prev; it logs how
+	// long each secondary trailed mysqlgw, and returns the active records
+	// mysqlgw answers and the serial. (That one change makes one serial,
+	// the IXFR steps below show.)
+	change := func(what string, act func(), want string, prev uint32) ([]string, uint32) {
 		t.Helper()
 		notified := gw.metric(notifiesOK)
 		for _, d := range followDelays(t, gw, secondaries, act, want, 15*time.Second) {
 			t.Logf("%s: %s answered active.lab %s %s after mysqlgw", what, d.name, want, d.delay.Round(100*time.Microsecond))
 		}
-		if got, err := soaSerial(gw.addr, xfrZone); err != nil || got != serial {
-			t.Fatalf("%s: mysqlgw serves serial %d (%v), want %d: one change, one serial", what, got, err, serial)
+		serial, err := soaSerial(gw.addr, xfrZone)
+		if err != nil || !gwtable.SerialAfter(serial, prev) {
+			t.Fatalf("%s: mysqlgw serves serial %d (%v), want one after %d", what, serial, err, prev)
 		}
 		for _, s := range secondaries {
 			if _, err := waitSerial(s.addr, xfrZone, serial, 15*time.Second, s.proc.Exited); err != nil {
@@ -79,19 +89,19 @@ func TestTransferHealthSecondaries(t *testing.T) {
 		}
 		checkServedSerial(t, gw, serial)
 		testutil.Until(t, 15*time.Second, "NOTIFY counted as ok after "+what, func() bool { return gw.metric(notifiesOK) > notified })
-		return activeRecords(t, gw.addr)
+		return activeRecords(t, gw.addr), serial
 	}
 
 	atPrimary := activeRecords(t, gw.addr)
-	atSecondary := change("failover", func() { primaryGW.Close() }, secondary, xfrHealthSerial+1)
-	back := change("failback", func() { standIn(t, primary, mysqlPort) }, primary, xfrHealthSerial+2)
+	atSecondary, s1 := change("failover", func() { primaryGW.Close() }, secondary, s0)
+	back, s2 := change("failback", func() { standIn(t, primary, mysqlPort) }, primary, s1)
 	if !slices.Equal(back, atPrimary) {
 		t.Errorf("after failback mysqlgw answers\n  %s\nwant what it answered first\n  %s", strings.Join(back, "\n  "), strings.Join(atPrimary, "\n  "))
 	}
 
 	// IXFR from each kept serial: RFC 1995's steps, only what changed.
-	failover := ixfrStep{xfrHealthSerial, xfrHealthSerial + 1, minusLines(atPrimary, atSecondary), minusLines(atSecondary, atPrimary)}
-	failback := ixfrStep{xfrHealthSerial + 1, xfrHealthSerial + 2, failover.added, failover.removed}
+	failover := ixfrStep{s0, s1, minusLines(atPrimary, atSecondary), minusLines(atSecondary, atPrimary)}
+	failback := ixfrStep{s1, s2, failover.added, failover.removed}
 	if len(failover.removed) == 0 || len(failover.added) == 0 {
 		t.Fatalf("the failover changed no active record: %v", atSecondary)
 	}
@@ -99,11 +109,11 @@ func TestTransferHealthSecondaries(t *testing.T) {
 		from uint32
 		want []ixfrStep
 	}{
-		{xfrHealthSerial + 1, []ixfrStep{failback}},
-		{xfrHealthSerial, []ixfrStep{failover, failback}},
+		{s1, []ixfrStep{failback}},
+		{s0, []ixfrStep{failover, failback}},
 	} {
 		rrs := digTransfer(t, gw.server, fmt.Sprintf("IXFR=%d", tc.from))
-		steps, err := ixfrSteps(rrs, xfrHealthSerial+2)
+		steps, err := ixfrSteps(rrs, s2)
 		if err != nil {
 			t.Errorf("dig IXFR=%d: %v\n%s", tc.from, err, strings.Join(rrLinesInOrder(rrs), "\n"))
 			continue
@@ -112,11 +122,11 @@ func TestTransferHealthSecondaries(t *testing.T) {
 			t.Errorf("dig IXFR=%d: steps\n%v\nwant\n%v", tc.from, steps, tc.want)
 		}
 	}
-	if rrs := digTransfer(t, gw.server, fmt.Sprintf("IXFR=%d", xfrHealthSerial+2)); len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA {
+	if rrs := digTransfer(t, gw.server, fmt.Sprintf("IXFR=%d", s2)); len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA {
 		t.Errorf("dig IXFR from the current serial: %v, want the SOA alone", rrLinesInOrder(rrs))
 	}
 	axfr := digTransfer(t, gw.server, "AXFR")
-	if got := digTransfer(t, gw.server, fmt.Sprintf("IXFR=%d", xfrHealthSerial-1)); !slices.Equal(rrLines(got), rrLines(axfr)) {
+	if got := digTransfer(t, gw.server, fmt.Sprintf("IXFR=%d", s0-1)); !slices.Equal(rrLines(got), rrLines(axfr)) {
 		t.Errorf("dig IXFR from an unknown serial: %d records, want the AXFR's %d\n%s", len(got), len(axfr), strings.Join(rrLinesInOrder(got), "\n"))
 	}
 
@@ -124,7 +134,7 @@ func TestTransferHealthSecondaries(t *testing.T) {
 	// alone. BIND's log does not name the kind of transfer, but its count
 	// of records does: a step's 4 SOAs and the records that changed, where
 	// the zone has more.
-	for _, to := range []uint32{xfrHealthSerial + 1, xfrHealthSerial + 2} {
+	for _, to := range []uint32{s1, s2} {
 		want := 4 + len(failover.removed) + len(failover.added)
 		done := regexp.MustCompile(`transfer of 'gateway\.mysql\.local/IN' from 127\.0\.0\.1#\d+: Transfer completed: \d+ messages, (\d+) records, .*\(serial ` + fmt.Sprint(to) + `\)`)
 		if m := done.FindStringSubmatch(bind.Out.String()); m == nil || m[1] != fmt.Sprint(want) {
@@ -146,17 +156,18 @@ func TestTransferHealthSecondaries(t *testing.T) {
 	// continues, and the secondaries take the new table.
 	gw.writeFile("regions", fmt.Sprintf("$SERIAL %d\nlab %s %s subnets 192.0.2.0/29\n", xfrHealthSerial-100, primary, secondary))
 	gw.waitLog("the zones' serials continue from the ones served (transfer_health)", 15*time.Second)
-	if got, err := soaSerial(gw.addr, xfrZone); err != nil || got != xfrHealthSerial+3 {
-		t.Fatalf("after a table with a lower $SERIAL mysqlgw serves serial %d (%v), want %d", got, err, xfrHealthSerial+3)
+	s3, err := soaSerial(gw.addr, xfrZone)
+	if err != nil || !gwtable.SerialAfter(s3, s2) {
+		t.Fatalf("after a table with a lower $SERIAL mysqlgw serves serial %d (%v), want one after %d", s3, err, s2)
 	}
-	checkServedSerial(t, gw, xfrHealthSerial+3)
+	checkServedSerial(t, gw, s3)
 	allow := xfrQuestion{"allow.lab." + xfrZone, dns.TypeA}
 	want, err := askTCP(gw.addr, allow)
 	if err != nil || !slices.ContainsFunc(want.Answer, func(rr dns.RR) bool { return strings.Contains(rr.String(), "192.0.2.0") }) {
 		t.Fatalf("mysqlgw, %s after the new table: %v %v", allow, want, err)
 	}
 	for _, s := range secondaries {
-		if _, err := waitSerial(s.addr, xfrZone, xfrHealthSerial+3, 15*time.Second, s.proc.Exited); err != nil {
+		if _, err := waitSerial(s.addr, xfrZone, s3, 15*time.Second, s.proc.Exited); err != nil {
 			t.Fatalf("%s after the table with a lower $SERIAL: %v", s.name, err)
 		}
 		got, err := askTCP(s.addr, allow)
@@ -449,4 +460,9 @@ func TestTransferHealthNeedsTransfer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// secondsSinceEpoch is what versions.go's clock adds to $SERIAL now.
+func secondsSinceEpoch() uint32 {
+	return uint32(time.Since(time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)) / time.Second)
 }
