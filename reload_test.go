@@ -204,14 +204,7 @@ type watched struct {
 func newWatched(t *testing.T, path string) *watched {
 	t.Helper()
 	w := &watched{t: t, path: path, log: captureLog(t)}
-	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
-	g, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatal(err)
-	}
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
 	if g.watcher == nil {
 		t.Fatal("regions with reload set up no watcher")
 	}
@@ -518,14 +511,7 @@ func TestFileChangedBeforeStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
 	writeFile(t, path, tableA)
 	captureLog(t)
-	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
-	g, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatal(err)
-	}
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 1h\n}", path))
 	w := &watched{t: t, g: g, path: path}
 	w.wantTable(tableA)
 
@@ -544,14 +530,7 @@ func TestFileWatcherRunning(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
 	writeFile(t, path, tableA)
 	log := captureLog(t)
-	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
-	g, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatal(err)
-	}
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
 	if err := g.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -732,14 +711,7 @@ func TestFileReplacedByFIFO(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
 	writeFile(t, path, tableA)
 	log := captureLog(t)
-	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
-	g, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatal(err)
-	}
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
 	failed := counterValue(reloadFailureCount.WithLabelValues(path))
 	g.start()
 	defer g.stop()
@@ -770,14 +742,7 @@ func TestFileStuckRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
 	writeFile(t, path, tableA)
 	log := captureLog(t)
-	c := caddy.NewTestController("dns", fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
-	g, err := parse(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.load(); err != nil {
-		t.Fatal(err)
-	}
+	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
 	release := make(chan struct{})
 	defer close(release)
 	var reads atomic.Int32

@@ -39,28 +39,11 @@ done
 
 WORK=$(mktemp -d /tmp/mysqlgw-http.XXXXXX)
 chmod 755 "$WORK" # nginx's workers read the files as another user
-declare -a PIDS=()
+source "$ROOT/bench/lib.sh"
 declare -A PORT=()
 LOAD_PID=
-
-cleanup() {
-	local pid
-	for pid in $LOAD_PID "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in $LOAD_PID "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ ${KEEP:-0} == 1 ]]; then
-		echo "http.sh: work folder kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-source "$ROOT/bench/lib.sh"
+# The fetching client runs outside PIDS (it is waited for by itself).
+before_cleanup() { [[ -z $LOAD_PID ]] || kill "$LOAD_PID" 2>/dev/null; }
 
 # reqs URL [WRK ARGS...]: requests a second wrk gets from URL; fails on any
 # non-2xx answer or socket error.
@@ -129,11 +112,17 @@ EOF
 (cd "$WORK/mysqlgw" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
 PIDS+=("$!")
 wait_answer mysqlgw "${PORT[dns]}" "${PIDS[0]}"
-for table in builtin sql2026; do
+# fetch_to FILE URL: GET URL into FILE, retrying for up to 10 s while the
+# server starts.
+fetch_to() {
 	for _ in $(seq 50); do
-		curl -fsS -o "$WORK/www/$table/all" "http://127.0.0.1:${PORT[$table]}/all" 2>/dev/null && break
+		curl -fsS -o "$1" "$2" 2>/dev/null && return
 		sleep 0.2
 	done
+}
+
+for table in builtin sql2026; do
+	fetch_to "$WORK/www/$table/all" "http://127.0.0.1:${PORT[$table]}/all"
 	[[ -s $WORK/www/$table/all ]] || { echo "http.sh: no /all from the $table table" >&2; exit 1; }
 done
 log "started mysqlgw: DNS on ${PORT[dns]}, /all $(wc -l <"$WORK/www/builtin/all") lines ($(wc -c <"$WORK/www/builtin/all") bytes) and $(wc -l <"$WORK/www/sql2026/all") lines ($(wc -c <"$WORK/www/sql2026/all") bytes)"
@@ -157,10 +146,7 @@ EOF
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx/logs/error.log" &
 PIDS+=("$!")
 for table in builtin sql2026; do
-	for _ in $(seq 50); do
-		curl -fsS -o "$WORK/nginx-$table" "http://127.0.0.1:${PORT[nginx]}/$table/all" 2>/dev/null && break
-		sleep 0.2
-	done
+	fetch_to "$WORK/nginx-$table" "http://127.0.0.1:${PORT[nginx]}/$table/all"
 	cmp -s "$WORK/nginx-$table" "$WORK/www/$table/all" || { echo "http.sh: nginx does not serve mysqlgw's /all of $table" >&2; cat "$WORK/nginx/logs/error.log" >&2; exit 1; }
 done
 
