@@ -66,7 +66,7 @@ func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, 
 	}
 	addrNode.active, srvNode.active = onAddr, onSRV
 	info := n.apex[z]
-	info.actives = append(info.actives, activeRef{name, onAddr}, activeRef{srvName, onSRV})
+	info.actives = append(info.actives, onAddr, onSRV)
 }
 
 // healthOf is the state that active names read for gateway address a: one

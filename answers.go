@@ -44,7 +44,7 @@ type zoneInfo struct {
 
 	// actives are the zone's active names, in the order they were built,
 	// for transfer_health to follow.
-	actives []activeRef
+	actives []*activeName
 
 	listOnce sync.Once
 	list     [][]dns.RR // every record but the SOA, for zone transfers, in slices of xfrBatch
@@ -58,12 +58,6 @@ type apexState struct {
 	soa  *dns.SOA
 	ns   []dns.RR
 	sets []rrset
-}
-
-// activeRef is one active name of a zone.
-type activeRef struct {
-	name   string
-	active *activeName
 }
 
 // current is the zone's SOA and apex as served now.

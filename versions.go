@@ -124,11 +124,8 @@ func adoptZone(v *zoneVersions, built *answers, info *zoneInfo, opt options) boo
 			// and back.
 			choices = slices.Clone(v.choices)
 		}
-		d, changed := choiceDelta(old, v.choices, info, choices)
-		if changed {
-			serial = nextSerial(serial, info.soa.Serial)
-			d.to = nextSOA(info.soa, serial)
-			v.deltas = appendDelta(v.deltas, d)
+		if d, changed := choiceDelta(old, v.choices, info, choices); changed {
+			serial = v.step(d, info)
 		}
 	default:
 		serial = nextSerial(serial, info.soa.Serial)
@@ -155,9 +152,7 @@ func follow(owner *answers) []string {
 		if v.owner == owner {
 			choices := liveChoices(info)
 			if d, changed := choiceDelta(info, v.choices, info, choices); changed {
-				serial := nextSerial(info.current().soa.Serial, info.soa.Serial)
-				d.to = nextSOA(info.soa, serial)
-				v.deltas = appendDelta(v.deltas, d)
+				serial := v.step(d, info)
 				v.choices, v.list = choices, nil
 				info.serve(serial, owner.nodes[z].rrsets)
 				servedSerial.WithLabelValues(z).Set(float64(serial))
@@ -188,8 +183,8 @@ func (v *zoneVersions) snapshot() (snapshot, bool) {
 	}
 	if v.list == nil {
 		picked := make(map[*activeName]int, len(v.choices))
-		for i, ref := range v.info.actives {
-			picked[ref.active] = v.choices[i]
+		for i, a := range v.info.actives {
+			picked[a] = v.choices[i]
 		}
 		rrs := v.owner.zoneRecords(v.info, v.opt, func(a *activeName) int { return picked[a] })
 		v.list = batches(rrs)
@@ -211,8 +206,8 @@ func (s snapshot) since(serial uint32) ([]delta, bool) {
 // liveChoices is what each active name of info answers now.
 func liveChoices(info *zoneInfo) []int {
 	choices := make([]int, len(info.actives))
-	for i, ref := range info.actives {
-		choices[i] = ref.active.choice()
+	for i, a := range info.actives {
+		choices[i] = a.choice()
 	}
 	return choices
 }
@@ -220,8 +215,8 @@ func liveChoices(info *zoneInfo) []int {
 // settled reports whether info's health choices are known: no checker, or
 // one that has finished its first round.
 func settled(info *zoneInfo) bool {
-	for _, ref := range info.actives {
-		if c := ref.active.checker; c != nil && !c.settled() {
+	for _, a := range info.actives {
+		if c := a.checker; c != nil && !c.settled() {
 			return false
 		}
 	}
@@ -239,8 +234,8 @@ func choiceDelta(from *zoneInfo, fromChoices []int, to *zoneInfo, toChoices []in
 		if fromChoices[i] == toChoices[i] {
 			continue
 		}
-		was := recordsOf(from.actives[i].active.choices[fromChoices[i]])
-		now := recordsOf(to.actives[i].active.choices[toChoices[i]])
+		was := recordsOf(from.actives[i].choices[fromChoices[i]])
+		now := recordsOf(to.actives[i].choices[toChoices[i]])
 		d.removed = append(d.removed, minus(was, now)...)
 		d.added = append(d.added, minus(now, was)...)
 	}
@@ -266,13 +261,17 @@ func minus(a, b []dns.RR) []dns.RR {
 	return out
 }
 
-// appendDelta keeps the newest maxVersions deltas.
-func appendDelta(deltas []delta, d delta) []delta {
-	deltas = append(deltas, d)
-	if over := len(deltas) - maxVersions; over > 0 {
-		deltas = slices.Clone(deltas[over:]) // let the oldest go
+// step records d, from the current serial, as a step to the next serial of
+// info's table, keeping the newest maxVersions steps, and returns the new
+// serial. Called with v.mu held.
+func (v *zoneVersions) step(d delta, info *zoneInfo) uint32 {
+	serial := nextSerial(d.from.Serial, info.soa.Serial)
+	d.to = nextSOA(info.soa, serial)
+	v.deltas = append(v.deltas, d)
+	if over := len(v.deltas) - maxVersions; over > 0 {
+		v.deltas = slices.Clone(v.deltas[over:]) // let the oldest go
 	}
-	return deltas
+	return serial
 }
 
 func nextSOA(built *dns.SOA, serial uint32) *dns.SOA {
@@ -310,8 +309,8 @@ func fingerprint(n *answers, info *zoneInfo, opt options) [32]byte {
 	for _, rr := range n.zoneRecords(info, opt, nil) {
 		write(rr)
 	}
-	for _, ref := range info.actives {
-		for _, sets := range ref.active.choices {
+	for _, a := range info.actives {
+		for _, sets := range a.choices {
 			h.Write([]byte{0})
 			for _, rr := range recordsOf(sets) {
 				write(rr)
