@@ -59,10 +59,10 @@ func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
 		built.http = buildBodies(regions, table, opt.ttl)
 	}
 	if len(built.wide) > 0 {
-		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, built.wide)
+		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, listed(built.wide))
 	}
 	if len(built.oversize) > 0 {
-		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %v", built.oversize)
+		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", listed(built.oversize))
 	}
 	if g.opt.transferHealth && g.started.Load() {
 		adopt(built, g.opt) // the serial goes up before the answers go live
@@ -111,4 +111,17 @@ func (g *MysqlGW) stop() error {
 		g.health.stop()
 	}
 	return nil
+}
+
+// maxListed is how many items of a list one log line names; a table can
+// hold thousands, and the rest are counted.
+const maxListed = 20
+
+// listed is items as a log line shows them: all of them up to maxListed,
+// then the first maxListed and how many more.
+func listed[T any](items []T) string {
+	if len(items) <= maxListed {
+		return fmt.Sprint(items)
+	}
+	return fmt.Sprintf("%v and %d more", items[:maxListed], len(items)-maxListed)
 }
