@@ -2,7 +2,6 @@ package mysqlgw
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -246,13 +245,7 @@ func (c *healthChecker) unchanged(h *addrHealth, up bool, err error) {
 // logState logs the state of h, the error that made it down if there is
 // one, and how many changes were not logged before this line.
 func (c *healthChecker) logState(h *addrHealth, up bool, err error, held int) {
-	var note string
-	switch {
-	case held == 1:
-		note = " (1 change not logged)"
-	case held > 1:
-		note = fmt.Sprintf(" (%d changes not logged)", held)
-	}
+	note := heldNote(held, "change")
 	switch {
 	case up:
 		log.Infof("Gateway %s port %d is up%s", h.addr, c.probe.port, note)

@@ -33,6 +33,7 @@ type MysqlGW struct {
 	watcher   *fileWatcher
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
+	notifies  notifyQueue
 	http      *httpServer    // nil unless http is configured
 
 	// transfer_health (versions.go): the Corefile line, for the error

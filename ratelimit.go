@@ -1,6 +1,9 @@
 package mysqlgw
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // A gateway's state-change lines are limited: stateLineBurst at once, then
 // one every stateLineEvery. A failover and its failback log every change;
@@ -66,4 +69,17 @@ func (l *lineLimiter) take() bool {
 	}
 	l.tokens--
 	return true
+}
+
+// heldNote is what a line that got out says of the lines of what held back
+// before it: " (1 change not logged)", " (3 failures not logged)", or
+// nothing.
+func heldNote(held int, what string) string {
+	switch {
+	case held == 1:
+		return fmt.Sprintf(" (1 %s not logged)", what)
+	case held > 1:
+		return fmt.Sprintf(" (%d %ss not logged)", held, what)
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
@@ -221,6 +222,18 @@ func hostAddrs() []netip.Addr {
 // when the server starts and whenever the served table changes.
 type notifier interface{ Notify(zone string) error }
 
+// notifyQueue holds the zones waiting for NOTIFY. One goroutine at a time
+// sends them, each zone once however often it changed meanwhile, so a
+// secondary that is down (the transfer plugin tries it three times, seconds
+// each) holds one goroutine, not one per change. Its failures are logged
+// within a line limit (ratelimit.go); the metric counts every one.
+type notifyQueue struct {
+	mu      sync.Mutex
+	pending []string
+	running bool
+	logs    lineLimiter // used by the sending goroutine only
+}
+
 // notify tells the secondaries of zones that they changed. It runs in the
 // background: an absent secondary must not hold up a reload. At start-up
 // (self set) it first waits, up to 10 s, for this server to listen: caddy
@@ -230,15 +243,38 @@ func (g *MysqlGW) notify(self string, zones []string) {
 	if g.xfr == nil {
 		return
 	}
+	q := &g.notifies
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, z := range zones {
+		if !slices.Contains(q.pending, z) {
+			q.pending = append(q.pending, z)
+		}
+	}
+	if q.running {
+		return
+	}
+	q.running = true
 	go func() {
 		if self != "" {
 			waitListening(self, 10*time.Second)
 		}
-		for _, z := range zones {
+		for {
+			q.mu.Lock()
+			if len(q.pending) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				return
+			}
+			z := q.pending[0]
+			q.pending = q.pending[1:]
+			q.mu.Unlock()
 			result := "ok"
 			if err := g.xfr.Notify(z); err != nil {
 				result = "failed"
-				log.Warningf("NOTIFY for %s: %v", z, err)
+				if ok, held := q.logs.allow(); ok {
+					log.Warningf("NOTIFY for %s: %v%s", z, err, heldNote(held, "failure"))
+				}
 			}
 			notifyCount.WithLabelValues(z, result).Inc()
 		}

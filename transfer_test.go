@@ -1,11 +1,16 @@
 package mysqlgw
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 
 	"github.com/miekg/dns"
 )
@@ -154,5 +159,73 @@ func TestCompareCanonical(t *testing.T) {
 	want := []string{"example.", "a.example.", "yljkjljk.a.example.", "z.a.example.", "zabc.a.example.", "b.example.", "a.b.example.", "z.example.", "*.z.example."}
 	if !slices.Equal(names, want) {
 		t.Errorf("canonical order %v, want %v (RFC 4034 6.1's example)", names, want)
+	}
+}
+
+// blockingNotifier fails every NOTIFY, the first only once release is closed,
+// and counts the NOTIFYs and how many ran at once.
+type blockingNotifier struct {
+	release        chan struct{}
+	mu             sync.Mutex
+	calls          map[string]int
+	active, widest int
+}
+
+func (b *blockingNotifier) Notify(zone string) error {
+	b.mu.Lock()
+	b.calls[zone]++
+	b.active++
+	b.widest = max(b.widest, b.active)
+	b.mu.Unlock()
+	<-b.release
+	b.mu.Lock()
+	b.active--
+	b.mu.Unlock()
+	return errors.New("not accepted")
+}
+
+// TestNotifyQueue: while a NOTIFY hangs on a secondary that is down, a
+// hundred more changes wait as one per zone, sent by the one goroutine
+// after it; their failures log a few lines and count in the metric.
+func TestNotifyQueue(t *testing.T) {
+	log := captureLog(t)
+	b := &blockingNotifier{release: make(chan struct{}), calls: map[string]int{}}
+	g := &MysqlGW{xfr: b}
+	failed := counterValue(notifyCount.WithLabelValues("q.test.", "failed"))
+	g.notify("", []string{"q.test."})
+	testutil.Until(t, 10*time.Second, "the first NOTIFY under way", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.active == 1
+	})
+	for range 100 {
+		g.notify("", []string{"q.test.", "r.test."})
+	}
+	close(b.release)
+	testutil.Until(t, 10*time.Second, "the queue drained", func() bool {
+		g.notifies.mu.Lock()
+		defer g.notifies.mu.Unlock()
+		return !g.notifies.running
+	})
+	if b.calls["q.test."] != 2 || b.calls["r.test."] != 1 || b.widest != 1 {
+		t.Errorf("NOTIFYs %v, %d at once; want q.test. twice, r.test. once, one at a time", b.calls, b.widest)
+	}
+	if got := counterValue(notifyCount.WithLabelValues("q.test.", "failed")) - failed; got != 2 {
+		t.Errorf("failed NOTIFYs counted for q.test.: %v, want 2", got)
+	}
+	if n := strings.Count(log.String(), "NOTIFY for "); n != 3 {
+		t.Errorf("%d NOTIFY lines, want 3 (within the limit of %d):\n%s", n, stateLineBurst, log.String())
+	}
+	// Ten more failures: the line limit lets out only the rest of its burst.
+	for i := range 10 {
+		g.notify("", []string{fmt.Sprintf("z%d.test.", i)})
+	}
+	testutil.Until(t, 10*time.Second, "ten more NOTIFYs", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.calls["z9.test."] == 1
+	})
+	if n := strings.Count(log.String(), "NOTIFY for "); n != stateLineBurst {
+		t.Errorf("%d NOTIFY lines after 13 failures, want the limit's %d:\n%s", n, stateLineBurst, log.String())
 	}
 }
