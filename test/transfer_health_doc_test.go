@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
@@ -70,20 +68,7 @@ func TestTransferHealthDoc(t *testing.T) {
 	bind := startBindSecondary(t, bindPort, gwPort, s0)
 	knot := startKnotSecondary(t, knotPort, gwPort, s0)
 
-	active := func(addr string) string {
-		m := new(dns.Msg)
-		m.SetQuestion("active.eastus2."+xfrZone, dns.TypeA)
-		c := &dns.Client{Timeout: time.Second}
-		r, _, err := c.Exchange(m, addr)
-		if err != nil {
-			return err.Error()
-		}
-		var got []string
-		for _, rr := range r.Answer {
-			got = append(got, rr.(*dns.A).A.String())
-		}
-		return strings.Join(got, " ")
-	}
+	active := func(addr string) string { return activeAddrs(addr, "active.eastus2."+xfrZone) }
 	// follow waits until mysqlgw answers want at a serial after prev (or at
 	// prev, given 0) and both secondaries answer the same at that serial,
 	// and returns it.
@@ -153,13 +138,7 @@ func TestTransferHealthRestart(t *testing.T) {
 	}
 	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
 	knot := startKnotSecondary(t, knotPort, gwPort, s0)
-	active := func(addr string) string {
-		r, err := askTCP(addr, xfrQuestion{"active.eastus2." + xfrZone, dns.TypeA})
-		if err != nil || len(r.Answer) != 1 {
-			return fmt.Sprint(r, err)
-		}
-		return r.Answer[0].(*dns.A).A.String()
-	}
+	active := func(addr string) string { return activeAddrs(addr, "active.eastus2."+xfrZone) }
 	waitKnot := func(want string) {
 		t.Helper()
 		err := testutil.Poll(30*time.Second, knot.Exited, func() error {
