@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -116,6 +117,7 @@ func (h *httpServer) open() error {
 		WriteTimeout:      httpWriteTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ErrorLog:          stdlog.New(&serverLog{addr: h.addr}, "", 0),
 	}
 	h.mu.Lock()
 	h.srv = srv
@@ -202,4 +204,24 @@ func (h *httpServer) publish(table gwtable.Table, regions []gwtable.Region, b *h
 	if h.srv != nil {
 		h.state.publish(table, b, time.Now())
 	}
+}
+
+// serverLog is net/http's error log for one listener. Its lines (a failed
+// TLS handshake, for one) come at the clients' pace and carry what they
+// sent, so they go out within the state-line limit (ratelimit.go), quoted
+// and cut at 200 bytes.
+type serverLog struct {
+	addr  string
+	mu    sync.Mutex
+	lines lineLimiter
+}
+
+func (l *serverLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	ok, held := l.lines.allow()
+	l.mu.Unlock()
+	if ok {
+		log.Warningf("http %s: %s%s", l.addr, gwtable.QuoteLimit(strings.TrimSpace(string(p)), 200), heldNote(held, "line"))
+	}
+	return len(p), nil
 }

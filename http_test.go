@@ -368,3 +368,20 @@ func BenchmarkHTTPAll(b *testing.B) {
 		g.http.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }
+
+// TestServerLog: net/http's error lines are quoted, cut, and limited.
+func TestServerLog(t *testing.T) {
+	log := captureLog(t)
+	l := &serverLog{addr: "127.0.0.1:8053"}
+	line := "http: TLS handshake error from 192.0.2.1:4242: \x1b[2J" + strings.Repeat("x", 500) + "\n"
+	for range 10 {
+		l.Write([]byte(line))
+	}
+	got := log.String()
+	if n := strings.Count(got, "plugin/mysqlgw: http 127.0.0.1:8053: "); n != stateLineBurst {
+		t.Errorf("%d lines for 10 errors, want the limit's %d:\n%s", n, stateLineBurst, got)
+	}
+	if strings.Contains(got, "\x1b") || !strings.Contains(got, `\x1b[2J`) || !strings.Contains(got, "(551 bytes)") {
+		t.Errorf("the lines are not quoted and cut:\n%s", got)
+	}
+}

@@ -34,7 +34,7 @@ type MysqlGW struct {
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 	notifies  notifyQueue
-	http      *httpServer    // nil unless http is configured
+	http      *httpServer // nil unless http is configured
 
 	// transfer_health (versions.go): the Corefile line, for the error
 	// without the transfer plugin; whether the instance has started, so
