@@ -165,7 +165,19 @@ func startInProcess(t testing.TB, corefile string) (udp, tcp string) {
 		instance.Wait()
 	})
 	srv := instance.Servers()[0]
-	return srv.LocalAddr().String(), srv.Addr().String()
+	udp, tcp = srv.LocalAddr().String(), srv.Addr().String()
+	// Wait until both servers answer: miekg/dns's Shutdown of a server that
+	// has not started serving leaves its socket open, and the cleanup's
+	// Wait then never returns (it did under CI load).
+	for _, a := range []struct{ net, addr string }{{"udp", udp}, {"tcp", tcp}} {
+		c := &dns.Client{Net: a.net, Timeout: 500 * time.Millisecond}
+		m := new(dns.Msg)
+		m.SetQuestion("start.up.check.", dns.TypeA)
+		if err := testutil.Poll(30*time.Second, nil, func() error { _, _, err := c.Exchange(m, a.addr); return err }); err != nil {
+			t.Fatalf("the in-process server over %s: %v", a.net, err)
+		}
+	}
+	return udp, tcp
 }
 
 // standIn starts a stand-in gateway (internal/fakegw, which speaks the
