@@ -23,8 +23,8 @@ func TestMeasure(t *testing.T) {
 		old, _ := gwtable.Parse([]byte(tc.old), "old")
 		new, _ := gwtable.Parse([]byte(tc.new), "new")
 		s := measure(old, new)
-		if s.v4.lost.String() != tc.lost4 || s.v6.lost.String() != tc.lost6 || s.v4.had.String() != tc.had4 || s.v6.had.String() != tc.had6 || len(s.regions) != tc.removedRegions {
-			t.Errorf("%q → %q: v4 %s of %s, v6 %s of %s, regions %v", tc.old, tc.new, s.v4.lost, s.v4.had, s.v6.lost, s.v6.had, s.regions)
+		if count(s.v4.lost) != tc.lost4 || count(s.v6.lost) != tc.lost6 || count(s.v4.had) != tc.had4 || count(s.v6.had) != tc.had6 || len(s.regions) != tc.removedRegions {
+			t.Errorf("%q → %q: v4 %.0f of %.0f, v6 %.0f of %.0f, regions %v", tc.old, tc.new, s.v4.lost, s.v4.had, s.v6.lost, s.v6.had, s.regions)
 		}
 	}
 }
