@@ -4,8 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
-
-	"github.com/miekg/dns"
 )
 
 // activeName serves active.<region>.Z and its SRV twin: the address clients
@@ -14,7 +12,7 @@ import (
 type activeName struct {
 	health  []*addrHealth // by role; nil when health checking is off
 	checker *healthChecker
-	choices [gwtable.MaxRoles + 1][]rrset // by chosen role; [maxRoles] when none is healthy
+	choices [gwtable.MaxRoles + 1][]rrset // by chosen role; [noneHealthy] when none is healthy
 }
 
 // noneHealthy indexes the answer given when no address passes its checks.
@@ -36,75 +34,41 @@ func (a *activeName) choice() int {
 
 func (a *activeName) rrsets() []rrset { return a.choices[a.choice()] }
 
-// addActive adds active.<base> (A, AAAA, TXT) and _mysql._tcp.active.<base> (SRV).
-func (n *answers) addActive(z, base string, r gwtable.Region, targets []string, opt options, health *healthChecker) {
+// active: active.<base> (A, AAAA, TXT) and _mysql._tcp.active.<base> (SRV),
+// each with an answer for every role and, with failover open, one of every
+// role at once for when none is healthy; texts and targets are the roles'
+// TXT strings and SRV targets. The short active TTL lets clients follow a
+// failover quickly.
+func (w *walker) active(z, base string, r gwtable.Region, texts []string, targets []srvTarget) {
 	name := "active." + base
 	srvName := "_mysql._tcp." + name
-	addrNode, srvNode := n.node(z, name), n.node(z, srvName)
-	if addrNode == nil || srvNode == nil {
+	if !w.owns(z, name) || !w.owns(z, srvName) {
 		return
 	}
-	onAddr := &activeName{}
-	onSRV := &activeName{}
-	if health != nil {
-		onAddr.checker, onSRV.checker = health, health
-		for _, a := range r.Addrs {
-			onAddr.health = append(onAddr.health, n.healthOf(a, health))
+	w.sink.active(z, name, r.Addrs)
+	w.sink.active(z, srvName, r.Addrs)
+	answer := func(choice int, roles []int) {
+		var addrs []netip.Addr
+		var chosenTexts []string
+		var chosenTargets []srvTarget
+		for _, role := range roles {
+			addrs = append(addrs, r.Addrs[role])
+			chosenTexts = append(chosenTexts, texts[role])
+			chosenTargets = append(chosenTargets, targets[role])
 		}
-		onSRV.health = onAddr.health
+		ttl := w.opt.activeTTL
+		w.sink.addrs(place{zone: z, name: name, choice: choice}, ttl, addrList{addrs: addrs})
+		w.sink.texts(place{zone: z, name: name, choice: choice}, ttl, chosenTexts)
+		w.sink.srv(place{zone: z, name: srvName, choice: choice}, ttl, w.opt.port, chosenTargets, w.opt.ttl)
 	}
-	short := opt
-	short.ttl = opt.activeTTL
 	for role := range r.Addrs {
-		onAddr.choices[role] = activeSets(name, r.Addrs, []int{role}, short)
-		onSRV.choices[role] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, []int{role})}
+		answer(role, []int{role})
 	}
-	if opt.failOpen {
-		all := allRoles(len(r.Addrs))
-		onAddr.choices[noneHealthy] = activeSets(name, r.Addrs, all, short)
-		onSRV.choices[noneHealthy] = []rrset{srvSet(srvName, r.Addrs, targets, opt, opt.activeTTL, all)}
+	if w.opt.failOpen {
+		all := make([]int, len(r.Addrs))
+		for i := range all {
+			all[i] = i
+		}
+		answer(noneHealthy, all)
 	}
-	addrNode.active, srvNode.active = onAddr, onSRV
-	info := n.apex[z]
-	info.actives = append(info.actives, onAddr, onSRV)
-}
-
-// healthOf is the state that active names read for gateway address a: one
-// for each address across the build, the checker's own where it tracks a
-// already. The build only reads the checker; sync adopts the states after the
-// swap.
-func (n *answers) healthOf(a netip.Addr, health *healthChecker) *addrHealth {
-	if h, ok := n.gateways[a]; ok {
-		return h
-	}
-	if n.gateways == nil {
-		n.gateways = make(map[netip.Addr]*addrHealth)
-	}
-	h := health.stateOf(a)
-	n.gateways[a] = h
-	return h
-}
-
-// activeSets is the A, AAAA and TXT answer of an active name for roles; opt
-// carries the short active TTL so that clients follow a failover quickly.
-func activeSets(name string, addrs []netip.Addr, roles []int, opt options) []rrset {
-	var chosen []netip.Addr
-	var texts []string
-	for _, role := range roles {
-		chosen = append(chosen, addrs[role])
-		texts = append(texts, gwtable.Role(role).String()+"="+addrs[role].String())
-	}
-	var sets []rrset
-	a, aaaa := addressRecords(name, chosen, opt.ttl)
-	if len(a) > 0 {
-		sets = append(sets, rrset{qtype: dns.TypeA, answer: a})
-	}
-	if len(aaaa) > 0 {
-		sets = append(sets, rrset{qtype: dns.TypeAAAA, answer: aaaa})
-	}
-	records := make([]dns.RR, len(texts))
-	for i, t := range texts {
-		records[i] = txt(name, opt.ttl, t)
-	}
-	return append(sets, rrset{qtype: dns.TypeTXT, answer: records})
 }

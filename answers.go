@@ -3,7 +3,6 @@ package mysqlgw
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,25 +14,20 @@ import (
 )
 
 // answers is everything mysqlgw answers, built once per table load so that a
-// query costs one map lookup. A reload builds new answers and swaps them in whole.
+// query costs one map lookup. A reload builds new answers and swaps them in
+// whole. It is the walk's answers sink: walk.go decides what it holds.
 type answers struct {
-	nodes   map[string]*node // lower-case FQDN -> what exists there
-	zones   plugin.Zones     // every zone, for NXDOMAIN outside the table
-	apex    map[string]*zoneInfo
-	regions []gwtable.Region // the table these answers were built from
-	addrs   int              // distinct gateway addresses served
-	wide    []netip.Prefix   // subnets too wide to serve address by address
+	nodes    map[string]*node // lower-case FQDN -> what exists there
+	zones    plugin.Zones     // every zone, for NXDOMAIN outside the table
+	apex     map[string]*zoneInfo
+	regions  []gwtable.Region // the table these answers were built from
+	oversize []string         // the RRsets left out, too large for one message: "name TYPE", sorted
 
-	// gateways is the health state of every address an active name reads,
-	// for the checker to probe once these answers are served; nil without
-	// health checking.
+	// checker is the health checker active names read, nil without health
+	// checking; gateways is the state of every address they read, for
+	// the checker to probe once these answers are served.
+	checker  *healthChecker
 	gateways map[netip.Addr]*addrHealth
-	// oversize are the RRsets left out, too large for one message: "name TYPE".
-	oversize []string
-
-	// http is what the HTTP listener serves (lists.go), built with the
-	// rest; nil without http.
-	http *httpBodies
 }
 
 // zoneInfo is a zone's SOA, handed out in every negative answer (RFC 2308).
@@ -46,8 +40,8 @@ type zoneInfo struct {
 	// for transfer_health to follow.
 	actives []*activeName
 
-	listOnce sync.Once
-	list     [][]dns.RR // every record but the SOA, for zone transfers, in slices of xfrBatch
+	mu      sync.Mutex
+	listing listing // the zone's records as its last transfer listed them
 }
 
 // apexState is what the zone's apex answers with the serial it serves now:
@@ -128,50 +122,21 @@ func findSet(sets []rrset, qtype uint16) *rrset {
 	return nil
 }
 
-// decommissioningLabel names a region's decommissioning addresses, as in
-// decommissioning.eastus2.Z.
-const decommissioningLabel = "decommissioning"
-
-// nsLabel is where the zone's name server lives: ns.dns.Z. The "dns" label is
-// reserved so no region can shadow it.
-const nsLabel = "ns.dns."
-
-// buildAnswers turns a table into answers for every zone. It has no side
-// effects: health is only read (see healthOf), and every check runs before
-// anything is built. Its only error is a Corefile shard size that does not
-// fit a zone.
-func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) (*answers, error) {
-	sets, labels := allowSets(regions)
-	sizes := make([]shardSizes, len(opt.zones))
-	for i, z := range opt.zones {
-		sz, err := zoneShards(z, labels, sets, opt.shard)
-		if err != nil {
-			return nil, err
-		}
-		sizes[i] = sz
-	}
+// buildAnswers makes the answers for regions under opt: the walk with the
+// answers sink. It has no side effects: health is only read (healthOf). Its
+// only error is a Corefile shard size that does not fit a zone.
+func buildAnswers(regions []gwtable.Region, sets tableSets, opt options, health *healthChecker) (*answers, error) {
 	n := &answers{
 		nodes:   make(map[string]*node, len(opt.zones)*len(regions)*12),
 		apex:    make(map[string]*zoneInfo),
 		regions: regions,
+		checker: health,
 	}
 	n.zones = append(append(plugin.Zones{}, opt.zones...), opt.reverse...)
-	ptrZone := ""
-	if len(opt.zones) > 0 {
-		ptrZone = opt.zones[0]
+	if err := walk(n, regions, sets, opt); err != nil {
+		return nil, err
 	}
-	for _, z := range n.zones {
-		n.addApex(z, opt, ptrZone)
-	}
-	n.addrs = len(gwtable.Addresses(regions))
-	n.wide = sets[len(sets)-1].wide
-	for i, z := range opt.zones {
-		n.addForward(z, sets, sizes[i], opt, health)
-	}
-	for _, z := range opt.reverse {
-		n.addReverse(z, opt, ptrZone)
-	}
-	n.dropOversize()
+	slices.Sort(n.oversize)
 	for z, info := range n.apex {
 		apex := n.nodes[z]
 		apex.isApex = true
@@ -180,163 +145,88 @@ func buildAnswers(regions []gwtable.Region, opt options, health *healthChecker) 
 	return n, nil
 }
 
-// nsHost is the name server of zone z: forward zones name their own
-// ns.dns, reverse zones the first forward zone's.
-func nsHost(z, ptrZone string) string {
-	if isReverseZone(z) && ptrZone != "" {
-		return nsLabel + ptrZone
-	}
-	return nsLabel + z
+// The answers sink: each RRset the walk hands over, made and stored.
+
+func (n *answers) name(z, name string) { n.node(z, name) }
+
+func (n *answers) nsHost(z, name string) { n.node(z, name).isNS = true }
+
+func (n *answers) zone(z string, soa *dns.SOA, ns *dns.NS) {
+	n.apex[z] = &zoneInfo{name: z, soa: soa}
+	n.add(place{zone: z, name: z, choice: static}, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})
+	n.add(place{zone: z, name: z, choice: static}, rrset{qtype: dns.TypeNS, answer: []dns.RR{ns}})
 }
 
-func (n *answers) addApex(z string, opt options, ptrZone string) {
-	host := nsHost(z, ptrZone)
-	soa := &dns.SOA{
-		Hdr:     dns.RR_Header{Name: z, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: opt.ttl},
-		Ns:      host,
-		Mbox:    "hostmaster." + strings.TrimPrefix(host, "ns."),
-		Serial:  opt.serial,
-		Refresh: opt.soa.refresh,
-		Retry:   opt.soa.retry,
-		Expire:  opt.soa.expire,
-		Minttl:  opt.soa.minimum,
-	}
-	info := &zoneInfo{name: z, soa: soa}
-	n.apex[z] = info
-	ns := &dns.NS{Hdr: dns.RR_Header{Name: z, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: opt.ttl}, Ns: host}
-	n.add(z, z, rrset{qtype: dns.TypeSOA, answer: []dns.RR{soa}})
-	n.add(z, z, rrset{qtype: dns.TypeNS, answer: []dns.RR{ns}})
-	if !isReverseZone(z) {
-		n.add(z, z, opt.facts.txt(z, opt.ttl))
-	}
-	switch {
-	case isReverseZone(z):
-	case len(opt.nsAddrs) > 0:
-		n.addAddrs(z, nsLabel+z, opt.nsAddrs, opt.ttl)
-	default:
-		n.node(z, nsLabel+z).isNS = true
-	}
-}
-
-// addForward adds the names of one forward zone: all (the last of sets, every
-// region's allow set, once) and each region's names.
-func (n *answers) addForward(z string, sets []allowSet, sz shardSizes, opt options, health *healthChecker) {
-	n.addAllowName(z, "all."+z, sets[len(sets)-1], sz, opt.ttl)
-	for i, r := range n.regions {
-		for _, label := range append([]string{r.Name}, r.Aliases...) {
-			n.addRegion(z, label+"."+z, r, opt, health)
-			n.addAllowName(z, allowLabel+"."+label+"."+z, sets[i], sz, opt.ttl)
+func (n *answers) active(z, name string, gateways []netip.Addr) {
+	a := &activeName{}
+	if n.checker != nil {
+		a.checker = n.checker
+		for _, addr := range gateways {
+			a.health = append(a.health, n.healthOf(addr))
 		}
 	}
+	n.node(z, name).active = a
+	info := n.apex[z]
+	info.actives = append(info.actives, a)
 }
 
-// addRegion adds one label's names for region r: the region, its roles, its
-// decommissioning addresses, and, when it has gateways, active and the SRV
-// names.
-func (n *answers) addRegion(z, base string, r gwtable.Region, opt options, health *healthChecker) {
-	n.addAddrs(z, base, r.Addrs, opt.ttl)
-	texts := make([]dns.RR, 0, len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+1)
-	for i, a := range r.Addrs {
-		texts = append(texts, txt(base, opt.ttl, gwtable.Role(i).String()+"="+a.String()))
-	}
-	for _, p := range r.Subnets {
-		texts = append(texts, txt(base, opt.ttl, "subnet="+p.String()))
-	}
-	for _, a := range r.Decommissioning {
-		texts = append(texts, txt(base, opt.ttl, decommissioningLabel+"="+a.String()))
-	}
-	texts = append(texts, txt(base, opt.ttl, "region="+r.DisplayName()))
-	n.add(z, base, rrset{qtype: dns.TypeTXT, answer: texts})
-
-	if len(r.Decommissioning) > 0 {
-		name := decommissioningLabel + "." + base
-		n.addAddrs(z, name, r.Decommissioning, opt.ttl)
-		texts := make([]dns.RR, len(r.Decommissioning))
-		for i, a := range r.Decommissioning {
-			texts[i] = txt(name, opt.ttl, decommissioningLabel+"="+a.String())
-		}
-		n.add(z, name, rrset{qtype: dns.TypeTXT, answer: texts})
-	}
-	if len(r.Addrs) == 0 {
-		return // nothing to connect to: no roles, SRV or active
-	}
-	targets := make([]string, len(r.Addrs))
-	for i, a := range r.Addrs {
-		role := gwtable.Role(i).String()
-		targets[i] = role + "." + base
-		n.addAddrs(z, targets[i], r.Addrs[i:i+1], opt.ttl)
-		n.add(z, targets[i], rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(targets[i], opt.ttl, role+"="+a.String())}})
-	}
-	srvName := "_mysql._tcp." + base
-	n.add(z, srvName, srvSet(srvName, r.Addrs, targets, opt, opt.ttl, allRoles(len(r.Addrs))))
-	n.addActive(z, base, r, targets, opt, health)
-}
-
-// addAddrs adds the A and AAAA sets of name; a family with no address is
-// simply absent, so the name answers NODATA for it.
-func (n *answers) addAddrs(z, name string, addrs []netip.Addr, ttl uint32) {
-	a, aaaa := addressRecords(name, n.fitAddrs(name, addrs), ttl)
+func (n *answers) addrs(at place, ttl uint32, list addrList) {
+	name := at.owner()
+	a, _ := addressRecords(name, list.family(false), ttl)
+	_, aaaa := addressRecords(name, list.family(true), ttl)
 	if len(a) > 0 {
-		n.add(z, name, rrset{qtype: dns.TypeA, answer: a})
+		n.add(at, rrset{qtype: dns.TypeA, answer: a})
 	}
 	if len(aaaa) > 0 {
-		n.add(z, name, rrset{qtype: dns.TypeAAAA, answer: aaaa})
-	}
-	if len(a) == 0 && len(aaaa) == 0 {
-		n.node(z, name)
+		n.add(at, rrset{qtype: dns.TypeAAAA, answer: aaaa})
 	}
 }
 
-// addReverse adds a PTR for every table address inside reverse zone z, naming
-// each role of each region that uses it, and decommissioning.<region> for
-// decommissioning addresses, in the first forward zone.
-func (n *answers) addReverse(z string, opt options, ptrZone string) {
-	if ptrZone == "" {
-		return
+func (n *answers) texts(at place, ttl uint32, texts []string) {
+	records := make([]dns.RR, len(texts))
+	for i, t := range texts {
+		records[i] = txt(at.name, ttl, t)
 	}
-	for _, r := range n.regions {
-		for i, a := range r.Addrs {
-			n.addPTR(z, a, gwtable.Role(i).String()+"."+r.Name+"."+ptrZone, opt.ttl)
-		}
-		for _, a := range r.Decommissioning {
-			n.addPTR(z, a, decommissioningLabel+"."+r.Name+"."+ptrZone, opt.ttl)
-		}
-	}
+	n.add(at, rrset{qtype: dns.TypeTXT, answer: records})
 }
 
-func (n *answers) addPTR(z string, a netip.Addr, target string, ttl uint32) {
-	rev, err := dns.ReverseAddr(a.String())
-	if err != nil || !dns.IsSubDomain(z, rev) {
-		return
-	}
-	ptr := &dns.PTR{Hdr: dns.RR_Header{Name: rev, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: target}
-	nd := n.node(z, rev)
-	if nd == nil {
-		return // a more specific reverse zone served here holds it
-	}
-	if set := findSet(nd.rrsets, dns.TypePTR); set != nil {
-		set.answer = append(set.answer, ptr)
-		return
-	}
-	nd.rrsets = append(nd.rrsets, rrset{qtype: dns.TypePTR, answer: []dns.RR{ptr}})
+func (n *answers) txt(at place, ttl uint32, strs []string) {
+	n.add(at, rrset{qtype: dns.TypeTXT, answer: []dns.RR{txt(at.name, ttl, strs...)}})
 }
 
-// add puts set at name in zone z.
-func (n *answers) add(z, name string, set rrset) {
-	nd := n.node(z, name)
-	if nd == nil {
+func (n *answers) apl(at place, ttl uint32, prefixes []netip.Prefix) {
+	n.add(at, rrset{qtype: dns.TypeAPL, answer: []dns.RR{apl(at.name, ttl, prefixes)}})
+}
+
+func (n *answers) srv(at place, ttl uint32, port uint16, targets []srvTarget, addrTTL uint32) {
+	n.add(at, srvSet(at.name, ttl, port, targets, addrTTL))
+}
+
+func (n *answers) ptr(z, name string, ttl uint32, targets []string) {
+	records := make([]dns.RR, len(targets))
+	for i, t := range targets {
+		records[i] = &dns.PTR{Hdr: hdr(name, dns.TypePTR, ttl), Ptr: t}
+	}
+	n.add(place{zone: z, name: name, choice: static}, rrset{qtype: dns.TypePTR, answer: records})
+}
+
+func (n *answers) leftOut(what string) { n.oversize = append(n.oversize, what) }
+
+// add puts set at its place: among the name's sets, or an active name's
+// answer for a choice.
+func (n *answers) add(at place, set rrset) {
+	nd := n.node(at.zone, at.owner())
+	if at.choice == static {
+		nd.rrsets = append(nd.rrsets, set)
 		return
 	}
-	nd.rrsets = append(nd.rrsets, set)
+	nd.active.choices[at.choice] = append(nd.active.choices[at.choice], set)
 }
 
 // node returns the node for name, creating it and every empty non-terminal
-// between it and the apex of z. Names that belong to a more specific zone
-// served here are left to that zone, so nested zones do not shadow each other.
+// between it and the apex of z that no more specific zone served here
+// holds. The walk hands over only names that are z's own.
 func (n *answers) node(z, name string) *node {
-	if n.zones.Matches(name) != z {
-		return nil
-	}
 	if nd, ok := n.nodes[name]; ok {
 		return nd
 	}
@@ -348,7 +238,7 @@ func (n *answers) node(z, name string) *node {
 			break
 		}
 		parent = parent[i:]
-		if _, ok := n.nodes[parent]; ok || n.zones.Matches(parent) != z {
+		if _, ok := n.nodes[parent]; ok || zoneOf(n.zones, parent) != z {
 			break
 		}
 		n.nodes[parent] = &node{zone: n.apex[z]}
@@ -356,6 +246,18 @@ func (n *answers) node(z, name string) *node {
 	return nd
 }
 
-func isReverseZone(z string) bool {
-	return dns.IsSubDomain("in-addr.arpa.", z) || dns.IsSubDomain("ip6.arpa.", z)
+// healthOf is the state that active names read for gateway address a: one
+// for each address across the build, the checker's own where it tracks a
+// already. The build only reads the checker; sync adopts the states after
+// the swap.
+func (n *answers) healthOf(a netip.Addr) *addrHealth {
+	if h, ok := n.gateways[a]; ok {
+		return h
+	}
+	if n.gateways == nil {
+		n.gateways = make(map[netip.Addr]*addrHealth)
+	}
+	h := n.checker.stateOf(a)
+	n.gateways[a] = h
+	return h
 }

@@ -2,9 +2,6 @@ package mysqlgw
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,53 +264,4 @@ func FuzzSetup(f *testing.F) {
 			}
 		}
 	})
-}
-
-// FuzzServeHTTP sends arbitrary methods, paths and queries to the HTTP
-// lists. None may panic; every answer is one of the codes the lists give,
-// an error is one short line, and a list is prefixes only.
-func FuzzServeHTTP(f *testing.F) {
-	for _, seed := range []string{
-		"GET /all", "HEAD /allow/eastus2?family=4", "GET /allow/EastUS1?family=6", "GET /regions.json",
-		"GET /changes", "POST /all", "GET /allow/../all", "GET /allow/%00", "GET /all?family=5",
-		"GET /allow/", "GET //all", "GET /all?family=4&family=6", "DELETE /nowhere",
-	} {
-		method, target, _ := strings.Cut(seed, " ")
-		f.Add(method, target)
-	}
-	g := newHTTPFuzzPlugin(f)
-	f.Fuzz(func(t *testing.T, method, target string) {
-		r, err := http.NewRequest(method, "http://mysqlgw"+target, nil)
-		if err != nil || r.URL.Path == "" {
-			return // net/http's server never hands such a request on
-		}
-		w := httptest.NewRecorder()
-		g.http.ServeHTTP(w, r)
-		body := w.Body.String()
-		switch w.Code {
-		case http.StatusOK, http.StatusNotModified:
-			if w.Header().Get("Content-Type") == "text/plain; charset=utf-8" && method != http.MethodHead {
-				for _, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-					if _, err := netip.ParsePrefix(line); line != "" && err != nil {
-						t.Fatalf("%s %s: list line %q is not a prefix", method, target, line)
-					}
-				}
-			}
-		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusBadRequest:
-			if strings.Count(body, "\n") != 1 || len(body) > 500 { // Quote keeps 80 bytes, 4 a byte escaped
-				t.Fatalf("%s %s: %d with %q: want one short line", method, target, w.Code, body)
-			}
-		default:
-			t.Fatalf("%s %s: status %d", method, target, w.Code)
-		}
-	})
-}
-
-// newHTTPFuzzPlugin is newHTTPPlugin for a fuzz target: the built-in table
-// with a region of subnets and an alias, its listener state open.
-func newHTTPFuzzPlugin(f *testing.F) *MysqlGW {
-	f.Helper()
-	g := newTestPlugin(f, "mysqlgw {\n http 127.0.0.1:19999\n http_rate 0\n region lab 10.0.0.1 subnets 10.0.0.0/29 2001:db8::/64\n alias lab-alias lab\n}")
-	markOpen(g.http)
-	return g
 }

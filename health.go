@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 )
 
 const (
@@ -36,11 +37,12 @@ var defaultHealth = healthConfig{rise: 2, fall: 3, probe: prober{mode: probeLogi
 // goroutine behind.
 type healthChecker struct {
 	healthConfig
+	servers []string // the server block's values of CoreDNS's server label
 
 	mu        sync.Mutex
 	targets   map[netip.Addr]*addrHealth
 	regions   []gwtable.Region   // the table being served, for the gateway_up gauge
-	published map[[3]string]bool // gateway_up series this checker set
+	published map[[3]string]bool // gateway_up series this checker set: region, role, address
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -59,13 +61,13 @@ type addrHealth struct {
 	known   atomic.Bool // at least one probe has finished
 	passes  int
 	fails   int
-	logs    lineLimiter        // its state-change lines
+	logs    *ratelimit.Lines   // its state-change lines
 	cancel  context.CancelFunc // stops this address's prober
 	stopped chan struct{}
 }
 
-func newHealthChecker(cfg healthConfig) *healthChecker {
-	return &healthChecker{healthConfig: cfg, targets: make(map[netip.Addr]*addrHealth)}
+func newHealthChecker(cfg healthConfig, servers []string) *healthChecker {
+	return &healthChecker{healthConfig: cfg, servers: servers, targets: make(map[netip.Addr]*addrHealth)}
 }
 
 // up reports whether the address passes its checks. An address not probed
@@ -86,7 +88,7 @@ func (c *healthChecker) stateOf(addr netip.Addr) *addrHealth {
 	if h, ok := c.targets[addr]; ok {
 		return h
 	}
-	return &addrHealth{addr: addr}
+	return &addrHealth{addr: addr, logs: ratelimit.LogLines()}
 }
 
 // sync makes the checker probe the states that the answers just served
@@ -114,6 +116,9 @@ func (c *healthChecker) sync(regions []gwtable.Region, states map[netip.Addr]*ad
 		if h.cancel != nil {
 			h.cancel()
 			<-h.stopped
+		}
+		for _, server := range c.servers {
+			probeResultCount.DeletePartialMatch(map[string]string{"server": server, "address": h.addr.String()})
 		}
 	}
 	c.publish()
@@ -183,49 +188,59 @@ func (c *healthChecker) launch(h *addrHealth, first *sync.WaitGroup) {
 	}()
 }
 
-// probeOnce checks h once and updates its state. The first result decides the
-// state at once; after that, a state changes only after rise passes or fall
-// failures in a row, so one lost SYN does not move clients.
+// probeOnce checks h once and records the result.
 func (c *healthChecker) probeOnce(ctx context.Context, h *addrHealth) {
 	err := c.probe.check(ctx, h.addr)
 	if ctx.Err() != nil {
 		return // stopped mid-probe: the result says nothing about the gateway
 	}
-	label := h.addr.String()
+	c.record(h, err, time.Now())
+}
+
+// record updates h's state with a probe's result at now. The first result
+// decides the state at once; after that, a state changes only after rise
+// passes or fall failures in a row, so one lost SYN does not move clients.
+func (c *healthChecker) record(h *addrHealth, err error, now time.Time) {
+	result, code := resultUp, ""
 	passed := err == nil
 	if passed {
-		probeResultCount.WithLabelValues(label, resultUp, "").Inc()
 		h.passes, h.fails = h.passes+1, 0
 	} else {
-		result, code := resultError, ""
+		result = resultError
 		if pe, ok := err.(*probeError); ok {
 			result, code = pe.result, pe.codeLabel()
 		}
-		probeResultCount.WithLabelValues(label, result, code).Inc()
 		h.passes, h.fails = 0, h.fails+1
+	}
+	for _, server := range c.servers {
+		probeResultCount.WithLabelValues(server, h.addr.String(), result, code).Inc()
 	}
 	if !h.known.Load() {
 		h.isUp.Store(passed)
 		h.known.Store(true)
-		c.changed(h, passed, err)
+		c.changed(h, passed, err, now)
 		return
 	}
 	switch up := h.isUp.Load(); {
 	case !up && h.passes >= c.rise:
 		h.isUp.Store(true)
-		c.changed(h, true, nil)
+		c.changed(h, true, nil, now)
 	case up && h.fails >= c.fall:
 		h.isUp.Store(false)
-		c.changed(h, false, err)
+		c.changed(h, false, err, now)
 	default:
-		c.unchanged(h, up, err)
+		// An address whose last changes were held back is logged once the
+		// limit lets a line out again, so the log ends on its state.
+		if ok, held := h.logs.CatchUp(now); ok {
+			c.logState(h, up, err, held)
+		}
 	}
 }
 
-// changed logs a state change once, within the address's line limit
-// (ratelimit.go), and updates the gauges, whatever the limit.
-func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
-	if ok, held := h.logs.allow(); ok {
+// changed logs a state change once, within the address's line limit, and
+// updates the gauges, whatever the limit.
+func (c *healthChecker) changed(h *addrHealth, up bool, err error, now time.Time) {
+	if ok, held := h.logs.Allow(now); ok {
 		c.logState(h, up, err, held)
 	}
 	c.publish()
@@ -234,18 +249,10 @@ func (c *healthChecker) changed(h *addrHealth, up bool, err error) {
 	}
 }
 
-// unchanged logs the state of an address whose last changes were held back,
-// once the limit lets a line out again, so the log ends on the state it has.
-func (c *healthChecker) unchanged(h *addrHealth, up bool, err error) {
-	if ok, held := h.logs.catchUp(); ok {
-		c.logState(h, up, err, held)
-	}
-}
-
 // logState logs the state of h, the error that made it down if there is
 // one, and how many changes were not logged before this line.
 func (c *healthChecker) logState(h *addrHealth, up bool, err error, held int) {
-	note := heldNote(held, "change")
+	note := ratelimit.Note(held, "change")
 	switch {
 	case up:
 		log.Infof("Gateway %s port %d is up%s", h.addr, c.probe.port, note)
@@ -256,9 +263,10 @@ func (c *healthChecker) logState(h *addrHealth, up bool, err error, held int) {
 	}
 }
 
-// publish sets gateway_up for every region and role of the table, and
-// deletes the series this checker set for addresses the table dropped; it
-// leaves other server blocks' series alone.
+// publish sets gateway_up for every region and role of the table, under
+// each of the block's server labels, and deletes the series this checker
+// set for addresses the table dropped; other server blocks' series are
+// theirs.
 func (c *healthChecker) publish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -266,7 +274,9 @@ func (c *healthChecker) publish() {
 	defer func() {
 		for labels := range c.published {
 			if !current[labels] {
-				gatewayUp.DeleteLabelValues(labels[:]...)
+				for _, server := range c.servers {
+					gatewayUp.DeleteLabelValues(server, labels[0], labels[1], labels[2])
+				}
 			}
 		}
 		c.published = current
@@ -282,8 +292,39 @@ func (c *healthChecker) publish() {
 				v = 1
 			}
 			labels := [3]string{r.Name, gwtable.Role(role).String(), a.String()}
-			gatewayUp.WithLabelValues(labels[:]...).Set(v)
+			for _, server := range c.servers {
+				gatewayUp.WithLabelValues(server, labels[0], labels[1], labels[2]).Set(v)
+			}
 			current[labels] = true
+		}
+	}
+}
+
+// forget deletes the gateway_up and probe result series c set for the
+// addresses next does not track (all of them when next is nil): c's
+// instance hands its server block over to next's, or stops with no
+// successor.
+func (c *healthChecker) forget(next *healthChecker) {
+	c.mu.Lock()
+	published := c.published
+	c.mu.Unlock()
+	tracked := func(a string) bool { return false }
+	if next != nil {
+		next.mu.Lock()
+		kept := make(map[string]bool, len(next.targets))
+		for a := range next.targets {
+			kept[a.String()] = true
+		}
+		next.mu.Unlock()
+		tracked = func(a string) bool { return kept[a] }
+	}
+	for labels := range published {
+		if tracked(labels[2]) {
+			continue
+		}
+		for _, server := range c.servers {
+			gatewayUp.DeleteLabelValues(server, labels[0], labels[1], labels[2])
+			probeResultCount.DeletePartialMatch(map[string]string{"server": server, "address": labels[2]})
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -41,7 +42,7 @@ func TestHealthLogQuotesGateway(t *testing.T) {
 	logged := captureLog(t)
 	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
 	scriptedServer(t, net.JoinHostPort(gwPrimary, fmt.Sprint(port)), func(c net.Conn) { c.Write(errorGreeting(port)) })
-	c := newHealthChecker(healthConfig{interval: time.Hour, probe: testProber(port, probeLogin), rise: 1, fall: 1})
+	c := newHealthChecker(healthConfig{interval: time.Hour, probe: testProber(port, probeLogin), rise: 1, fall: 1}, testServers)
 	c.probeOnce(context.Background(), c.stateOf(netip.MustParseAddr(gwPrimary)))
 
 	lines := linesWith(logged, gwPrimary)
@@ -74,15 +75,14 @@ func TestHealthLogFlapping(t *testing.T) {
 		}
 	})
 	addr := netip.MustParseAddr(gwPrimary)
-	c := newHealthChecker(healthConfig{interval: time.Hour, probe: testProber(port, probeGreeting), rise: 1, fall: 1})
+	c := newHealthChecker(healthConfig{interval: time.Hour, probe: testProber(port, probeGreeting), rise: 1, fall: 1}, testServers)
 	h := c.stateOf(addr)
 	c.sync([]gwtable.Region{{Name: "flap", Addrs: []netip.Addr{addr}}}, map[netip.Addr]*addrHealth{addr: h})
 	t.Cleanup(func() { c.sync(nil, nil) })
 	now := time.Now()
-	h.logs.clock = func() time.Time { return now }
 	probe := func() {
 		t.Helper()
-		c.probeOnce(context.Background(), h)
+		c.record(h, c.probe.check(context.Background(), h.addr), now)
 		want := 0.0
 		if h.up() {
 			want = 1
@@ -97,35 +97,35 @@ func TestHealthLogFlapping(t *testing.T) {
 		probe()
 	}
 	lines := linesWith(logged, gwPrimary)
-	if len(lines) != stateLineBurst || len(strings.Join(lines, "")) > stateLineBurst*400 {
-		t.Fatalf("%d changes logged %d lines, %d bytes; want %d lines of under 400 bytes:\n%s", changes, len(lines), len(strings.Join(lines, "")), stateLineBurst, strings.Join(lines, ""))
+	if len(lines) != ratelimit.LogBurst || len(strings.Join(lines, "")) > ratelimit.LogBurst*400 {
+		t.Fatalf("%d changes logged %d lines, %d bytes; want %d lines of under 400 bytes:\n%s", changes, len(lines), len(strings.Join(lines, "")), ratelimit.LogBurst, strings.Join(lines, ""))
 	}
 
 	// A minute later, the next change is logged with the count of the others.
-	now = now.Add(stateLineEvery)
+	now = now.Add(ratelimit.LogEvery)
 	probe() // up: the 201st change
 	lines = linesWith(logged, gwPrimary)
-	if want := fmt.Sprintf("is up (%d changes not logged)\n", changes-stateLineBurst); len(lines) != stateLineBurst+1 || !strings.HasSuffix(lines[stateLineBurst], want) {
+	if want := fmt.Sprintf("is up (%d changes not logged)\n", changes-ratelimit.LogBurst); len(lines) != ratelimit.LogBurst+1 || !strings.HasSuffix(lines[ratelimit.LogBurst], want) {
 		t.Fatalf("after a minute: lines\n%s\nwant the last to end %q", strings.Join(lines, ""), want)
 	}
 	probe() // down, not logged
 	probe() // up, not logged
 	mode.Store(stayUp)
 	probe() // no change: the limit still holds
-	if n := len(linesWith(logged, gwPrimary)); n != stateLineBurst+1 {
-		t.Fatalf("%d lines before the next minute, want %d", n, stateLineBurst+1)
+	if n := len(linesWith(logged, gwPrimary)); n != ratelimit.LogBurst+1 {
+		t.Fatalf("%d lines before the next minute, want %d", n, ratelimit.LogBurst+1)
 	}
 	// Once the limit lets a line out, the next probe tells the state, even
 	// with no change of its own.
-	now = now.Add(stateLineEvery)
+	now = now.Add(ratelimit.LogEvery)
 	probe()
 	lines = linesWith(logged, gwPrimary)
-	if want := "is up (2 changes not logged)\n"; len(lines) != stateLineBurst+2 || !strings.HasSuffix(lines[stateLineBurst+1], want) {
+	if want := "is up (2 changes not logged)\n"; len(lines) != ratelimit.LogBurst+2 || !strings.HasSuffix(lines[ratelimit.LogBurst+1], want) {
 		t.Fatalf("after settling: lines\n%s\nwant the last to end %q", strings.Join(lines, ""), want)
 	}
 	probe()
-	if n := len(linesWith(logged, gwPrimary)); n != stateLineBurst+2 {
-		t.Errorf("%d lines once settled and told, want %d", n, stateLineBurst+2)
+	if n := len(linesWith(logged, gwPrimary)); n != ratelimit.LogBurst+2 {
+		t.Errorf("%d lines once settled and told, want %d", n, ratelimit.LogBurst+2)
 	}
 }
 
@@ -151,7 +151,7 @@ func TestHealthLogFlappingLive(t *testing.T) {
 	waitUntil(t, func() bool { return served.Load() >= 20 })
 	g.stop()
 	lines := linesWith(logged, gwPrimary)
-	if n := len(strings.Join(lines, "")); len(lines) != stateLineBurst || n > stateLineBurst*400 {
-		t.Errorf("%d probes logged %d lines, %d bytes; want %d lines of under 400 bytes:\n%.3000s", served.Load(), len(lines), n, stateLineBurst, strings.Join(lines, ""))
+	if n := len(strings.Join(lines, "")); len(lines) != ratelimit.LogBurst || n > ratelimit.LogBurst*400 {
+		t.Errorf("%d probes logged %d lines, %d bytes; want %d lines of under 400 bytes:\n%.3000s", served.Load(), len(lines), n, ratelimit.LogBurst, strings.Join(lines, ""))
 	}
 }

@@ -120,6 +120,13 @@ func waitActive(t *testing.T, g *MysqlGW, want string) {
 
 // gaugeValue reads gateway_up for one series, or -1 when mysqlgw has not
 // published it: asking the vector for the series would create it at 0.
+// testServer is the server label of a plugin newTestPlugin makes: a test
+// controller's config has no transport or port. Checkers the tests make
+// themselves have it too.
+const testServer = "://:0"
+
+var testServers = []string{testServer}
+
 func gaugeValue(region, role, addr string) float64 {
 	series := make(chan prometheus.Metric, 1024)
 	go func() { gatewayUp.Collect(series); close(series) }()
@@ -244,7 +251,7 @@ func TestHealthNotReadyBeforeFirstRound(t *testing.T) {
 // state changes only after rise passes or fall failures in a row.
 func TestHealthHysteresis(t *testing.T) {
 	port := testutil.GatewayPort(t, gwPrimary, gwSecondary, gwTertiary)
-	c := newHealthChecker(healthConfig{interval: time.Hour, probe: prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, rise: 2, fall: 3})
+	c := newHealthChecker(healthConfig{interval: time.Hour, probe: prober{mode: probeLogin, user: defaultProbeUser, port: uint16(port), timeout: time.Second}, rise: 2, fall: 3}, testServers)
 	h := c.stateOf(netip.MustParseAddr(gwPrimary))
 	ctx := context.Background()
 
@@ -365,13 +372,13 @@ func TestHealthErrorGreetingIsDown(t *testing.T) {
 	}
 	conn.Close()
 	waitUntil(t, func() bool { return primary.HandshakeErrors("127.0.0.1") == 1 })
-	before := counterValue(probeResultCount.WithLabelValues(gwPrimary, resultErrorGreeting, "1129"))
+	before := counterValue(probeResultCount.WithLabelValues(testServer, gwPrimary, resultErrorGreeting, "1129"))
 
 	g := healthPlugin(t, port, "")
 	startHealth(t, g)
 	waitReady(t, g)
 	waitActive(t, g, gwSecondary)
-	if counterValue(probeResultCount.WithLabelValues(gwPrimary, resultErrorGreeting, "1129")) <= before {
+	if counterValue(probeResultCount.WithLabelValues(testServer, gwPrimary, resultErrorGreeting, "1129")) <= before {
 		t.Error("health_probe_results_total has no error_greeting 1129 for the blocked primary")
 	}
 	primary.FlushHosts()

@@ -1,7 +1,9 @@
 package mysqlgw
 
 import (
-	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 
 	"github.com/miekg/dns"
 )
@@ -23,26 +26,6 @@ func prefixes(s ...string) []netip.Prefix {
 	return out
 }
 
-func TestMerge(t *testing.T) {
-	tests := []struct{ in, want []netip.Prefix }{
-		{nil, nil},
-		// halves join, and the joined prefix joins its own sibling
-		{prefixes("10.0.0.2/32", "10.0.0.0/31", "10.0.0.3/32"), prefixes("10.0.0.0/30")},
-		// neighbours that are not halves of one prefix stay apart
-		{prefixes("10.0.0.1/32", "10.0.0.2/32"), prefixes("10.0.0.1/32", "10.0.0.2/32")},
-		// IPv4 first, each family in address order
-		{prefixes("2001:db8::1/128", "10.0.0.9/32", "2001:db8::/128", "9.0.0.0/8"),
-			prefixes("9.0.0.0/8", "10.0.0.9/32", "2001:db8::/127")},
-		// ::/1 and 128.0.0.0/1 are not halves of one prefix across families
-		{prefixes("0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"), prefixes("0.0.0.0/0", "::/0")},
-	}
-	for _, tc := range tests {
-		if got := merge(tc.in); !slices.Equal(got, tc.want) {
-			t.Errorf("merge(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestListsMatchDNS checks that the addresses each list covers are exactly
 // the DNS side's: the union of the name's shards plus the subnets too wide to
 // serve address by address.
@@ -51,18 +34,20 @@ func TestListsMatchDNS(t *testing.T) {
 	os.WriteFile(file, []byte(`lab 10.0.0.1 10.0.0.2 subnets 10.0.0.0/27 10.1.0.0/16 2001:db8::/120 2001:db8:1::/64 decommissioning 10.0.0.40 2001:db8::ff
 lab2 10.0.0.33 subnets 10.0.0.32/29 10.0.0.40/29 10.0.0.48/28 2001:db8::100/121 2001:db8::180/121
 `), 0o644)
-	for _, corefile := range []string{
-		"mysqlgw {\n http 127.0.0.1:18053\n}",
-		"mysqlgw {\n http 127.0.0.1:18053\n regions " + file + "\n}",
-	} {
-		g := newTestPlugin(t, corefile)
-		n := g.answers.Load()
-		names := map[string]*familyLists{"all": &n.http.all}
-		for _, r := range n.regions {
-			names[allowLabel+"."+r.Name] = n.http.lookupRegion(r.Name)
+	for _, table := range []string{"", " regions " + file} {
+		addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+		g := newTestPlugin(t, "mysqlgw {\n http "+addr+"\n"+table+"\n}")
+		if err := g.http.Open(); err != nil {
+			t.Fatal(err)
 		}
-		sets, _ := allowSets(n.regions)
-		for name, lists := range names {
+		t.Cleanup(func() { g.http.Close(); g.http.Release() })
+		n := g.answers.Load()
+		sets := newTableSets(n.regions)
+		paths := map[string]string{"all": "/all"}
+		for _, r := range n.regions {
+			paths[allowLabel+"."+r.Name] = "/allow/" + r.Name
+		}
+		for name, path := range paths {
 			qname := name + "." + defaultZone
 			shardAddrs := map[netip.Addr]bool{}
 			shards := shardCount(t, n, qname)
@@ -71,13 +56,11 @@ lab2 10.0.0.33 subnets 10.0.0.32/29 10.0.0.40/29 10.0.0.48/28 2001:db8::100/121 
 					shardAddrs[a] = true
 				}
 			}
-			var wide []netip.Prefix
-			if name == "all" {
-				wide = sets[len(sets)-1].wide
-			} else {
-				wide = sets[slices.IndexFunc(n.regions, func(r gwtable.Region) bool { return allowLabel+"."+r.Name == name })].wide
+			wide := sets.all.Wide
+			if name != "all" {
+				wide = sets.regions[slices.IndexFunc(n.regions, func(r gwtable.Region) bool { return allowLabel+"."+r.Name == name })].Wide
 			}
-			list := parseList(t, lists.both.data)
+			list := parseList(t, fetchList(t, addr, path))
 			for a := range shardAddrs {
 				if !slices.ContainsFunc(list, func(p netip.Prefix) bool { return p.Contains(a) }) {
 					t.Errorf("%s: shard address %s is in no line of the list", name, a)
@@ -94,7 +77,7 @@ lab2 10.0.0.33 subnets 10.0.0.32/29 10.0.0.40/29 10.0.0.48/28 2001:db8::100/121 
 				}
 			}
 			// the families split the list and keep its order
-			v4, v6 := parseList(t, lists.v4.data), parseList(t, lists.v6.data)
+			v4, v6 := parseList(t, fetchList(t, addr, path+"?family=4")), parseList(t, fetchList(t, addr, path+"?family=6"))
 			if !slices.Equal(append(v4, v6...), list) {
 				t.Errorf("%s: family 4 %v and 6 %v are not the list %v", name, v4, v6, list)
 			}
@@ -119,6 +102,21 @@ func coveredBy(p netip.Prefix, addrs map[netip.Addr]bool, wide []netip.Prefix) b
 	b[bit/8] |= 0x80 >> (bit % 8)
 	hi, _ := netip.AddrFromSlice(b)
 	return coveredBy(lo, addrs, wide) && coveredBy(netip.PrefixFrom(hi, p.Bits()+1), addrs, wide)
+}
+
+// fetchList GETs a list from the listener at addr.
+func fetchList(t *testing.T, addr, path string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	return body
 }
 
 func parseList(t *testing.T, data []byte) []netip.Prefix {
@@ -170,19 +168,4 @@ func addrsAt(t *testing.T, n *answers, qname string) []netip.Addr {
 		}
 	}
 	return out
-}
-
-func TestRegionsJSON(t *testing.T) {
-	table := gwtable.Table{Serial: 7, Source: "https://example.com/x", Regions: []gwtable.Region{
-		{Name: "lab", Aliases: []string{"lab1"}, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
-	}}
-	got := string(regionsJSON(table.Regions, table))
-	want := `{"serial":7,"source":"https://example.com/x","published":null,"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[]}]}` + "\n"
-	if got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
-	}
-	var v any
-	if err := json.Unmarshal([]byte(got), &v); err != nil {
-		t.Error(err)
-	}
 }

@@ -2,13 +2,16 @@ package mysqlgw
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/lists"
 )
 
 // This file is where a table becomes live: read (the built-in table or the
-// regions file), merge the Corefile's overrides, build every answer, swap the
-// answers in whole. The same steps run at start-up and at every reload.
+// regions file), lay the Corefile's overrides over it, build every answer, swap the
+// answers in whole; health, NOTIFY, the HTTP lists and the metrics follow.
+// The same steps run at start-up and at every reload.
 
 // load reads the table and swaps its answers in. At start-up its error stops
 // the server.
@@ -38,61 +41,102 @@ func (g *MysqlGW) load() error {
 }
 
 // swap builds the answers for table plus the Corefile's overrides and serves
-// them from the next query on; the health checker and NOTIFY follow. On error
-// nothing changes: the last good answers stay, and no probe has started.
-func (g *MysqlGW) swap(table gwtable.Table) (*answers, error) {
-	regions, err := g.overrides.merge(table.Regions)
+// them from the next query on; the health checker, NOTIFY and the HTTP lists
+// follow. It returns what the table holds, for the log. On error nothing
+// changes: the last good answers stay, and no probe has started.
+func (g *MysqlGW) swap(table gwtable.Table) (facts, error) {
+	regions, err := g.overrides.apply(table.Regions)
 	if err != nil {
-		return nil, err
+		return facts{}, err
 	}
 	opt := g.opt
 	opt.serial = table.Serial
 	opt.facts = tableFacts(table, regions)
-	if err := checkBudget(regions, opt, g.file); err != nil {
-		return nil, err
+	sets := newTableSets(regions) // once, for the answers and the lists
+	if err := checkBudget(regions, sets, opt, g.file); err != nil {
+		return facts{}, err
 	}
-	built, err := buildAnswers(regions, opt, g.health)
+	built, err := buildAnswers(regions, sets, opt, g.health)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opt.shardWhere, err)
+		return facts{}, err
 	}
-	if g.http != nil {
-		built.http = buildBodies(regions, table, opt.ttl)
+	served := table
+	served.Regions = regions
+	hash := served.Hash()
+	prev, prevHash, hasPrev := g.previous()
+	var diff gwtable.DiffResult
+	if hasPrev && prevHash != hash {
+		diff = gwtable.Diff(g.label(), prev, g.label(), served)
 	}
-	if len(built.wide) > 0 {
-		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", maxEnumBits4, maxEnumBits6, listed(built.wide))
+
+	if len(sets.all.Wide) > 0 {
+		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", gwtable.ListBits4, gwtable.ListBits6, listed(sets.all.Wide))
 	}
 	if len(built.oversize) > 0 {
 		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", listed(built.oversize))
 	}
-	if g.opt.transferHealth && g.started.Load() {
-		adopt(built, g.opt) // the serial goes up before the answers go live
-	} else if !g.opt.transferHealth {
-		publishSerials(built)
+	st := g.state.Load()
+	if st != nil {
+		st.mu.Lock()
+		if st.owner != g {
+			st.mu.Unlock()
+			st = nil // a successor serves the block; this instance is stopping
+		}
+	}
+	if st != nil && g.opt.transferHealth {
+		st.adopt(built, g.opt, time.Now()) // the serial goes up before the answers go live
 	}
 	g.answers.Store(built)
+	if st != nil {
+		st.served, st.hash = served, hash
+		g.publishSerials(st, built)
+		st.mu.Unlock()
+	}
+	first := !g.hasTable
+	g.table, g.hasTable = served, true
 	if g.health != nil {
 		// Probes follow the swap, so a rejected table never started one.
 		g.health.sync(regions, built.gateways)
 	}
 	g.notify("", g.allZones())
-	g.http.publish(table, regions, built.http)
+	if g.http != nil {
+		g.http.Publish(lists.Version{Table: served, Sets: sets.regions, All: sets.all, TTL: g.opt.ttl, Hash: hash, From: prevHash, Diff: diff})
+	}
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
-	addressesServed.WithLabelValues(label).Set(float64(built.addrs))
+	addressesServed.WithLabelValues(label).Set(float64(opt.facts.addresses))
 	publishPublished(label, table.Published)
-	g.logTable(label, table, opt.facts)
-	return built, nil
+	g.logTable(first, prev, served, diff, opt.facts)
+	return opt.facts, nil
+}
+
+// previous is the table the block served last, and its content: the
+// block's once this instance serves it; before that this instance's own
+// last, or for its first its predecessor's (a Corefile reload); false when
+// there is none.
+func (g *MysqlGW) previous() (gwtable.Table, [32]byte, bool) {
+	st := g.state.Load()
+	switch {
+	case st == nil && g.hasTable:
+		return g.table, g.table.Hash(), true
+	case st == nil:
+		st, _ = blocks.Peek(g.key)
+	}
+	if st == nil {
+		return gwtable.Table{}, [32]byte{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.served, st.hash, st.hash != [32]byte{}
 }
 
 // start begins the background work, the file watcher and the health checker,
-// when the server starts; stop ends it when the server stops. A Corefile
-// reload builds a new instance before the old one stops.
+// when the server starts, once the instance has taken its server block
+// over; stop ends it when the server stops. A Corefile reload builds a new
+// instance before the old one stops.
 func (g *MysqlGW) start() error {
-	if g.opt.transferHealth {
-		// Before the watcher's first swap: swaps and adopt run in turn.
-		adopt(g.answers.Load(), g.opt)
-		g.started.Store(true)
-	}
+	g.take(time.Now()) // before the watcher's first swap: swaps and take run in turn
+	g.started.Store(true)
 	if g.watcher != nil {
 		g.watcher.start()
 	}
@@ -103,13 +147,15 @@ func (g *MysqlGW) start() error {
 }
 
 func (g *MysqlGW) stop() error {
-	g.started.Store(false) // a pending publication of health is dropped
+	g.started.Store(false)
+	g.stopFollowing()
 	if g.watcher != nil {
 		g.watcher.stop()
 	}
 	if g.health != nil {
 		g.health.stop()
 	}
+	g.release()
 	return nil
 }
 
@@ -124,4 +170,62 @@ func listed[T any](items []T) string {
 		return fmt.Sprint(items)
 	}
 	return fmt.Sprintf("%v and %d more", items[:maxListed], len(items)-maxListed)
+}
+
+// aliasRule is one `alias ALIAS NAME` line of the Corefile, kept with its
+// position so an error at reload still points at the line that caused it.
+type aliasRule struct {
+	alias, target string
+	where         string // "Corefile:12"
+}
+
+// overrides are the Corefile's own additions to whatever table is loaded:
+// `region` lines replace or add regions, `alias` lines add names.
+type overrides struct {
+	regions []gwtable.Region
+	aliases []aliasRule
+}
+
+// apply returns base with the overrides laid over it, every name checked to be
+// unique. base is not modified, so the built-in table stays pristine.
+func (o overrides) apply(base []gwtable.Region) ([]gwtable.Region, error) {
+	regions := make([]gwtable.Region, 0, len(base)+len(o.regions))
+	index := make(map[string]int, len(base)+len(o.regions))
+	for _, r := range base {
+		r.Aliases = append([]string(nil), r.Aliases...)
+		index[r.Name] = len(regions)
+		regions = append(regions, r)
+	}
+	for _, r := range o.regions {
+		if i, ok := index[r.Name]; ok {
+			r.Title = regions[i].Title
+			regions[i] = r
+			continue
+		}
+		index[r.Name] = len(regions)
+		regions = append(regions, r)
+	}
+	// Every label, name or alias, must lead to exactly one region.
+	owner := make(map[string]string, 2*len(regions))
+	for _, r := range regions {
+		for _, label := range r.Names() {
+			if other, ok := owner[label]; ok {
+				return nil, fmt.Errorf("name %q is used by both region %q and region %q", label, other, r.Name)
+			}
+			owner[label] = r.Name
+		}
+	}
+	for _, a := range o.aliases {
+		target, ok := owner[a.target]
+		if !ok {
+			return nil, fmt.Errorf("%s: alias %q: unknown region %s", a.where, a.alias, gwtable.Quote(a.target))
+		}
+		if other, ok := owner[a.alias]; ok {
+			return nil, fmt.Errorf("%s: alias %q: already names region %q", a.where, a.alias, other)
+		}
+		owner[a.alias] = target
+		i := index[target]
+		regions[i].Aliases = append(regions[i].Aliases, a.alias)
+	}
+	return regions, nil
 }

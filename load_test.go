@@ -189,7 +189,7 @@ func TestLoadBuildOnlyReadsHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	built, err := buildAnswers(table.Regions, p.g.opt, p.g.health)
+	built, err := buildAnswers(table.Regions, newTableSets(table.Regions), p.g.opt, p.g.health)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "mysqlgw",
 		Name:      "addresses",
-		Help:      "The number of distinct gateway addresses in the table being served.",
+		Help:      "The number of distinct addresses, gateway and decommissioning, in the table being served.",
 	}, []string{"file"})
 
 	servedSerial = promauto.NewGaugeVec(prometheus.GaugeOpts{
@@ -52,7 +52,7 @@ var (
 		Subsystem: "mysqlgw",
 		Name:      "serial",
 		Help:      "The SOA serial each zone serves: the table's, or with transfer_health one raised by every change of an active answer.",
-	}, []string{"zone"})
+	}, []string{"server", "zone"})
 
 	notifyCount = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -66,7 +66,7 @@ var (
 		Subsystem: "mysqlgw",
 		Name:      "gateway_up",
 		Help:      "Whether a region's gateway address passes its health checks (1) or not (0).",
-	}, []string{"region", "role", "address"})
+	}, []string{"server", "region", "role", "address"})
 
 	// probeResultCount counts every finished probe by its outcome: up,
 	// timeout, refused, closed, protocol, error, or error_greeting with the
@@ -77,7 +77,7 @@ var (
 		Subsystem: "mysqlgw",
 		Name:      "health_probe_results_total",
 		Help:      "Counter of health probe results, by address, result and, for error greetings, MySQL error code.",
-	}, []string{"address", "result", "code"})
+	}, []string{"server", "address", "result", "code"})
 )
 
 // tableLabel names the table in metrics: the regions file, or "builtin".
@@ -116,13 +116,3 @@ var tablePublished = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Name:      "table_published_timestamp_seconds",
 	Help:      "The date the served table's source was published ($PUBLISHED), as Unix time; absent when unknown.",
 }, []string{"file"})
-
-// httpRequestCount counts the HTTP listener's requests by kind (allow, all,
-// regions, changes, other: never the region, so a scanner cannot mint series)
-// and status code.
-var httpRequestCount = promauto.NewCounterVec(prometheus.CounterOpts{
-	Namespace: plugin.Namespace,
-	Subsystem: "mysqlgw",
-	Name:      "http_requests_total",
-	Help:      "Counter of HTTP requests to mysqlgw's listener, by kind (allow, all, regions, changes, other) and status code.",
-}, []string{"kind", "code"})

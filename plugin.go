@@ -1,19 +1,24 @@
-// Package mysqlgw is a CoreDNS plugin that serves the Azure Database for MySQL
-// gateway table over DNS: each region's gateway addresses by region and role,
-// an all-regions allowlist, SRV for MySQL clients, PTR, and failover-aware
-// active names.
+// Package mysqlgw is a CoreDNS plugin that serves Azure's regional database
+// gateway tables over DNS: each region's gateway addresses by region and
+// role, allowlists for firewalls, SRV for MySQL clients, PTR, health-aware
+// active names, and zone transfers that follow health. Its HTTP lists for
+// firewalls that pull them are internal/lists, the table itself
+// internal/gwtable.
 package mysqlgw
 
 import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/lists"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 var log = clog.NewWithPlugin("mysqlgw")
@@ -34,23 +39,26 @@ type MysqlGW struct {
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 	notifies  notifyQueue
-	http      *httpServer // nil unless http is configured
+	http      *lists.Server // nil unless http is configured
 
-	// transfer_health (versions.go): the Corefile line, for the error
-	// without the transfer plugin; whether the instance has started, so
-	// that only a started instance's answers become the zone's versions;
-	// and the pending publication of health changes.
+	key     blockKey                   // the server block, for its state across Corefile reloads
+	servers []string                   // its values of CoreDNS's server label
+	state   atomic.Pointer[blockState] // the block's, once this instance has started
+
+	// transfer_health: the Corefile line, for the error without the
+	// transfer plugin; whether the instance has started; and the pending
+	// publication of health changes.
 	transferWhere string
 	started       atomic.Bool
 	followMu      sync.Mutex
-	followPending bool
+	followTimer   *time.Timer
 
 	answers atomic.Pointer[answers]
 
-	// served is the table last swapped in, for the log line of a change;
-	// swap runs at setup, then only on the watcher's goroutine.
-	served    gwtable.Table
-	hasServed bool
+	// table is the table being served, the Corefile's overrides laid over
+	// its regions; swap runs at setup, then only on the watcher's goroutine.
+	table    gwtable.Table
+	hasTable bool
 }
 
 // Name implements plugin.Handler.

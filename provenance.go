@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
-
-	"github.com/miekg/dns"
 )
 
 // A table says where it comes from and how old it is wherever it is seen:
@@ -50,16 +48,6 @@ func (f facts) texts() []string {
 		"prefixes="+strconv.Itoa(f.prefixes))
 }
 
-// txt is the apex TXT set of forward zone z.
-func (f facts) txt(z string, ttl uint32) rrset {
-	texts := f.texts()
-	records := make([]dns.RR, len(texts))
-	for i, t := range texts {
-		records[i] = txt(z, ttl, t)
-	}
-	return rrset{qtype: dns.TypeTXT, answer: records}
-}
-
 // describe is the log line of a table being served, with its age on now.
 func (f facts) describe(label string, now time.Time) string {
 	what := fmt.Sprintf("Serving %s: serial %d, %s regions, %s addresses, %s prefixes", label, f.serial,
@@ -81,9 +69,9 @@ const builtinAdvice = "it is Microsoft's 2019 page for Azure Database for MySQL 
 
 // changeLine says what a table change did: serial old → new, and the
 // regions, addresses and prefixes added and removed.
-func changeLine(label string, old, new gwtable.Table, d gwtable.DiffResult) string {
+func changeLine(label string, oldSerial, newSerial uint32, d gwtable.DiffResult) string {
 	return fmt.Sprintf("Table %s changed: serial %d → %d; regions +%d -%d, addresses +%d -%d, prefixes +%d -%d",
-		label, old.Serial, new.Serial,
+		label, oldSerial, newSerial,
 		len(d.Added.Regions), len(d.Removed.Regions),
 		len(d.Added.Addresses), len(d.Removed.Addresses),
 		len(d.Added.Prefixes), len(d.Removed.Prefixes))
@@ -115,23 +103,25 @@ func publishPublished(label string, published time.Time) {
 	tablePublished.WithLabelValues(label).Set(float64(published.Unix()))
 }
 
-// logTable logs the table now served when it is the first this instance
-// serves or differs from the last (gwtable.Diff's meaning: a new serial or
-// comment alone is no change), with what changed.
-func (g *MysqlGW) logTable(label string, table gwtable.Table, f facts) {
-	old, first := g.served, !g.hasServed
-	g.served, g.hasServed = table, true
+// label names the table in log lines: its file, or the built-in table.
+func (g *MysqlGW) label() string {
 	if g.file == "" {
-		label = "the built-in table"
+		return "the built-in table"
 	}
-	d := gwtable.Diff(label, old, label, table)
+	return g.file
+}
+
+// logTable logs the table now served when it is the first this instance
+// serves or differs from the one the block served before (gwtable.Diff's
+// meaning: a new serial or comment alone is no change), with what changed.
+func (g *MysqlGW) logTable(first bool, prev, table gwtable.Table, d gwtable.DiffResult, f facts) {
 	if !first && !d.Changed {
 		return
 	}
-	if !first {
-		log.Info(changeLine(label, old, table, d))
+	if d.Changed {
+		log.Info(changeLine(g.label(), prev.Serial, table.Serial, d))
 	}
-	line := f.describe(label, time.Now())
+	line := f.describe(g.label(), time.Now())
 	if g.file == "" {
 		line += "; " + builtinAdvice
 	}

@@ -21,17 +21,20 @@ const readTimeout = time.Second
 // loaded machine is not mistaken for a hung mount.
 const pollReadTimeout = 10 * time.Second
 
-// fileWatcher re-reads the regions file every interval and applies a new
+// fileWatcher looks at the regions file every interval and applies a new
 // version once it has read the same bytes twice in a row: a file caught while
 // an editor or config management is still writing it is never applied
-// half-written. Reading the content, not trusting mtime and size, also catches
-// a rename over the file and a Kubernetes ConfigMap's ..data symlink swap.
+// half-written. A poll skips the read when the file's device, inode, size and
+// change time are those of the version applied (gwtable.Version), which a
+// rename over the file and a Kubernetes ConfigMap's ..data symlink swap
+// change, and reads it again whenever its change time is too recent to tell
+// two writes apart.
 type fileWatcher struct {
 	path     string
 	interval time.Duration
-	swap     func(gwtable.Table) (*answers, error) // serves a new table
-	reader   gwtable.Reader                        // one read at a time, abandoned when stuck
-	timeout  time.Duration                         // a poll's wait for the read; 0: pollReadTimeout
+	swap     func(gwtable.Table) (facts, error) // serves a new table
+	reader   gwtable.Reader                     // one read at a time, abandoned when stuck
+	timeout  time.Duration                      // a poll's wait for the read; 0: pollReadTimeout
 
 	serialRises bool // transfer_health: a serial not above the last is continued, not served as it is
 
@@ -42,7 +45,6 @@ type fileWatcher struct {
 	rejected  [sha256.Size]byte // content that failed to apply, not parsed again
 	rejectErr error             // why it failed
 	lastFault fault             // so that each fault is logged and counted once
-	lastErr   string            // the last fault's message, for tests
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -88,11 +90,7 @@ func (fw *fileWatcher) stop() {
 // from tests), so its fields need no lock.
 func (fw *fileWatcher) check() {
 	fw.reader.Path = fw.path
-	timeout := fw.timeout
-	if timeout == 0 {
-		timeout = pollReadTimeout
-	}
-	content, version, err := fw.reader.ReadWithin(fw.version, timeout, fw.done)
+	content, version, err := fw.reader.ReadWithin(fw.version, pollReadTimeout, fw.done)
 	select {
 	case <-fw.done:
 		return // stopping: a read abandoned now is no fault of the file
@@ -112,7 +110,7 @@ func (fw *fileWatcher) check() {
 	}
 	if sum == fw.applied {
 		fw.version = version // the same content, maybe touched or renamed over
-		fw.pending, fw.lastFault, fw.lastErr, fw.rejected = sum, fault{}, "", [sha256.Size]byte{}
+		fw.pending, fw.lastFault, fw.rejected = sum, fault{}, [sha256.Size]byte{}
 		return
 	}
 	if sum != fw.pending {
@@ -124,7 +122,7 @@ func (fw *fileWatcher) check() {
 		return
 	}
 	table, err := gwtable.Parse(content, fw.path)
-	var served *answers
+	var served facts
 	if err == nil {
 		served, err = fw.swap(table)
 	}
@@ -141,9 +139,9 @@ func (fw *fileWatcher) check() {
 		log.Warningf("%s changed but its serial %d is not above %d: secondaries that compare serials will not see the change", fw.path, table.Serial, fw.serial)
 	}
 	fw.applied, fw.version, fw.serial = sum, version, table.Serial
-	fw.lastFault, fw.lastErr, fw.rejected = fault{}, "", [sha256.Size]byte{}
+	fw.lastFault, fw.rejected = fault{}, [sha256.Size]byte{}
 	reloadCount.WithLabelValues(fw.path).Inc()
-	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, len(served.regions), served.addrs)
+	log.Infof("Reloaded %s: %d regions, %d addresses", fw.path, served.regions, served.addresses)
 }
 
 // fault identifies what went wrong, so that a poll seeing the same fault
@@ -171,7 +169,7 @@ func (fw *fileWatcher) fail(f fault, err error) {
 	if f == fw.lastFault {
 		return
 	}
-	fw.lastFault, fw.lastErr = f, err.Error()
+	fw.lastFault = f
 	reloadFailureCount.WithLabelValues(fw.path).Inc()
 	log.Errorf("Keeping the last good table: %s", err)
 }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +50,14 @@ func TestReload(t *testing.T) {
 		}
 	}
 	write("lab 127.0.0.2\n")
+	logged := captureLog(t)
+	lastError := func() string {
+		errs := logged.errors()
+		if len(errs) == 0 {
+			return ""
+		}
+		return errs[len(errs)-1]
+	}
 	g := newTestPlugin(t, "mysqlgw {\n regions "+path+"\n alias lab-alias lab\n reload 1h\n}")
 	fw := g.watcher
 	fw.start() // reads the applied version; its ticker never fires within the test
@@ -89,8 +96,8 @@ func TestReload(t *testing.T) {
 	if got := counterValue(reloadFailureCount.WithLabelValues(path)); got != failed+1 {
 		t.Errorf("reload_failures_total went up by %v, want 1", got-failed)
 	}
-	if fw.lastErr == "" || !strings.Contains(fw.lastErr, path+":2:") {
-		t.Errorf("error %q does not name the file and line", fw.lastErr)
+	if !strings.Contains(lastError(), path+":2:") || len(logged.errors()) != 1 {
+		t.Errorf("errors logged %q: want one, naming the file and line", logged.errors())
 	}
 
 	// A file that breaks a Corefile alias fails the reload too, naming the Corefile line.
@@ -100,8 +107,8 @@ func TestReload(t *testing.T) {
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.3" {
 		t.Errorf("table without the alias target applied: lab primary %q", got)
 	}
-	if !strings.Contains(fw.lastErr, `Testfile:3: alias "lab-alias": unknown region "lab"`) {
-		t.Errorf("error %q", fw.lastErr)
+	if !strings.Contains(lastError(), `Testfile:3: alias "lab-alias": unknown region "lab"`) {
+		t.Errorf("error %q", lastError())
 	}
 
 	// Deleted: last good stays; restored: picked up.
@@ -116,8 +123,13 @@ func TestReload(t *testing.T) {
 	if got := primaryOf(t, g, "lab"); got != "127.0.0.7" {
 		t.Errorf("recovery not picked up: %q", got)
 	}
-	if fw.lastErr != "" {
-		t.Errorf("error %q kept after recovery", fw.lastErr)
+	// The fault is cleared: the same bad version again is a new fault.
+	errs := len(logged.errors())
+	write("lab 127.0.0.5\nlab2 not-an-address\n")
+	fw.check()
+	fw.check()
+	if len(logged.errors()) != errs+1 {
+		t.Errorf("a bad version after a recovery logged %d errors, want 1", len(logged.errors())-errs)
 	}
 }
 
@@ -736,37 +748,25 @@ func TestFileReplacedByFIFO(t *testing.T) {
 }
 
 // A read that never returns (a hung NFS or FUSE mount, where O_NONBLOCK does
-// not help) is logged and counted once as stuck, starts no second read, and
-// does not hold up stop.
+// not help) is a fault of its own kind, logged and counted once however many
+// polls see it (gwtable's TestReaderAbandonsStuckRead shows the read given
+// up on at the timeout and on stop, with no second read started).
 func TestFileStuckRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "regions")
 	writeFile(t, path, tableA)
 	log := captureLog(t)
 	g := newTestPlugin(t, fmt.Sprintf("mysqlgw {\n regions %s\n reload 100ms\n}", path))
-	release := make(chan struct{})
-	defer close(release)
-	var reads atomic.Int32
-	g.watcher.reader.Read = func(string, gwtable.Version) ([]byte, gwtable.Version, error) {
-		reads.Add(1)
-		<-release
-		return nil, gwtable.Version{}, nil
-	}
-	// Three polls, each giving up after the watcher's timeout: one read, one
-	// log line.
-	g.watcher.timeout = 200 * time.Millisecond
+	failed := counterValue(reloadFailureCount.WithLabelValues(path))
+	stuck := &gwtable.ReadError{Kind: gwtable.ReadStuck, Err: fmt.Errorf("%s: not read after 200ms (a hung mount?)", path)}
 	for range 3 {
-		g.watcher.check()
-	}
-	if n := reads.Load(); n != 1 {
-		t.Errorf("%d reads started, want 1", n)
+		g.watcher.fail(readFault(stuck), stuck)
 	}
 	if errs := log.errors(); len(errs) != 1 || !strings.Contains(errs[0], path+": not read after 200ms") {
 		t.Fatalf("logged:\n%s", log.String())
 	}
-	// The running watcher, its poll waiting on the stuck read, stops at once.
-	g.start()
-	defer g.stop()
-	stopWithin(t, g.watcher, 5*time.Second)
+	if got := counterValue(reloadFailureCount.WithLabelValues(path)) - failed; got != 1 {
+		t.Errorf("counted %v faults, want 1", got)
+	}
 }
 
 // stopWithin stops the watcher, failing if stop has not returned within

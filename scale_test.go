@@ -3,7 +3,7 @@
 package mysqlgw
 
 // How mysqlgw grows with its table: synthetic tables of 31, 1,000 and 100,000
-// regions, loaded the way a regions file is (gwtable.Parse, overrides.merge,
+// regions, loaded the way a regions file is (gwtable.Parse, overrides.apply,
 // buildAnswers), reporting load time, retained memory per region and lookup
 // cost. Lookups should stay flat; load time and memory should grow linearly.
 
@@ -68,11 +68,11 @@ func loadSynthetic(b *testing.B, content []byte) *answers {
 	if err != nil {
 		b.Fatal(err)
 	}
-	regions, err := (overrides{}).merge(table.Regions)
+	regions, err := (overrides{}).apply(table.Regions)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ans, err := buildAnswers(regions, scaleOptions, nil)
+	ans, err := buildAnswers(regions, newTableSets(regions), scaleOptions, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -155,15 +155,14 @@ func BenchmarkScaleHealth(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			g := &MysqlGW{opt: scaleOptions, health: newHealthChecker(healthConfig{interval: time.Hour, probe: prober{port: defaultPort}, rise: 2, fall: 3})}
-			if tc.follow {
-				forgetVersions(b, g.opt.zones...)
-				g.opt.transferHealth = true
-				g.started.Store(true)
-			}
+			g := &MysqlGW{opt: scaleOptions, health: newHealthChecker(healthConfig{interval: time.Hour, probe: prober{port: defaultPort}, rise: 2, fall: 3}, testServers)}
+			g.key = blockKey{zone: b.Name()} // a block of its own
+			g.opt.transferHealth = tc.follow
 			if _, err := g.swap(table); err != nil {
 				b.Fatal(err)
 			}
+			g.take(time.Now())
+			defer g.release()
 			b.ReportAllocs()
 			cpu := startCPU()
 			for b.Loop() {

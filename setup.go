@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/lists"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -81,16 +82,21 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	// Background work starts with the server and stops with it: a reload
-	// builds a new instance before the old one stops.
+	// builds a new instance before the old one stops. The instance takes
+	// its server block's state over when it starts, and takes it back if a
+	// Corefile reload fails after its successor had.
 	c.OnStartup(g.start)
+	c.OnRestartFailed(func() error { g.take(time.Now()); return nil })
 	c.OnShutdown(g.stop)
 	if g.http != nil {
 		// The health plugin's lifecycle: the old listener closes before the
-		// new instance is built, and reopens if that fails.
-		c.OnStartup(g.http.open)
-		c.OnRestart(g.http.close)
-		c.OnRestartFailed(g.http.open)
-		c.OnFinalShutdown(g.http.close)
+		// new instance is built, and reopens if that fails; the address's
+		// history goes when the instance stops without a successor there.
+		c.OnStartup(g.http.Open)
+		c.OnRestart(g.http.Close)
+		c.OnRestartFailed(g.http.Open)
+		c.OnShutdown(g.http.Release)
+		c.OnFinalShutdown(g.http.Close)
 	}
 
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
@@ -106,7 +112,7 @@ func setup(c *caddy.Controller) error {
 type settings struct {
 	health        healthConfig
 	reload        reloadConfig
-	http          httpConfig
+	http          lists.Config
 	httpWhere     string         // the Corefile line of http_rate, http_tls or http_auth, for the error without http
 	transferWhere string         // the Corefile line of transfer_health
 	regionLines   map[string]int // the line of each region property, to name it when a name repeats
@@ -126,15 +132,17 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		failOpen:  true,
 		soa:       defaultSOA,
 	}}
-	for _, h := range dnsserver.GetConfig(c).ListenHosts {
+	cfg := dnsserver.GetConfig(c)
+	for _, h := range cfg.ListenHosts {
 		if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
 			g.opt.bindAddrs = append(g.opt.bindAddrs, a.Unmap())
 		}
 	}
+	g.key, g.servers = keyOf(cfg), serverLabels(cfg)
 	s := settings{
 		health:      defaultHealth,
 		reload:      reloadConfig{interval: defaultReload},
-		http:        httpConfig{rate: defaultHTTPRate},
+		http:        lists.Config{Rate: lists.DefaultRate, Log: log},
 		regionLines: map[string]int{},
 	}
 	blocks := 0
@@ -176,7 +184,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 	}
 	if s.health.interval > 0 {
 		s.health.probe.port = g.opt.port
-		g.health = newHealthChecker(s.health)
+		g.health = newHealthChecker(s.health, g.servers)
 	}
 	if g.opt.transferHealth {
 		if g.health == nil {
@@ -188,11 +196,11 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		}
 		g.health.onChange = g.healthChanged
 	}
-	if s.http.addr == "" && s.httpWhere != "" {
+	if s.http.Addr == "" && s.httpWhere != "" {
 		return nil, fmt.Errorf("%s: http_rate, http_tls and http_auth need an http ADDRESS", s.httpWhere)
 	}
-	if s.http.addr != "" {
-		h, err := newHTTPServer(s.http, g.httpBodies)
+	if s.http.Addr != "" {
+		h, err := lists.New(s.http)
 		if err != nil {
 			return nil, err
 		}
@@ -299,15 +307,15 @@ func parseProperty(c *caddy.Controller, g *MysqlGW, s *settings) error {
 		g.opt.transferHealth, s.transferWhere = true, position(c)
 	case "http_rate":
 		s.httpWhere = position(c)
-		s.http.rate, err = numArg[int](c, 0, 1000000)
+		s.http.Rate, err = numArg[int](c, 0, 1000000)
 	case "http_tls":
-		s.httpWhere, s.http.tlsWhere = position(c), position(c)
-		err = twoArgs(c, &s.http.certFile, &s.http.keyFile)
+		s.httpWhere, s.http.TLSWhere = position(c), position(c)
+		err = twoArgs(c, &s.http.CertFile, &s.http.KeyFile)
 	case "http_auth":
-		s.httpWhere, s.http.authWhere = position(c), position(c)
-		err = twoArgs(c, &s.http.user, &s.http.passwordFile)
-		if err == nil && strings.ContainsAny(s.http.user, ":") {
-			err = c.Errf("http_auth: a user name cannot hold ':' (HTTP basic authentication), got %q", s.http.user)
+		s.httpWhere, s.http.AuthWhere = position(c), position(c)
+		err = twoArgs(c, &s.http.User, &s.http.PasswordFile)
+		if err == nil && strings.ContainsAny(s.http.User, ":") {
+			err = c.Errf("http_auth: a user name cannot hold ':' (HTTP basic authentication), got %s", gwtable.Quote(s.http.User))
 		}
 	default:
 		return c.Errf("unknown property %s", gwtable.Quote(c.Val()))
@@ -448,4 +456,39 @@ func argErr(c *caddy.Controller) error {
 		return c.ArgErr()
 	}
 	return c.Errf("Wrong argument count or unexpected line ending after %s", gwtable.Quote(c.Val()))
+}
+
+// parseHTTP reads `http ADDRESS`, a host and port to listen on.
+func parseHTTP(c *caddy.Controller, cfg *lists.Config) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return argErr(c)
+	}
+	if cfg.Addr != "" {
+		return c.Errf("http is given twice")
+	}
+	host, port, err := net.SplitHostPort(args[0])
+	if err != nil {
+		return c.Errf("http: %s is not HOST:PORT, such as 127.0.0.1:8053", gwtable.Quote(args[0]))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return c.Errf("http: port %s is not in range [1, 65535]", gwtable.Quote(port))
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+			return c.Errf("http: %s is not an IP address to listen on", gwtable.Quote(host))
+		}
+	}
+	cfg.Addr = args[0]
+	return nil
+}
+
+// twoArgs reads the two arguments of the current property.
+func twoArgs(c *caddy.Controller, a, b *string) error {
+	args := c.RemainingArgs()
+	if len(args) != 2 {
+		return argErr(c)
+	}
+	*a, *b = args[0], args[1]
+	return nil
 }

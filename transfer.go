@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 
 	"github.com/coredns/coredns/plugin/transfer"
 
@@ -60,12 +61,11 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 	if !ok {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	snap, ok := snapshot{}, false
-	if g.opt.transferHealth {
-		snap, ok = versionsOf(zone).snapshot()
-	}
-	if !ok { // without transfer_health, or before the instance has started
-		snap = snapshot{soa: info.current().soa, list: info.records(ans, g.opt)}
+	var snap snapshot
+	if v := g.versionsOf(zone); v != nil {
+		snap = v.snapshot()
+	} else { // without transfer_health, or before the instance has started
+		snap = snapshot{soa: info.current().soa, list: info.records(ans, g.opt, nil)}
 	}
 	ch := make(chan []dns.RR)
 	go func() {
@@ -113,14 +113,34 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 	return ch, nil
 }
 
-// records returns every record of the zone but the SOA, names in DNSSEC's
-// canonical order (RFC 4034 6.1, so a zone file reads as a tree), in slices
-// of xfrBatch, listing them the first time a transfer asks.
-func (info *zoneInfo) records(n *answers, opt options) [][]dns.RR {
-	info.listOnce.Do(func() {
-		info.list = batches(n.zoneRecords(info, opt, nil))
-	})
-	return info.list
+// listing is a zone's records listed for transfers, and the choice of each
+// active name they were listed with.
+type listing struct {
+	choices []int // by zoneInfo.actives; nil: the primary's
+	batches [][]dns.RR
+}
+
+// records returns every record of the zone but the SOA, with each active
+// name's answer at choices (by info.actives; nil: the primary's), names in
+// DNSSEC's canonical order (RFC 4034 6.1, so a zone file reads as a tree),
+// in slices of xfrBatch. It lists them the first time a transfer asks for
+// those choices, and keeps the last listing.
+func (info *zoneInfo) records(n *answers, opt options, choices []int) [][]dns.RR {
+	info.mu.Lock()
+	defer info.mu.Unlock()
+	if info.listing.batches != nil && slices.Equal(info.listing.choices, choices) {
+		return info.listing.batches
+	}
+	var pick func(*activeName) int
+	if choices != nil {
+		picked := make(map[*activeName]int, len(choices))
+		for i, a := range info.actives {
+			picked[a] = choices[i]
+		}
+		pick = func(a *activeName) int { return picked[a] }
+	}
+	info.listing = listing{choices: slices.Clone(choices), batches: batches(n.zoneRecords(info, opt, pick))}
+	return info.listing.batches
 }
 
 // batches cuts rrs into slices of xfrBatch, each an array of its own (see
@@ -226,12 +246,12 @@ type notifier interface{ Notify(zone string) error }
 // sends them, each zone once however often it changed meanwhile, so a
 // secondary that is down (the transfer plugin tries it three times, seconds
 // each) holds one goroutine, not one per change. Its failures are logged
-// within a line limit (ratelimit.go); the metric counts every one.
+// within the log line limit; the metric counts every one.
 type notifyQueue struct {
 	mu      sync.Mutex
 	pending []string
 	running bool
-	logs    lineLimiter // used by the sending goroutine only
+	logs    *ratelimit.Lines // its failure lines; nil until the first
 }
 
 // notify tells the secondaries of zones that they changed. It runs in the
@@ -255,6 +275,9 @@ func (g *MysqlGW) notify(self string, zones []string) {
 		return
 	}
 	q.running = true
+	if q.logs == nil {
+		q.logs = ratelimit.LogLines()
+	}
 	go func() {
 		if self != "" {
 			waitListening(self, 10*time.Second)
@@ -272,8 +295,8 @@ func (g *MysqlGW) notify(self string, zones []string) {
 			result := "ok"
 			if err := g.xfr.Notify(z); err != nil {
 				result = "failed"
-				if ok, held := q.logs.allow(); ok {
-					log.Warningf("NOTIFY for %s: %v%s", z, err, heldNote(held, "failure"))
+				if ok, held := q.logs.Allow(time.Now()); ok {
+					log.Warningf("NOTIFY for %s: %v%s", z, err, ratelimit.Note(held, "failure"))
 				}
 			}
 			notifyCount.WithLabelValues(z, result).Inc()

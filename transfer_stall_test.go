@@ -106,7 +106,7 @@ func TestTransferStalledClientPinsNoTable(t *testing.T) {
 	g := newTestPlugin(t, "mysqlgw gateway.mysql.local {\n regions "+file+"\n reload 0\n}")
 	const stall = 300 * time.Millisecond
 	addr := serveTransfers(t, stallingTransferer{g, stall})
-	g.answers.Load().apex["gateway.mysql.local."].records(g.answers.Load(), g.opt) // as a transfer leaves it
+	g.answers.Load().apex["gateway.mysql.local."].records(g.answers.Load(), g.opt, nil) // as a transfer leaves it
 	oneTable := heapAlloc()
 
 	var stalled []*stalledClient
@@ -208,7 +208,7 @@ func watchZone(g *MysqlGW, zone string) (weak.Pointer[answers], []weak.Pointer[d
 	ans := g.answers.Load()
 	var slices []weak.Pointer[dns.RR]
 	records := 2 // the SOA, twice
-	for _, rrs := range ans.apex[zone].records(ans, g.opt) {
+	for _, rrs := range ans.apex[zone].records(ans, g.opt, nil) {
 		slices = append(slices, weak.Make(&rrs[0]))
 		records += len(rrs)
 	}

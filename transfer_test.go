@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 
 	"github.com/miekg/dns"
@@ -214,7 +215,7 @@ func TestNotifyQueue(t *testing.T) {
 		t.Errorf("failed NOTIFYs counted for q.test.: %v, want 2", got)
 	}
 	if n := strings.Count(log.String(), "NOTIFY for "); n != 3 {
-		t.Errorf("%d NOTIFY lines, want 3 (within the limit of %d):\n%s", n, stateLineBurst, log.String())
+		t.Errorf("%d NOTIFY lines, want 3 (within the limit of %d):\n%s", n, ratelimit.LogBurst, log.String())
 	}
 	// Ten more failures: the line limit lets out only the rest of its burst.
 	for i := range 10 {
@@ -225,7 +226,7 @@ func TestNotifyQueue(t *testing.T) {
 		defer b.mu.Unlock()
 		return b.calls["z9.test."] == 1
 	})
-	if n := strings.Count(log.String(), "NOTIFY for "); n != stateLineBurst {
-		t.Errorf("%d NOTIFY lines after 13 failures, want the limit's %d:\n%s", n, stateLineBurst, log.String())
+	if n := strings.Count(log.String(), "NOTIFY for "); n != ratelimit.LogBurst {
+		t.Errorf("%d NOTIFY lines after 13 failures, want the limit's %d:\n%s", n, ratelimit.LogBurst, log.String())
 	}
 }

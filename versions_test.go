@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 
 	"github.com/miekg/dns"
@@ -14,15 +15,14 @@ import (
 
 // transfer_health in-process: the health states are set by the test (no
 // probe runs), and the zone's versions are read through Transfer, as the
-// transfer plugin reads them. Each test has a zone of its own: versions
-// are kept per zone for the life of the process.
+// transfer plugin reads them. The clock is the time the test hands take and
+// follow; a test at the epoch sees the table's own serial.
 
-// followPlugin serves table in zone with transfer_health; health checking
-// is configured but no prober runs: the test sets each address's state.
+// followPlugin serves table in zone with transfer_health, started at the
+// epoch; health checking is configured but no prober runs: the test sets
+// each address's state.
 func followPlugin(t *testing.T, zone, table string) (*MysqlGW, string) {
 	t.Helper()
-	forgetVersions(t, zone)
-	setClock(t, serialEpoch)
 	path := loopbackTable(t, table)
 	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
 		regions %s
@@ -30,37 +30,18 @@ func followPlugin(t *testing.T, zone, table string) (*MysqlGW, string) {
 		healthcheck 1s
 		transfer_health
 	}`, zone, path))
-	startFollowing(g)
+	startFollowing(t, g, serialEpoch)
 	return g, path
 }
 
-// startFollowing does what start does for transfer_health, and marks the
-// first probe round done, without probing.
-func startFollowing(g *MysqlGW) {
-	adopt(g.answers.Load(), g.opt)
+// startFollowing does what start does for transfer_health at now, and marks
+// the first probe round done, without probing; the block is let go when the
+// test ends.
+func startFollowing(t *testing.T, g *MysqlGW, now time.Time) {
+	g.take(now)
 	g.started.Store(true)
 	g.health.ready.Store(true)
-}
-
-// setClock makes the serials read at as the time; each test starts at the
-// epoch, where the clock adds nothing to $SERIAL.
-func setClock(t testing.TB, at time.Time) {
-	t.Helper()
-	testClock.Store(&at)
-	t.Cleanup(func() { testClock.Store(nil) })
-}
-
-func forgetVersions(t testing.TB, zones ...string) {
-	t.Helper()
-	clear := func() {
-		versionsMu.Lock()
-		for _, z := range zones {
-			delete(versionsByZone, dns.Fqdn(z))
-		}
-		versionsMu.Unlock()
-	}
-	clear()
-	t.Cleanup(clear)
+	t.Cleanup(func() { g.started.Store(false); g.release() })
 }
 
 // setDown marks addr down (or up) as a probe would, and tells the checker's
@@ -69,6 +50,14 @@ func setDown(t *testing.T, g *MysqlGW, addr string, down bool) {
 	t.Helper()
 	setState(t, g, addr, down)
 	g.healthChanged()
+}
+
+// flip marks addr down (or up) and publishes at the epoch, as the follow
+// timer would once its wait is over.
+func flip(t *testing.T, g *MysqlGW, addr string, down bool) {
+	t.Helper()
+	setState(t, g, addr, down)
+	g.follow(serialEpoch)
 }
 
 // setState marks addr down (or up) and tells no one.
@@ -132,8 +121,10 @@ func TestTransferHealthFollowsFailover(t *testing.T) {
 		t.Fatalf("served serial %d before any change, want the table's 100", s)
 	}
 
-	setDown(t, g, "127.0.0.11", true)
-	waitSerial(t, g, zone, 101)
+	flip(t, g, "127.0.0.11", true)
+	if s := servedSOA(t, g, zone); s != 101 {
+		t.Fatalf("serial %d after the failover, want 101", s)
+	}
 	after := axfr(t, g, zone, 0)
 	owner := "active.lab." + zone
 	srv := "_mysql._tcp.active.lab." + zone
@@ -164,8 +155,7 @@ func TestTransferHealthFollowsFailover(t *testing.T) {
 		t.Errorf("IXFR from an unknown serial is not the whole zone:\n%s", lines(got))
 	}
 
-	setDown(t, g, "127.0.0.11", false)
-	waitSerial(t, g, zone, 102)
+	flip(t, g, "127.0.0.11", false)
 	if got := recordsAt(axfr(t, g, zone, 0), owner); got != recordsAt(before, owner) {
 		t.Errorf("after the failback, %s:\n%s", owner, got)
 	}
@@ -181,18 +171,22 @@ func TestTransferHealthFollowsFailover(t *testing.T) {
 	}
 }
 
-// TestTransferHealthWindow: changes within followWindow share one serial;
-// failover closed (no address up) transfers no active records, and failover
-// open every address.
+// TestTransferHealthWindow, on the clock: changes within followWindow share
+// one serial; failover closed (no address up) transfers no active records,
+// and failover open every address; the serial is the clock's.
 func TestTransferHealthWindow(t *testing.T) {
 	const zone = "window.test."
 	g, _ := followPlugin(t, zone, "$SERIAL 7\nlab1 127.0.0.11 127.0.0.12\nlab2 127.0.0.13 127.0.0.14")
 	setDown(t, g, "127.0.0.11", true)
 	setDown(t, g, "127.0.0.13", true) // within the window of the first
-	waitSerial(t, g, zone, 8)
+	testutil.Until(t, 10*time.Second, "a new serial", func() bool { return servedSOA(t, g, zone) != 7 })
+	one := servedSOA(t, g, zone)
+	if now := clockSerial(7, time.Now()); gwtable.SerialAfter(one, now) || now-one > 10 {
+		t.Errorf("serial %d after a change, the clock's %d", one, now)
+	}
 	time.Sleep(3 * followWindow) // nothing further may come of the two
-	if s := servedSOA(t, g, zone); s != 8 {
-		t.Fatalf("two changes in one window: serial %d, want 8", s)
+	if s := servedSOA(t, g, zone); s != one {
+		t.Fatalf("two changes in one window: serial %d, then %d", one, s)
 	}
 	ixfr := lines(axfr(t, g, zone, 7))
 	for _, want := range []string{"active.lab1." + zone + "\t5\tIN\tA\t127.0.0.12", "active.lab2." + zone + "\t5\tIN\tA\t127.0.0.14"} {
@@ -203,16 +197,17 @@ func TestTransferHealthWindow(t *testing.T) {
 
 	// Both of lab1's down: failover open (the default) answers both.
 	setDown(t, g, "127.0.0.12", true)
-	waitSerial(t, g, zone, 9)
+	testutil.Until(t, 10*time.Second, "the next serial", func() bool { return servedSOA(t, g, zone) != one })
+	two := servedSOA(t, g, zone)
 	open := recordsAt(axfr(t, g, zone, 0), "active.lab1."+zone)
 	if !strings.Contains(open, "A\t127.0.0.11") || !strings.Contains(open, "A\t127.0.0.12") {
 		t.Errorf("failover open transfers:\n%s", open)
 	}
 	// From one address to both: nothing removed; the primary's A, TXT and
 	// SRV added.
-	delta := axfr(t, g, zone, 8)
-	if len(delta) != 7 || delta[1].(*dns.SOA).Serial != 8 || delta[2].(*dns.SOA).Serial != 9 {
-		t.Fatalf("IXFR from 8, want SOA 9, SOA 8, SOA 9, three added, SOA 9:\n%s", lines(delta))
+	delta := axfr(t, g, zone, one)
+	if len(delta) != 7 || delta[1].(*dns.SOA).Serial != one || delta[2].(*dns.SOA).Serial != two {
+		t.Fatalf("IXFR from %d, want SOA %d, SOA %d, SOA %d, three added, SOA %d:\n%s", one, two, one, two, two, lines(delta))
 	}
 	for _, rr := range delta[3:6] {
 		if rr.Header().Name != "active.lab1."+zone && rr.Header().Name != "_mysql._tcp.active.lab1."+zone || !strings.Contains(rr.String(), "primary") && !strings.Contains(rr.String(), "127.0.0.11") {
@@ -225,8 +220,6 @@ func TestTransferHealthWindow(t *testing.T) {
 // transferred active names hold no records.
 func TestTransferHealthClosed(t *testing.T) {
 	const zone = "closed.test."
-	forgetVersions(t, zone)
-	setClock(t, serialEpoch)
 	g := newTestPlugin(t, fmt.Sprintf(`mysqlgw %s {
 		regions %s
 		reload 1h
@@ -234,10 +227,12 @@ func TestTransferHealthClosed(t *testing.T) {
 		failover closed
 		transfer_health
 	}`, zone, loopbackTable(t, "$SERIAL 1\nlab 127.0.0.11 127.0.0.12")))
-	startFollowing(g)
-	setDown(t, g, "127.0.0.11", true)
-	setDown(t, g, "127.0.0.12", true)
-	waitSerial(t, g, zone, 2)
+	startFollowing(t, g, serialEpoch)
+	setState(t, g, "127.0.0.11", true)
+	flip(t, g, "127.0.0.12", true)
+	if s := servedSOA(t, g, zone); s != 2 {
+		t.Errorf("serial %d, want 2", s)
+	}
 	if got := recordsAt(axfr(t, g, zone, 0), "active.lab."+zone); got != "" {
 		t.Errorf("failover closed, none up: active.lab transfers\n%s", got)
 	}
@@ -245,12 +240,12 @@ func TestTransferHealthClosed(t *testing.T) {
 
 // TestTransferHealthSerialOnlyRises: a reload whose $SERIAL is not above
 // the served one continues from the served one; a higher $SERIAL is taken
-// as it is; a reload that changes nothing keeps the serial.
+// (plus the clock's seconds); a reload that changes nothing keeps the serial.
 func TestTransferHealthSerialOnlyRises(t *testing.T) {
 	const zone = "rises.test."
 	g, path := followPlugin(t, zone, "$SERIAL 500\nlab 127.0.0.11 127.0.0.12")
-	setDown(t, g, "127.0.0.11", true)
-	waitSerial(t, g, zone, 501)
+	flip(t, g, "127.0.0.11", true)
+	served := servedSOA(t, g, zone)
 
 	reload := func(table string) {
 		t.Helper()
@@ -261,9 +256,10 @@ func TestTransferHealthSerialOnlyRises(t *testing.T) {
 		g.watcher.check()
 	}
 	reload("$SERIAL 3\nlab 127.0.0.11 127.0.0.12\nnew 127.0.0.15")
-	if s := servedSOA(t, g, zone); s != 502 {
-		t.Errorf("after a reload with $SERIAL 3: serial %d, want 502", s)
+	if s := servedSOA(t, g, zone); !gwtable.SerialAfter(s, served) {
+		t.Errorf("after a reload with $SERIAL 3: serial %d, want one after %d", s, served)
 	}
+	served = servedSOA(t, g, zone)
 	// The health state carries over: active.lab still answers the secondary.
 	if got := recordsAt(axfr(t, g, zone, 0), "active.lab."+zone); !strings.Contains(got, "127.0.0.12") || strings.Contains(got, "127.0.0.11") {
 		t.Errorf("after the reload, active.lab transfers\n%s", got)
@@ -272,13 +268,16 @@ func TestTransferHealthSerialOnlyRises(t *testing.T) {
 	if got := axfr(t, g, zone, 501); len(got) < 10 {
 		t.Errorf("IXFR from before the table changed: %d records, want the whole zone", len(got))
 	}
-	reload("$SERIAL 9000\nlab 127.0.0.11 127.0.0.12\nnew 127.0.0.15")
-	if s := servedSOA(t, g, zone); s != 9000 {
-		t.Errorf("after a reload with $SERIAL 9000: serial %d", s)
+	high := served + 1_000_000_000 // well ahead, within RFC 1982's half of the circle
+	reload(fmt.Sprintf("$SERIAL %d\nlab 127.0.0.11 127.0.0.12\nnew 127.0.0.15", high))
+	if s := servedSOA(t, g, zone); s < high || s > clockSerial(high, time.Now()) || !gwtable.SerialAfter(s, served) {
+		t.Errorf("after a reload with $SERIAL %d: serial %d", high, s)
 	}
 	// A rebuild of the same table (as a Corefile reload makes) keeps it.
-	if moved := adopt(g.answers.Load(), g.opt); len(moved) != 0 || servedSOA(t, g, zone) != 9000 {
-		t.Errorf("adopting the same content moved %v to %d", moved, servedSOA(t, g, zone))
+	served = servedSOA(t, g, zone)
+	g.take(time.Now())
+	if s := servedSOA(t, g, zone); s != served {
+		t.Errorf("taking the block over with the same content moved the serial from %d to %d", served, s)
 	}
 }
 
@@ -287,12 +286,8 @@ func TestTransferHealthSerialOnlyRises(t *testing.T) {
 func TestTransferHealthKeepsLastVersions(t *testing.T) {
 	const zone = "history.test."
 	g, _ := followPlugin(t, zone, "$SERIAL 1000\nlab 127.0.0.11 127.0.0.12")
-	ans := g.answers.Load()
 	for i := range maxVersions + 2 {
-		setState(t, g, "127.0.0.11", i%2 == 0)
-		if moved := follow(ans); len(moved) != 1 {
-			t.Fatalf("change %d moved %v", i+1, moved)
-		}
+		flip(t, g, "127.0.0.11", i%2 == 0)
 	}
 	current := uint32(1000 + maxVersions + 2)
 	if s := servedSOA(t, g, zone); s != current {
@@ -313,8 +308,6 @@ func TestTransferHealthKeepsLastVersions(t *testing.T) {
 // (its zone has no versions yet) gets the zone as built, the primary's.
 func TestTransferHealthBeforeStart(t *testing.T) {
 	const zone = "early.test."
-	forgetVersions(t, zone)
-	setClock(t, serialEpoch)
 	g := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}",
 		zone, loopbackTable(t, "$SERIAL 3\nlab 127.0.0.11 127.0.0.12")))
 	rrs := axfr(t, g, zone, 0)
@@ -323,43 +316,47 @@ func TestTransferHealthBeforeStart(t *testing.T) {
 	}
 }
 
-// TestTransferHealthRestart: the serial carries the seconds since the epoch,
-// so a restarted mysqlgw, which remembers nothing, starts above the serial
-// it served before; changes faster than one a second run ahead of the
-// clock, and a new version goes on from the higher of the two.
+// TestTransferHealthRestart: the serial carries the seconds since the epoch;
+// changes in one second get one more each, and the follow timer waits for
+// the second the next serial belongs to, so the serial stays at the clock's;
+// a restarted mysqlgw, which remembers nothing, starts from the clock, above
+// the serial it served before.
 func TestTransferHealthRestart(t *testing.T) {
 	const zone = "restart.test."
 	const table = "$SERIAL 100\nlab 127.0.0.11 127.0.0.12"
 	g, _ := followPlugin(t, zone, table)
-	ans := g.answers.Load()
-	flip := func(at time.Duration, down bool, want uint32) {
+	at := func(d time.Duration) time.Time { return serialEpoch.Add(d) }
+	change := func(now time.Time, down bool, want uint32) {
 		t.Helper()
-		setClock(t, serialEpoch.Add(at))
 		setState(t, g, "127.0.0.11", down)
-		follow(ans)
+		g.follow(now)
 		if s := servedSOA(t, g, zone); s != want {
-			t.Fatalf("a change at epoch+%s: serial %d, want %d", at, s, want)
+			t.Fatalf("a change at epoch+%s: serial %d, want %d", now.Sub(serialEpoch), s, want)
 		}
 	}
-	flip(10*time.Second, true, 110)  // the clock's
-	flip(10*time.Second, false, 111) // the same second: one more
-	flip(10*time.Second, true, 112)
-	flip(11*time.Second, false, 113) // ahead of the clock, one more again
-	flip(20*time.Second, true, 120)  // the clock's again
+	change(at(10*time.Second), true, 110) // the clock's
+	if wait := g.untilNextSerial(at(10*time.Second + 300*time.Millisecond)); wait != 700*time.Millisecond {
+		t.Errorf("at epoch+10.3s with serial 110, the next change waits %s, want 700ms", wait)
+	}
+	change(at(10*time.Second), false, 111) // the same second: one more
+	if wait := g.untilNextSerial(at(10 * time.Second)); wait != 2*time.Second {
+		t.Errorf("at epoch+10s with serial 111, the next change waits %s, want 2s", wait)
+	}
+	if wait := g.untilNextSerial(at(20 * time.Second)); wait != 0 {
+		t.Errorf("at epoch+20s with serial 111, the next change waits %s, want none", wait)
+	}
+	change(at(20*time.Second), true, 120) // the clock's again
 
-	// A new process: no versions; it starts from the clock, above 120.
-	versionsMu.Lock()
-	delete(versionsByZone, zone)
-	versionsMu.Unlock()
-	setClock(t, serialEpoch.Add(25*time.Second))
+	// A new process: no state; it starts from the clock, above 120.
+	g.started.Store(false)
+	g.release()
 	g2 := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}", zone, loopbackTable(t, table)))
-	startFollowing(g2)
+	startFollowing(t, g2, at(25*time.Second))
 	if s := servedSOA(t, g2, zone); s != 125 {
 		t.Errorf("after a restart at epoch+25s: serial %d, want 125", s)
 	}
 	// Before the epoch (a clock set wrong) the clock adds nothing.
-	setClock(t, serialEpoch.Add(-time.Hour))
-	if s := clockSerial(7); s != 7 {
+	if s := clockSerial(7, at(-time.Hour)); s != 7 {
 		t.Errorf("before the epoch: %d, want 7", s)
 	}
 }

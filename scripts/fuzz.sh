@@ -10,7 +10,7 @@ targets=(
 	.:FuzzServeDNS
 	.:FuzzSetup
 	.:FuzzProbeLogin
-	.:FuzzServeHTTP
+	./internal/lists:FuzzServeHTTP
 	./internal/gwtable:FuzzRegionsFile
 	./internal/regionsimport:FuzzImportMarkdown
 	./internal/regionsimport:FuzzImportServiceTags

@@ -34,14 +34,15 @@ const budgetCorefile = `.:{PORT} {
 `
 
 // budgetRegions has a few ordinary regions and one with 3,500 IPv6 /124
-// subnets (56,000 addresses, from the documentation range): its SPF TXT
-// (84 KB), APL (70 KB), subnet TXT and AAAA sets are each too large for one
-// message; its 3,500 shards are not.
+// subnets apart from each other (56,000 addresses, from the documentation
+// range), so that no two join into one prefix: its SPF TXT (88 KB), APL
+// (70 KB), subnet TXT and AAAA sets are each too large for one message; its
+// 3,500 shards are not.
 func budgetRegions() string {
 	var sb strings.Builder
 	sb.WriteString("$SERIAL 7\neastus2 52.167.105.38 40.70.144.38 subnets 104.208.150.192/29\nwestus2 13.66.226.202\nhuge 192.0.2.10 subnets")
 	for i := 1; i <= 3500; i++ {
-		fmt.Fprintf(&sb, " 2001:db8::%x0/124", i)
+		fmt.Fprintf(&sb, " 2001:db8:%x::ff0/124", i)
 	}
 	sb.WriteString("\n")
 	return sb.String()

@@ -213,7 +213,7 @@ b.example:{PORT} {
     }
 }
 `, httpPort, httpPort)
-	want := fmt.Sprintf("http 127.0.0.1:%d: the address is already given to another server block's mysqlgw", httpPort)
+	want := fmt.Sprintf("http 127.0.0.1:%d: listen tcp 127.0.0.1:%d: bind: address already in use", httpPort, httpPort)
 	if out, err := runCorefile(t, corefile); err == nil || !strings.Contains(out, want) {
 		t.Errorf("two server blocks on one http address: %v\n%s", err, out)
 	}

@@ -42,7 +42,7 @@ func TestMariaDB(t *testing.T) {
 	t.Run("login probe leaves no handshake error", func(t *testing.T) {
 		db := srv(t, "127.0.0.21", 1, "--max-connect-errors=5")
 		s := startGateway(t, "lab 127.0.0.21", "")
-		s.waitMetric(probeResults("127.0.0.21", "up", ""), 50) // 5s of probes every 100ms
+		s.waitMetric(s.probeResults("127.0.0.21", "up", ""), 50) // 5s of probes every 100ms
 		t.Logf("probe mysql, max_connect_errors 5, 50 probes: %d handshake errors counted", db.hostCache("SUM_CONNECT_ERRORS"))
 		if errs := db.handshakeErrors(); errs != 0 {
 			t.Errorf("%d handshake errors for %s after 50 login probes, want 0", errs, proberAddr)
@@ -62,7 +62,7 @@ func TestMariaDB(t *testing.T) {
 			s := startGateway(t, "lab "+tc.addr+"\nnoresolve 127.0.0.29", "probe "+tc.probe)
 			waitFor(t, "a block", db.blocked)
 			waitFor(t, "50 probes of "+tc.addr, func() bool { return s.probes(tc.addr) >= 50 })
-			s.waitMetric(probeResults("127.0.0.29", "up", ""), 50)
+			s.waitMetric(s.probeResults("127.0.0.29", "up", ""), 50)
 			t.Logf("probe %s, max_connect_errors 5, 50 probes: %d handshake errors counted, then %d probes blocked",
 				tc.probe, db.hostCache("SUM_CONNECT_ERRORS"), db.hostCache("COUNT_HOST_BLOCKED_ERRORS"))
 			if _, err := db.clientQuery(tc.addr); err == nil || !strings.Contains(err.Error(), "1129") {
@@ -76,7 +76,7 @@ func TestMariaDB(t *testing.T) {
 			if id, err := noResolve.clientQuery("127.0.0.29"); id != "9" {
 				t.Errorf("probe %s, skip_name_resolve server: %q %v, want a login", tc.probe, id, err)
 			}
-			up := s.metric(`coredns_mysqlgw_gateway_up{address="` + tc.addr + `",region="lab",role="primary"}`)
+			up := s.metric(`coredns_mysqlgw_gateway_up{address="` + tc.addr + `",region="lab",role="primary",server="` + s.serverLabel() + `"}`)
 			if tc.probe == "connect" {
 				// It cannot see the block: up while the server refuses.
 				if up != 1 {
@@ -86,7 +86,7 @@ func TestMariaDB(t *testing.T) {
 				continue
 			}
 			// The greeting probe sees the error greetings: down, logged once.
-			s.waitMetric(probeResults(tc.addr, "error_greeting", "1129"), 20)
+			s.waitMetric(s.probeResults(tc.addr, "error_greeting", "1129"), 20)
 			if up != 0 {
 				t.Errorf("gateway_up %v for the server that blocks the prober, want 0", up)
 			}
@@ -121,7 +121,7 @@ func TestMariaDB(t *testing.T) {
 		if id, err := clientByName(); id != "4" {
 			t.Errorf("mariadb -h active.lab…: server %q %v, want 4", id, err)
 		}
-		if s.metric(probeResults("127.0.0.23", "error_greeting", "1129")) < 1 {
+		if s.metric(s.probeResults("127.0.0.23", "error_greeting", "1129")) < 1 {
 			t.Error("no error_greeting 1129 result for the blocked primary")
 		}
 		primary.sql("FLUSH HOSTS")
@@ -159,8 +159,8 @@ func TestMariaDB(t *testing.T) {
 		for _, probe := range []string{"", "probe mysql nobody"} {
 			s := startGateway(t, "tls 127.0.0.27\nplain 127.0.0.28", probe)
 			for _, a := range []string{"127.0.0.27", "127.0.0.28"} {
-				s.waitMetric(probeResults(a, "up", ""), 50)
-				if v := s.metric(probeResults(a, "closed", "")) + s.metric(probeResults(a, "protocol", "")); v != 0 {
+				s.waitMetric(s.probeResults(a, "up", ""), 50)
+				if v := s.metric(s.probeResults(a, "closed", "")) + s.metric(s.probeResults(a, "protocol", "")); v != 0 {
 					t.Errorf("%q: %v failed probes of %s", probe, v, a)
 				}
 			}
@@ -373,9 +373,13 @@ func startGateway(t *testing.T, regions, probe string) *gateway {
 }
 
 // probeResults names a series of coredns_mysqlgw_health_probe_results_total.
-func probeResults(addr, result, code string) string {
-	return fmt.Sprintf(`coredns_mysqlgw_health_probe_results_total{address=%q,code=%q,result=%q}`, addr, code, result)
+func (g *gateway) probeResults(addr, result, code string) string {
+	return fmt.Sprintf(`coredns_mysqlgw_health_probe_results_total{address=%q,code=%q,result=%q,server=%q}`, addr, code, result, g.serverLabel())
 }
+
+// serverLabel is the value of CoreDNS's server label for the gateway's
+// server block, bound to 127.0.0.1.
+func (g *gateway) serverLabel() string { return "dns://" + g.addr }
 
 // probes is how many probes of addr finished: its series of
 // coredns_mysqlgw_health_probe_results_total summed over result and code.

@@ -190,7 +190,7 @@ func checkServedSerial(t *testing.T, gw *gateway, serial uint32) {
 	if got, err := soaSerial(gw.addr, xfrZone); err != nil || got != serial {
 		t.Fatalf("mysqlgw's SOA: serial %d (%v), want %d", got, err, serial)
 	}
-	series := `coredns_mysqlgw_serial{zone="gateway.mysql.local."}`
+	series := `coredns_mysqlgw_serial{server="` + gw.serverLabel() + `",zone="gateway.mysql.local."}`
 	if got := gw.metric(series); got != float64(serial) {
 		t.Errorf("%s %v, want the SOA's serial %d", series, got, serial)
 	}

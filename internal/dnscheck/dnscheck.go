@@ -162,13 +162,18 @@ func (t Table) Expect(q Question) Outcome {
 func Reduce(r *dns.Msg) Outcome { return Outcome{r.Rcode, addresses(r)} }
 
 // addresses returns every address a reply carries: A and AAAA records,
-// role=ADDR texts and SPF ip4:/ip6: terms in TXT, and SRV targets' glue in
-// the additional section; sorted, each once, joined by spaces.
+// role=ADDR texts and SPF ip4:/ip6: terms in TXT (an address, or every
+// address of an aggregated prefix), and SRV targets' glue in the additional
+// section; sorted, each once, joined by spaces.
 func addresses(r *dns.Msg) string {
 	var addrs []string
 	add := func(s string) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			addrs = append(addrs, a.String())
+		} else if p, err := netip.ParsePrefix(s); err == nil && p.Addr().BitLen()-p.Bits() <= 12 {
+			for a := p.Addr(); p.Contains(a); a = a.Next() {
+				addrs = append(addrs, a.String())
+			}
 		}
 	}
 	for _, rr := range append(slices.Clone(r.Answer), r.Extra...) {

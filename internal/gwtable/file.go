@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,6 +210,20 @@ func (t Table) Format() []byte {
 	}
 	b.Write(formatRegions(t.Regions))
 	return b.Bytes()
+}
+
+// Hash identifies the table's content: what Diff compares (its provenance
+// and its regions, whatever their order), not its serial or comments. Two
+// tables Diff finds unchanged have the same Hash.
+func (t Table) Hash() [32]byte {
+	byName := slices.Clone(t.Regions)
+	slices.SortFunc(byName, func(a, b Region) int { return strings.Compare(a.Name, b.Name) })
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", t.Source, t.Published.Format(DateLayout))
+	h.Write(formatRegions(byName))
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // formatRegions writes regions a line each, as Parse reads them.

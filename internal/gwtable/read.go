@@ -138,8 +138,6 @@ func readLimited(r io.Reader, path string) ([]byte, error) {
 // goroutine, not one per poll. Its methods must not be called concurrently.
 type Reader struct {
 	Path string
-	// Read replaces ReadFileIfChanged, for tests that need a read that blocks.
-	Read func(path string, last Version) ([]byte, Version, error)
 
 	running chan readResult // the outstanding read, nil when none
 }
@@ -155,11 +153,12 @@ type readResult struct {
 // may be nil). A read given up on keeps running; the next call collects its
 // result if it has one by then.
 func (r *Reader) ReadWithin(last Version, timeout time.Duration, stop <-chan struct{}) ([]byte, Version, error) {
+	return r.within(ReadFileIfChanged, last, timeout, stop)
+}
+
+// within is ReadWithin with the read to run.
+func (r *Reader) within(read func(string, Version) ([]byte, Version, error), last Version, timeout time.Duration, stop <-chan struct{}) ([]byte, Version, error) {
 	if r.running == nil {
-		read := r.Read
-		if read == nil {
-			read = ReadFileIfChanged
-		}
 		done := make(chan readResult, 1) // the read never blocks on sending
 		r.running = done
 		path := r.Path // the goroutine may outlive this call: it touches nothing of r

@@ -71,23 +71,24 @@ func TestReadFileRefusesNonRegular(t *testing.T) {
 func TestReaderAbandonsStuckRead(t *testing.T) {
 	release := make(chan struct{})
 	started := 0
-	r := &Reader{Path: "stuck", Read: func(string, Version) ([]byte, Version, error) {
+	stuck := func(string, Version) ([]byte, Version, error) {
 		started++ // only the first read's goroutine runs while the test reads this
 		<-release
 		return []byte("late"), Version{}, nil
-	}}
-	_, _, err := r.ReadWithin(Version{}, 50*time.Millisecond, nil)
+	}
+	r := &Reader{Path: "stuck"}
+	_, _, err := r.within(stuck, Version{}, 50*time.Millisecond, nil)
 	var re *ReadError
 	if !errors.As(err, &re) || re.Kind != ReadStuck || !strings.Contains(err.Error(), "stuck: not read after 50ms") {
 		t.Fatalf("stuck read: %v", err)
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if _, _, err := r.ReadWithin(Version{}, time.Hour, stop); !errors.As(err, &re) || re.Kind != ReadStuck {
+	if _, _, err := r.within(stuck, Version{}, time.Hour, stop); !errors.As(err, &re) || re.Kind != ReadStuck {
 		t.Fatalf("stopped read: %v", err)
 	}
 	close(release)
-	content, _, err := r.ReadWithin(Version{}, 10*time.Second, nil)
+	content, _, err := r.within(stuck, Version{}, 10*time.Second, nil)
 	if err != nil || string(content) != "late" {
 		t.Fatalf("after release: %q, %v", content, err)
 	}

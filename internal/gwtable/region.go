@@ -61,6 +61,11 @@ func (r Region) DisplayName() string {
 	return r.Name
 }
 
+// Names are the labels the region answers to: its name, then its aliases.
+func (r Region) Names() []string {
+	return append([]string{r.Name}, r.Aliases...)
+}
+
 // reservedLabels cannot name a region: they are names of their own under the zone.
 var reservedLabels = map[string]string{
 	"all":   "the all-regions name",

@@ -22,6 +22,18 @@ type Lines struct {
 	held    int // lines held back since the last one out
 }
 
+// Every bounded stream of log lines (a gateway's state changes, NOTIFY
+// failures, what net/http reports of clients) goes out at LogBurst lines at
+// once, then one every LogEvery: a failover and its failback log every
+// change, a flapping gateway or a hostile client cannot fill the log.
+const (
+	LogBurst = 5
+	LogEvery = time.Minute
+)
+
+// LogLines is a limit of LogBurst lines at once, then one every LogEvery.
+func LogLines() *Lines { return NewLines(LogBurst, LogEvery) }
+
 // NewLines allows burst lines at once and one every interval after that.
 func NewLines(burst int, interval time.Duration) *Lines {
 	return &Lines{limiter: rate.NewLimiter(rate.Every(interval), burst)}

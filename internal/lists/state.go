@@ -1,0 +1,112 @@
+package lists
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/handover"
+)
+
+// maxChanges is how many versions /changes keeps.
+const maxChanges = 16
+
+// states is each listen address's history, handed from the server that
+// listened there to the one that listens next (a Corefile reload), and
+// dropped when no server listens there any more.
+var states handover.Registry[string, *state]
+
+// state is what a listen address keeps across Corefile reloads: the changes
+// it served and when each body first appeared there.
+type state struct {
+	mu        sync.Mutex
+	last      [32]byte // the content of the version served last
+	changes   []change // newest first
+	changesAt time.Time
+	body      body // changes as JSON
+	firstSeen map[string]time.Time
+	previous  map[string]time.Time // the version before's, for a request still served from it
+}
+
+func newState() *state { return &state{body: newBody(marshal([]change{}))} }
+
+// A change is one table version a listener served: /changes. docs/http.md
+// has its schema.
+type change struct {
+	Serial  uint32    `json:"serial"`
+	Applied time.Time `json:"applied"`
+	// First marks the first version this listener served: added and
+	// removed are empty, as there is nothing before it to compare with.
+	First   bool      `json:"first"`
+	Added   jsonDelta `json:"added"`
+	Removed jsonDelta `json:"removed"`
+}
+
+type jsonDelta struct {
+	Regions   []string       `json:"regions"`
+	Addresses []netip.Addr   `json:"addresses"`
+	Prefixes  []netip.Prefix `json:"prefixes"`
+}
+
+func newDelta(d gwtable.Delta) jsonDelta {
+	return jsonDelta{
+		Regions:   append([]string{}, d.Regions...),
+		Addresses: append([]netip.Addr{}, d.Addresses...),
+		Prefixes:  append([]netip.Prefix{}, d.Prefixes...),
+	}
+}
+
+// record notes b as served from now: a change when its content differs from
+// the last version this address served, and the time each body first
+// appeared.
+func (s *state) record(b *bodies, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.changes) == 0 || b.hash != s.last {
+		c := change{Serial: b.serial, Applied: now.UTC().Truncate(time.Second), First: true, Added: newDelta(gwtable.Delta{}), Removed: newDelta(gwtable.Delta{})}
+		if len(s.changes) > 0 && b.from == s.last {
+			c.First, c.Added, c.Removed = false, b.added, b.removed
+		}
+		s.changes = append([]change{c}, s.changes[:min(len(s.changes), maxChanges-1)]...)
+		s.changesAt = now
+		s.body = newBody(marshal(s.changes))
+		s.last = b.hash
+	}
+	seen := make(map[string]time.Time)
+	mark := func(x body) { seen[x.etag] = s.firstAt(x.etag, now) }
+	for _, l := range b.regions {
+		mark(l.both)
+		mark(l.v4)
+		mark(l.v6)
+	}
+	mark(b.all.both)
+	mark(b.all.v4)
+	mark(b.all.v6)
+	mark(b.json)
+	s.previous, s.firstSeen = s.firstSeen, seen
+}
+
+// modified is when the body with etag first appeared at this address.
+func (s *state) modified(etag string, now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstAt(etag, now)
+}
+
+// firstAt is when etag first appeared, or now. Called with s.mu held.
+func (s *state) firstAt(etag string, now time.Time) time.Time {
+	if t, ok := s.firstSeen[etag]; ok {
+		return t
+	}
+	if t, ok := s.previous[etag]; ok {
+		return t
+	}
+	return now
+}
+
+func (s *state) changesBody() (body, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.body, s.changesAt
+}
