@@ -514,6 +514,10 @@ func TestExtendedTable(t *testing.T) {
 			Answer: []dns.RR{test.A("decommissioning.eastus2." + z + " 300 IN A 52.177.185.181")},
 		},
 		{
+			Qname: "decommissioning.eastus2." + z, Qtype: dns.TypeTXT,
+			Answer: []dns.RR{test.TXT(`decommissioning.eastus2.` + z + ` 300 IN TXT "decommissioning=52.177.185.181"`)},
+		},
+		{
 			Qname: "181.185.177.52.in-addr.arpa.", Qtype: dns.TypePTR,
 			Answer: []dns.RR{test.PTR("181.185.177.52.in-addr.arpa. 300 IN PTR decommissioning.eastus2." + z)},
 		},

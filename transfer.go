@@ -23,8 +23,8 @@ import (
 
 // xfrBatch is how many records go into each slice mysqlgw hands the
 // transfer plugin's channel. It is not a message size: the plugin re-packs
-// records into messages of up to 63 KB (the built-in forward zone's 760
-// records go in one). Each slice is an array of its own, so a transfer stuck
+// records into messages of up to 63 KB (the built-in forward zone's AXFR,
+// 765 records with its two SOAs, goes in one). Each slice is an array of its own, so a transfer stuck
 // in the plugin holds the records of the slice it is on, not the zone's.
 const xfrBatch = 500
 

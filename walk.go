@@ -214,7 +214,8 @@ func (w *walker) region(z, base string, r gwtable.Region) {
 	for _, a := range r.Decommissioning {
 		texts = append(texts, decommissioningLabel+"="+a.String())
 	}
-	w.texts(place{zone: z, name: base, choice: static}, ttl, append(texts, "region="+r.DisplayName()))
+	texts = append(texts, "region="+r.DisplayName())
+	w.texts(place{zone: z, name: base, choice: static}, ttl, texts)
 
 	if len(r.Decommissioning) > 0 {
 		at := place{zone: z, name: decommissioningLabel + "." + base, choice: static}

@@ -369,28 +369,3 @@ func TestReadmeQuickStart(t *testing.T) {
 		t.Errorf(".ci/run does not run the README's test command %q", commands[1])
 	}
 }
-
-// TestReadmeDelvOutput: the validated answer the README shows is one
-// docs/dnssec.md shows, whose commands TestDNSSEC runs and compares.
-func TestReadmeDelvOutput(t *testing.T) {
-	var readme, dnssec []string
-	for _, block := range docBlocks(t) {
-		if !strings.HasPrefix(block.text, "$ delv ") {
-			continue
-		}
-		switch block.file {
-		case "README.md":
-			readme = append(readme, block.text)
-		case "docs/dnssec.md":
-			dnssec = append(dnssec, block.text)
-		}
-	}
-	if len(readme) == 0 {
-		t.Fatal("the README shows no delv answer")
-	}
-	for _, text := range readme {
-		if !slices.Contains(dnssec, text) {
-			t.Errorf("the README's delv session is not one docs/dnssec.md shows (and TestDNSSEC runs):\n%s", text)
-		}
-	}
-}
