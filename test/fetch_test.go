@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,4 +148,49 @@ func execStart(t *testing.T) []string {
 	}
 	t.Fatal("docs/regions-file.md shows no ExecStart line")
 	return nil
+}
+
+// TestFetchWideAndGrowing runs the built command against a loopback copy of
+// Microsoft's include: a range changed to a /8 is an error naming the line
+// (exit status 2), a range typed as a /16 is within the width bound but
+// grows the table 17 times and the guard keeps FILE (exit status 3);
+// FILE keeps its bytes both times.
+func TestFetchWideAndGrowing(t *testing.T) {
+	bin := buildRegionsCmd(t)
+	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serving atomic.Value
+	serving.Store(page)
+	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(serving.Load().([]byte))
+	}))
+	defer microsoft.Close()
+	url := microsoft.URL + "/gateway-ip-addresses.md"
+	dir := t.TempDir()
+	if run := runRegions(t, bin, dir, "", "fetch", "-url", url, "-o", "regions"); run.status != 0 {
+		t.Fatalf("first fetch: %d\n%s%s", run.status, run.stdout, run.stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to     string
+		status int
+		want   string
+	}{
+		{"| East US | 20.0.0.0/8,", 2, "mysqlgw-regions: " + url + `:73: "Gateway IP address ranges" cell "20.0.0.0/8, 20.42.73.0/29, 20.62.132.160/27, 52.168.116.64/29": prefix 20.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold`},
+		{"| East US | 20.42.0.0/16,", 3, "refused: regions left as it is: it would start covering 65520 IPv4 addresses beyond FILE's 3768 (+1738.9%, more than -max-grow 100%); addresses and prefixes newly listed: 20.42.0.0/16;"},
+	} {
+		serving.Store(bytes.Replace(page, []byte("| East US | 20.42.65.64/29,"), []byte(tc.to), 1))
+		run := runRegions(t, bin, dir, "", "fetch", "-url", url, "-o", "regions")
+		if run.status != tc.status || !strings.Contains(run.stdout+run.stderr, tc.want) {
+			t.Errorf("%s: exit status %d, want %d and %q:\n%s%s", tc.to, run.status, tc.status, tc.want, run.stdout, run.stderr)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
+			t.Errorf("%s: the file changed", tc.to)
+		}
+	}
 }

@@ -24,6 +24,7 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags.StringVar(&opt.URL, "url", "", "where to download from instead of Microsoft's location (a mirror, a proxy, a test)")
 	flags.StringVar(&opt.Tag, "tag", regionsimport.DefaultTag, "service-tags: the tag whose TAG.<Region> values become regions")
 	flags.Float64Var(&opt.MaxDrop, "max-drop", 10, "refuse to write when a family would lose more than this percent of the addresses FILE covers")
+	flags.Float64Var(&opt.MaxGrow, "max-grow", 100, "refuse to write when a family would gain more than this percent of the addresses FILE covers")
 	flags.BoolVar(&opt.Force, "force", false, "write even when the guard refuses")
 	flags.StringVar(&opt.File, "o", "", "the regions file to keep current (required)")
 	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, downloads included")
@@ -40,8 +41,9 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 		return 2, fmt.Errorf("-timeout must be above 0")
 	case *every < 0 || *every > 0 && *every < time.Minute:
 		return 2, fmt.Errorf("-every must be 0 (once) or at least 1m, got %s", *every)
-	case opt.MaxDrop < 0 || opt.MaxDrop > 100:
-		return 2, fmt.Errorf("-max-drop must be a percentage from 0 to 100, got %g", opt.MaxDrop)
+	}
+	if err := fetch.CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+		return 2, err
 	}
 	if *every == 0 {
 		return fetchOnce(context.Background(), opt, *timeout, stdout, stderr, "")

@@ -17,7 +17,7 @@ import (
 )
 
 // TestFetchCommand: exit status 0 for a written or unchanged file, 3 for a
-// refused shrink, 2 for an error or a bad flag, with what happened on
+// refused shrink or growth, 2 for an error or a bad flag, with what happened on
 // standard output and the cause on standard error.
 func TestFetchCommand(t *testing.T) {
 	page, err := os.ReadFile("../../testdata/import/sql-2026-include.md")
@@ -54,6 +54,14 @@ func TestFetchCommand(t *testing.T) {
 	if status, out, _ := fetch("-url", url, "-o", file, "-force"); status != 0 || !strings.Contains(out, "- westus3 (region removed)") {
 		t.Fatalf("forced: %d %q", status, out)
 	}
+	// A range typed as a /16: 17 times what FILE covers.
+	serving.Store(bytes.Replace(serving.Load().([]byte), []byte("| East US | 20.42.65.64/29,"), []byte("| East US | 20.42.0.0/16,"), 1))
+	if status, out, _ := fetch("-url", url, "-o", file); status != 3 || !strings.Contains(out, "more than -max-grow 100%") {
+		t.Fatalf("growth: %d %q", status, out)
+	}
+	if status, out, _ := fetch("-url", url, "-o", file, "-max-grow", "2000"); status != 0 || !strings.Contains(out, "+ subnet 20.42.0.0/16") {
+		t.Fatalf("growth within -max-grow 2000: %d %q", status, out)
+	}
 	for _, tc := range []struct {
 		args []string
 		err  string
@@ -62,6 +70,14 @@ func TestFetchCommand(t *testing.T) {
 		{[]string{"-url", url}, "fetch needs -o FILE"},
 		{[]string{"-url", url, "-o", file, "-every", "10s"}, "-every must be 0 (once) or at least 1m"},
 		{[]string{"-url", url, "-o", file, "-max-drop", "101"}, "-max-drop must be a percentage"},
+		// NaN turned the guard off: every comparison with it fails.
+		{[]string{"-url", url, "-o", file, "-max-drop", "NaN"}, "-max-drop must be a percentage from 0 to 100, got NaN"},
+		{[]string{"-url", url, "-o", file, "-max-drop", "-Inf"}, "-max-drop must be a percentage from 0 to 100, got -Inf"},
+		{[]string{"-url", url, "-o", file, "-max-drop", "ten"}, `invalid value "ten" for flag -max-drop`},
+		{[]string{"-url", url, "-o", file, "-max-grow", "NaN"}, "-max-grow must be a finite percentage, 0 or more, got NaN"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "Inf"}, "-max-grow must be a finite percentage, 0 or more, got +Inf"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "-1"}, "-max-grow must be a finite percentage, 0 or more, got -1"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "1e400"}, `invalid value "1e400" for flag -max-grow`},
 		{[]string{"-source", "aws", "-o", file}, `-source "aws"`},
 	} {
 		if status, _, errOut := fetch(tc.args...); status != 2 || !strings.Contains(errOut, tc.err) {

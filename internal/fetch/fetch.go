@@ -1,6 +1,7 @@
 // Package fetch keeps a regions file current from Microsoft's published
 // gateway tables: download, import, compare with the file, guard against a
-// suspicious shrink, and replace the file atomically when the table changed.
+// suspicious shrink or growth, and replace the file atomically when the
+// table changed.
 package fetch
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,7 +40,8 @@ type Options struct {
 	Source  string  // AzureSQL (when empty) or ServiceTags
 	URL     string  // replaces the source's default location
 	Tag     string  // the service tag, for ServiceTags
-	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent
+	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent of FILE's
+	MaxGrow float64 // the most a run may add to a family's addresses, in percent of FILE's
 	Force   bool    // write whatever the guard says
 	Client  *http.Client
 	Now     func() time.Time // today's date, for a table without a published one
@@ -65,6 +68,9 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		from = cmpOr(from, ServiceTagsURL)
 	default:
 		return out, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+	}
+	if err := CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+		return out, err
 	}
 	client := opt.Client
 	if client == nil {
@@ -125,7 +131,7 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		out.Text = "unchanged\n"
 		return out, nil
 	}
-	if why := measure(old, res.Table).refuse(opt.MaxDrop, diff.Removed); why != "" && !opt.Force {
+	if why := measure(old, res.Table).refuse(opt.MaxDrop, opt.MaxGrow, diff.Added, diff.Removed); why != "" && !opt.Force {
 		out.Refused, out.Warnings = true, warnings
 		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
 		return out, nil
@@ -136,6 +142,20 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 	out.Written, out.Warnings = true, warnings
 	out.Text = diff.Text
 	return out, nil
+}
+
+// CheckLimits reports why maxDrop or maxGrow cannot bound the guard, or
+// nil: each is a number of percent, -max-drop from 0 to 100, -max-grow 0 or
+// more and finite. NaN, which every comparison fails, would turn the guard
+// off.
+func CheckLimits(maxDrop, maxGrow float64) error {
+	switch {
+	case !(maxDrop >= 0 && maxDrop <= 100):
+		return fmt.Errorf("-max-drop must be a percentage from 0 to 100, got %g", maxDrop)
+	case !(maxGrow >= 0) || math.IsInf(maxGrow, 1):
+		return fmt.Errorf("-max-grow must be a finite percentage, 0 or more, got %g", maxGrow)
+	}
+	return nil
 }
 
 // readOld reads FILE; exists is false when there is none. A file that does
