@@ -14,7 +14,7 @@ import (
 )
 
 // runFetch is `fetch`: 0 when FILE is current (written or unchanged), 3 when
-// the guard kept it, 2 on an error. With -every it runs until stopped, and
+// the guard kept it, 2 on an error or a run past -timeout. With -every it runs until stopped, and
 // each run's outcome is logged.
 func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags := flag.NewFlagSet("fetch", flag.ContinueOnError)
@@ -27,7 +27,7 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags.Float64Var(&opt.MaxGrow, "max-grow", 100, "refuse to write when a family would gain more than this percent of the addresses FILE covers")
 	flags.BoolVar(&opt.Force, "force", false, "write even when the guard refuses")
 	flags.StringVar(&opt.File, "o", "", "the regions file to keep current (required)")
-	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, downloads included")
+	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, all of it: download, import, comparison, guard and write")
 	every := flags.Duration("every", 0, "run again at this interval until stopped (for a sidecar); 0: once")
 	if err := flags.Parse(args); err != nil {
 		return 2, err
