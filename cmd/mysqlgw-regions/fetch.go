@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/fetch"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
 )
 
@@ -72,16 +74,18 @@ func fetchEvery(ctx context.Context, opt fetch.Options, timeout, every time.Dura
 }
 
 // fetchOnce runs one fetch within timeout and reports it, each line after
-// prefix.
+// prefix. Warnings and errors are one line each: fetch quotes what the
+// network sent, and any control character left is escaped here, so that
+// nothing starts a line of -every's log that looks like its own.
 func fetchOnce(ctx context.Context, opt fetch.Options, timeout time.Duration, stdout, stderr io.Writer, prefix string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := fetch.Run(ctx, opt)
 	for _, w := range out.Warnings {
-		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, gwtable.EscapeControls(w))
 	}
 	if err != nil {
-		return 2, err
+		return 2, errors.New(gwtable.EscapeControls(err.Error()))
 	}
 	fmt.Fprint(stdout, prefix+out.Text)
 	if out.Refused {

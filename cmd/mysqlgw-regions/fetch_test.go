@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -122,5 +124,53 @@ func TestFetchEvery(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "HTTP status 503 Service Unavailable (exit status 2; trying again in 10ms)") {
 		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}
+
+// TestFetchEveryQuotesTheNetwork: a Service Tags file whose value names
+// hold a forged log line and a terminal escape, or 10 MB, gives the sidecar's
+// log one short line an error, quoted: no line of its own that looks like a
+// run's outcome, no raw escape, no megabytes.
+func TestFetchEveryQuotesTheNetwork(t *testing.T) {
+	const forged = "\n2026-01-01T00:00:00Z wrote /etc/coredns/azure-sql.regions: 71 regions\x1b[2J"
+	for _, name := range []string{"Sql.EastUS" + forged, "Sql." + strings.Repeat("x", 10<<20) + forged} {
+		quoted, err := json.Marshal(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"changeNumber": 1, "cloud": "Public", "values": [{"name": ` + string(quoted) + `, "properties": {"addressPrefixes": ["192.0.2.0/29"]}}]}`
+		var requests atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			io.WriteString(w, body)
+		}))
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr testutil.SyncBuffer
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			opt := fetch.Options{File: filepath.Join(t.TempDir(), "regions"), Source: fetch.ServiceTags, URL: srv.URL + "/ServiceTags_Public_20260928.json", MaxDrop: 10, MaxGrow: 100}
+			fetchEvery(ctx, opt, 5*time.Second, 10*time.Millisecond, &stdout, &stderr)
+		}()
+		testutil.Until(t, 10*time.Second, "two runs", func() bool { return requests.Load() >= 2 && strings.Count(stderr.String(), "\n") >= 2 })
+		cancel()
+		<-done
+		srv.Close()
+		log := stderr.String()
+		errors := 0
+		for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+			if _, err := time.Parse(time.RFC3339, strings.Fields(line)[0]); err != nil || strings.HasPrefix(line, "2026-01-01T00:00:00Z") || len(line) > 500 {
+				t.Errorf("log line %.600q", line)
+			}
+			if strings.Contains(line, " mysqlgw-regions: "+srv.URL+"/ServiceTags_Public_20260928.json: values[0].name: \"Sql.") {
+				errors++
+			}
+		}
+		if errors < 2 {
+			t.Errorf("%d lines name the value, want 2 or more:\n%.2000q", errors, log)
+		}
+		if strings.Contains(log, "\x1b") || stdout.String() != "" {
+			t.Errorf("stdout %q, stderr %.600q", stdout.String(), log)
+		}
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // MaxBody bounds what one download takes in: Microsoft's page is a few KB,
@@ -16,37 +19,60 @@ const MaxBody = 32 << 20
 // errTooLarge is a body over MaxBody; reading stops there.
 var errTooLarge = fmt.Errorf("the body is larger than %d MiB", MaxBody>>20)
 
-// download GETs url and returns its body: only a 200 answer counts, and
-// only its first MaxBody bytes are read.
-func download(ctx context.Context, client *http.Client, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// download GETs rawURL and returns its body: only a 200 answer counts, and
+// only its first MaxBody bytes are read. Errors name the URL as shown
+// (see shown) and quote the HTTP client's own text short, since it can
+// carry what a server sent.
+func download(ctx context.Context, client *http.Client, rawURL string) ([]byte, error) {
+	name := shown(rawURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %s", name, cause(err))
 	}
 	req.Header.Set("User-Agent", "mysqlgw-regions")
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s: no answer within the timeout", url)
+			return nil, fmt.Errorf("%s: no answer within the timeout", name)
 		}
-		return nil, err // names the URL already
+		return nil, fmt.Errorf("%s: %s", name, cause(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// The code's own text, not the server's reason phrase: nothing the
 		// server writes reaches the output unquoted.
-		return nil, fmt.Errorf("%s: HTTP status %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
+		return nil, fmt.Errorf("%s: HTTP status %d %s", name, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return nil, fmt.Errorf("%s: the body did not arrive within the timeout", url)
+		return nil, fmt.Errorf("%s: the body did not arrive within the timeout", name)
 	case err != nil:
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %s", name, cause(err))
 	case len(body) > MaxBody:
-		return nil, fmt.Errorf("%s: %w", url, errTooLarge)
+		return nil, fmt.Errorf("%s: %w", name, errTooLarge)
 	}
 	return body, nil
+}
+
+// shown is a URL as messages and the regions file's comments show it: as
+// it is when it could be a $SOURCE (printable ASCII, at most
+// gwtable.MaxSourceLen bytes), else quoted short. A link found on a page,
+// or where a redirect leads, comes from the network.
+func shown(rawURL string) string { return gwtable.QuoteUnlessPlain(rawURL, gwtable.MaxSourceLen) }
+
+// maxCause bounds the HTTP client's text in a message: a malformed answer's
+// first line, a certificate's names.
+const maxCause = 200
+
+// cause is err's text without the URL (a *url.Error's, which the message
+// names already), quoted short unless it is plain.
+func cause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return gwtable.QuoteUnlessPlain(err.Error(), maxCause)
 }
 
 // serviceTagsLink finds the weekly file on Microsoft's download page: the

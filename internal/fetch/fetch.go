@@ -168,7 +168,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 			Proxy: func(r *http.Request) (*url.URL, error) { return proxy(r.URL) },
 		}}
 	}
-	if err := r.step(ctx, "downloading "+from); err != nil {
+	if err := r.step(ctx, "downloading "+shown(from)); err != nil {
 		return out, err
 	}
 	body, err := download(ctx, client, from)
@@ -178,10 +178,10 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if opt.Source == ServiceTags && !isJSON(body) {
 		link := serviceTagsLink.Find(body)
 		if link == nil {
-			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", from)
+			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
 		}
 		from = string(link)
-		if err := r.step(ctx, "downloading "+from); err != nil {
+		if err := r.step(ctx, "downloading "+shown(from)); err != nil {
 			return out, err
 		}
 		if body, err = download(ctx, client, from); err != nil {
@@ -202,7 +202,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	}
 	// The import's own serial (ms.date, changeNumber) is replaced by one
 	// that only grows: the date as YYYYMMDD01, past FILE's serial.
-	if err := r.step(ctx, "importing "+from); err != nil {
+	if err := r.step(ctx, "importing "+shown(from)); err != nil {
 		return out, err
 	}
 	res, err := regionsimport.Import(ctxReader{ctx, bytes.NewReader(body)}, from, regionsimport.Options{Tag: opt.Tag, Source: from})
@@ -225,13 +225,13 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 			return out, err
 		}
 		out.Written, out.Warnings = true, warnings
-		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, from)
+		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, shown(from))
 		return out, nil
 	}
 	if err := r.step(ctx, "comparing the table with "+opt.File); err != nil {
 		return out, err
 	}
-	diff := gwtable.Diff(opt.File, old, from, res.Table)
+	diff := gwtable.Diff(opt.File, old, shown(from), res.Table)
 	if !diff.Changed {
 		out.Text = "unchanged\n"
 		return out, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -435,5 +436,53 @@ func TestFetchProxy(t *testing.T) {
 	}
 	if fmt.Sprint(asked) != "[http://learn.example/include.md]" {
 		t.Errorf("the proxy was asked for %v", asked)
+	}
+}
+
+// TestFetchQuotesTheNetwork: a link on the download page and the HTTP
+// client's errors carry what a server sent; they reach the message quoted
+// short, one line, no raw escape.
+func TestFetchQuotesTheNetwork(t *testing.T) {
+	var link string
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<a href="`+link+`">download</a>`)
+	}))
+	defer page.Close()
+	// A server whose answer is a 100 KB line of garbage: the client's error
+	// quotes it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				io.WriteString(c, strings.Repeat("\x1b[2J", 25_000)+"\r\n\r\n")
+			}()
+		}
+	}()
+	file := filepath.Join(t.TempDir(), "regions")
+	for _, tc := range []struct {
+		name, link, url, want string
+	}{
+		{"a link with an escape", page.URL + "/\x1b[2J/ServiceTags_Public_20260928.json", page.URL + "/details.aspx",
+			`"` + page.URL + `/\x1b[2J/ServiceTags_Public_20260928.json": net/url: invalid control character in URL`},
+		{"a 1 MB link", "http://" + strings.Repeat("a", 1<<20) + "/ServiceTags_Public_20260928.json", page.URL + "/details.aspx", `"http://aaaa`},
+		{"a garbage answer", "", "http://" + ln.Addr().String() + "/x", "http://" + ln.Addr().String() + `/x: "net/http: HTTP/1.x transport connection broken: malformed HTTP response`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link = tc.link
+			_, err := run(t, Options{File: file, Source: ServiceTags, URL: tc.url})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || len(err.Error()) > 500 || strings.ContainsAny(err.Error(), "\n\x1b") {
+				t.Errorf("error %.600q (%d bytes), want it to start %q, one short line", err, len(fmt.Sprint(err)), tc.want)
+			}
+		})
 	}
 }
