@@ -2,11 +2,13 @@ package test
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -192,5 +194,62 @@ func TestFetchWideAndGrowing(t *testing.T) {
 		if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
 			t.Errorf("%s: the file changed", tc.to)
 		}
+	}
+}
+
+// TestFetchRedirectsServed runs the built command against loopback https
+// servers (httptest's certificate trusted through SSL_CERT_FILE): a
+// redirect to another host is followed and $SOURCE names where the table
+// came from; a redirect from https to http is refused naming both URLs
+// (exit status 2), and FILE keeps its bytes.
+func TestFetchRedirectsServed(t *testing.T) {
+	bin := buildRegionsCmd(t)
+	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer plain.Close()
+	mirror := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer mirror.Close()
+	var target atomic.Value
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.Load().(string), http.StatusFound)
+	}))
+	defer redirector.Close()
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs.pem")
+	if err := os.WriteFile(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mirror.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() regionsRun {
+		cmd := exec.Command(bin, "fetch", "-url", redirector.URL+"/gateway-ip-addresses.md", "-o", "regions")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+certs)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+			t.Fatal(err)
+		}
+		return regionsRun{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	}
+	target.Store(mirror.URL + "/live/gateway-ip-addresses.md")
+	if run := fetch(); run.status != 0 || !strings.HasSuffix(run.stdout, " from "+mirror.URL+"/live/gateway-ip-addresses.md\n") {
+		t.Fatalf("a redirect to another https host: %d\n%s%s", run.status, run.stdout, run.stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(before, []byte("\n$SOURCE "+mirror.URL+"/live/gateway-ip-addresses.md\n")) {
+		t.Errorf("$SOURCE is not where the table came from:\n%.600s", before)
+	}
+	target.Store(plain.URL + "/gateway-ip-addresses.md")
+	want := "mysqlgw-regions: " + redirector.URL + "/gateway-ip-addresses.md redirects to " + plain.URL + "/gateway-ip-addresses.md: refused, a download that began over https does not go on over http\n"
+	if run := fetch(); run.status != 2 || run.stderr != want {
+		t.Errorf("a redirect from https to http: %d %q, want 2 %q", run.status, run.stderr, want)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
+		t.Error("the file changed")
 	}
 }

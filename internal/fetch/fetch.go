@@ -171,7 +171,9 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if err := r.step(ctx, "downloading "+shown(from)); err != nil {
 		return out, err
 	}
-	body, err := download(ctx, client, from)
+	// from becomes the URL the table came from, after redirects: the
+	// $SOURCE written and the name of what was downloaded.
+	body, from, err := download(ctx, client, from)
 	if err != nil {
 		return out, err
 	}
@@ -180,11 +182,13 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		if link == nil {
 			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
 		}
-		from = string(link)
-		if err := r.step(ctx, "downloading "+shown(from)); err != nil {
+		if strings.HasPrefix(from, "https:") && !bytes.HasPrefix(link, []byte("https:")) {
+			return out, fmt.Errorf("%s links to %s: refused, a download that began over https does not go on over http", shown(from), shown(string(link)))
+		}
+		if err := r.step(ctx, "downloading "+shown(string(link))); err != nil {
 			return out, err
 		}
-		if body, err = download(ctx, client, from); err != nil {
+		if body, from, err = download(ctx, client, string(link)); err != nil {
 			return out, err
 		}
 	}
