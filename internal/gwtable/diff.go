@@ -213,8 +213,14 @@ func joinAddrs(addrs []netip.Addr) string {
 // and subnet of regions once, in table order.
 func Contents(regions []Region) Delta {
 	var d Delta
-	addrs := make(map[netip.Addr]bool)
-	prefixes := make(map[netip.Prefix]bool)
+	nAddrs, nPrefixes := 0, 0
+	for _, r := range regions {
+		nAddrs += len(r.Addrs) + len(r.Decommissioning)
+		nPrefixes += len(r.Subnets)
+	}
+	// Sized once, rather than grown a doubling at a time.
+	addrs := make(map[netip.Addr]bool, nAddrs)
+	prefixes := make(map[netip.Prefix]bool, nPrefixes)
 	for _, r := range regions {
 		d.Regions = append(d.Regions, r.Name)
 		for _, a := range r.addresses() {
