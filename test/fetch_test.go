@@ -1,11 +1,14 @@
 package test
 
 import (
+	"bytes"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -147,4 +150,106 @@ func execStart(t *testing.T) []string {
 	}
 	t.Fatal("docs/regions-file.md shows no ExecStart line")
 	return nil
+}
+
+// TestFetchWideAndGrowing runs the built command against a loopback copy of
+// Microsoft's include: a range changed to a /8 is an error naming the line
+// (exit status 2), a range typed as a /16 is within the width bound but
+// grows the table 17 times and the guard keeps FILE (exit status 3);
+// FILE keeps its bytes both times.
+func TestFetchWideAndGrowing(t *testing.T) {
+	bin := buildRegionsCmd(t)
+	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serving atomic.Value
+	serving.Store(page)
+	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(serving.Load().([]byte))
+	}))
+	defer microsoft.Close()
+	url := microsoft.URL + "/gateway-ip-addresses.md"
+	dir := t.TempDir()
+	if run := runRegions(t, bin, dir, "", "fetch", "-url", url, "-o", "regions"); run.status != 0 {
+		t.Fatalf("first fetch: %d\n%s%s", run.status, run.stdout, run.stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to     string
+		status int
+		want   string
+	}{
+		{"| East US | 20.0.0.0/8,", 2, "mysqlgw-regions: " + url + `:73: "Gateway IP address ranges" cell "20.0.0.0/8, 20.42.73.0/29, 20.62.132.160/27, 52.168.116.64/29": prefix 20.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold`},
+		{"| East US | 20.42.0.0/16,", 3, "refused: regions left as it is: it would start covering 65520 IPv4 addresses beyond FILE's 3768 (+1738.9%, more than -max-grow 100%); addresses and prefixes newly listed: 20.42.0.0/16;"},
+	} {
+		serving.Store(bytes.Replace(page, []byte("| East US | 20.42.65.64/29,"), []byte(tc.to), 1))
+		run := runRegions(t, bin, dir, "", "fetch", "-url", url, "-o", "regions")
+		if run.status != tc.status || !strings.Contains(run.stdout+run.stderr, tc.want) {
+			t.Errorf("%s: exit status %d, want %d and %q:\n%s%s", tc.to, run.status, tc.status, tc.want, run.stdout, run.stderr)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
+			t.Errorf("%s: the file changed", tc.to)
+		}
+	}
+}
+
+// TestFetchRedirectsServed runs the built command against loopback https
+// servers (httptest's certificate trusted through SSL_CERT_FILE): a
+// redirect to another host is followed and $SOURCE names where the table
+// came from; a redirect from https to http is refused naming both URLs
+// (exit status 2), and FILE keeps its bytes.
+func TestFetchRedirectsServed(t *testing.T) {
+	bin := buildRegionsCmd(t)
+	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer plain.Close()
+	mirror := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
+	defer mirror.Close()
+	var target atomic.Value
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.Load().(string), http.StatusFound)
+	}))
+	defer redirector.Close()
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs.pem")
+	if err := os.WriteFile(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mirror.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() regionsRun {
+		cmd := exec.Command(bin, "fetch", "-url", redirector.URL+"/gateway-ip-addresses.md", "-o", "regions")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+certs)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+			t.Fatal(err)
+		}
+		return regionsRun{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	}
+	target.Store(mirror.URL + "/live/gateway-ip-addresses.md")
+	if run := fetch(); run.status != 0 || !strings.HasSuffix(run.stdout, " from "+mirror.URL+"/live/gateway-ip-addresses.md\n") {
+		t.Fatalf("a redirect to another https host: %d\n%s%s", run.status, run.stdout, run.stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(before, []byte("\n$SOURCE "+mirror.URL+"/live/gateway-ip-addresses.md\n")) {
+		t.Errorf("$SOURCE is not where the table came from:\n%.600s", before)
+	}
+	target.Store(plain.URL + "/gateway-ip-addresses.md")
+	want := "mysqlgw-regions: " + redirector.URL + "/gateway-ip-addresses.md redirects to " + plain.URL + "/gateway-ip-addresses.md: refused, a download that began over https does not go on over http\n"
+	if run := fetch(); run.status != 2 || run.stderr != want {
+		t.Errorf("a redirect from https to http: %d %q, want 2 %q", run.status, run.stderr, want)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
+		t.Error("the file changed")
+	}
 }

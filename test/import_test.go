@@ -174,8 +174,9 @@ func digOrdered(s *server, args ...string) []string {
 	return lines
 }
 
-// TestImportErrors: a cell that is not an address, and a Service Tags file
-// cut short, are errors that name where they are; nothing is written.
+// TestImportErrors: a cell that is not an address, a prefix wider than a
+// table holds, and a Service Tags file cut short, are errors that name where
+// they are; nothing is written.
 func TestImportErrors(t *testing.T) {
 	bin := buildRegionsCmd(t)
 	dir := t.TempDir()
@@ -188,10 +189,23 @@ func TestImportErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	include, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A range of the hand-edited include changed to a /8, and a /28 of the
+	// Service Tags file typed as a /8: refused, naming the line or JSON path.
+	wide := strings.Replace(string(include), "| East US | 20.42.65.64/29,", "| East US | 20.0.0.0/8,", 1)
+	wideTags := strings.Replace(string(tags), `"52.167.111.144/28"`, `"52.0.0.0/8"`, 1)
+	if wide == string(include) || wideTags == string(tags) {
+		t.Fatal("the fixtures changed: no range to widen")
+	}
 	for _, tc := range []struct {
 		name, content, want string
 	}{
 		{"typo.md", string(typo), `mysqlgw-regions: typo.md:24: "Gateway IP addresses" cell "40.70.144.38, 52.167.105.388": "52.167.105.388" is not an IPv4 or IPv6 address`},
+		{"wide.md", wide, `mysqlgw-regions: wide.md:73: "Gateway IP address ranges" cell "20.0.0.0/8, 20.42.73.0/29, 20.62.132.160/27, 52.168.116.64/29": prefix 20.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold`},
+		{"wide.json", wideTags, "mysqlgw-regions: wide.json: values[3].properties.addressPrefixes[14]: prefix 52.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold"},
 		{"cut.json", string(tags[:len(tags)/2]), "mysqlgw-regions: cut.json: truncated: the input ends inside values[3].properties.addressPrefixes[34]"},
 		{"wrong.json", strings.Replace(string(tags), `"40.79.84.180/32"`, `40`, 1), "mysqlgw-regions: wrong.json: values[1].properties.addressPrefixes[3]: want a string, got the number 40"},
 	} {

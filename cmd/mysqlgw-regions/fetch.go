@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,11 +11,12 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/fetch"
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/regionsimport"
 )
 
 // runFetch is `fetch`: 0 when FILE is current (written or unchanged), 3 when
-// the guard kept it, 2 on an error. With -every it runs until stopped, and
+// the guard kept it, 2 on an error or a run past -timeout. With -every it runs until stopped, and
 // each run's outcome is logged.
 func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags := flag.NewFlagSet("fetch", flag.ContinueOnError)
@@ -24,9 +26,10 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags.StringVar(&opt.URL, "url", "", "where to download from instead of Microsoft's location (a mirror, a proxy, a test)")
 	flags.StringVar(&opt.Tag, "tag", regionsimport.DefaultTag, "service-tags: the tag whose TAG.<Region> values become regions")
 	flags.Float64Var(&opt.MaxDrop, "max-drop", 10, "refuse to write when a family would lose more than this percent of the addresses FILE covers")
+	flags.Float64Var(&opt.MaxGrow, "max-grow", 100, "refuse to write when a family would gain more than this percent of the addresses FILE covers")
 	flags.BoolVar(&opt.Force, "force", false, "write even when the guard refuses")
 	flags.StringVar(&opt.File, "o", "", "the regions file to keep current (required)")
-	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, downloads included")
+	timeout := flags.Duration("timeout", 60*time.Second, "the most one run may take, all of it: download, import, comparison, guard and write")
 	every := flags.Duration("every", 0, "run again at this interval until stopped (for a sidecar); 0: once")
 	if err := flags.Parse(args); err != nil {
 		return 2, err
@@ -40,8 +43,9 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 		return 2, fmt.Errorf("-timeout must be above 0")
 	case *every < 0 || *every > 0 && *every < time.Minute:
 		return 2, fmt.Errorf("-every must be 0 (once) or at least 1m, got %s", *every)
-	case opt.MaxDrop < 0 || opt.MaxDrop > 100:
-		return 2, fmt.Errorf("-max-drop must be a percentage from 0 to 100, got %g", opt.MaxDrop)
+	}
+	if err := fetch.CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+		return 2, err
 	}
 	if *every == 0 {
 		return fetchOnce(context.Background(), opt, *timeout, stdout, stderr, "")
@@ -70,16 +74,18 @@ func fetchEvery(ctx context.Context, opt fetch.Options, timeout, every time.Dura
 }
 
 // fetchOnce runs one fetch within timeout and reports it, each line after
-// prefix.
+// prefix. Warnings and errors are one line each: fetch quotes what the
+// network sent, and any control character left is escaped here, so that
+// nothing starts a line of -every's log that looks like its own.
 func fetchOnce(ctx context.Context, opt fetch.Options, timeout time.Duration, stdout, stderr io.Writer, prefix string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := fetch.Run(ctx, opt)
 	for _, w := range out.Warnings {
-		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, w)
+		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, gwtable.EscapeControls(w))
 	}
 	if err != nil {
-		return 2, err
+		return 2, errors.New(gwtable.EscapeControls(err.Error()))
 	}
 	fmt.Fprint(stdout, prefix+out.Text)
 	if out.Refused {

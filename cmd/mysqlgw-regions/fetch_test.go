@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +19,7 @@ import (
 )
 
 // TestFetchCommand: exit status 0 for a written or unchanged file, 3 for a
-// refused shrink, 2 for an error or a bad flag, with what happened on
+// refused shrink or growth, 2 for an error or a bad flag, with what happened on
 // standard output and the cause on standard error.
 func TestFetchCommand(t *testing.T) {
 	page, err := os.ReadFile("../../testdata/import/sql-2026-include.md")
@@ -54,6 +56,14 @@ func TestFetchCommand(t *testing.T) {
 	if status, out, _ := fetch("-url", url, "-o", file, "-force"); status != 0 || !strings.Contains(out, "- westus3 (region removed)") {
 		t.Fatalf("forced: %d %q", status, out)
 	}
+	// A range typed as a /16: 17 times what FILE covers.
+	serving.Store(bytes.Replace(serving.Load().([]byte), []byte("| East US | 20.42.65.64/29,"), []byte("| East US | 20.42.0.0/16,"), 1))
+	if status, out, _ := fetch("-url", url, "-o", file); status != 3 || !strings.Contains(out, "more than -max-grow 100%") {
+		t.Fatalf("growth: %d %q", status, out)
+	}
+	if status, out, _ := fetch("-url", url, "-o", file, "-max-grow", "2000"); status != 0 || !strings.Contains(out, "+ subnet 20.42.0.0/16") {
+		t.Fatalf("growth within -max-grow 2000: %d %q", status, out)
+	}
 	for _, tc := range []struct {
 		args []string
 		err  string
@@ -62,6 +72,14 @@ func TestFetchCommand(t *testing.T) {
 		{[]string{"-url", url}, "fetch needs -o FILE"},
 		{[]string{"-url", url, "-o", file, "-every", "10s"}, "-every must be 0 (once) or at least 1m"},
 		{[]string{"-url", url, "-o", file, "-max-drop", "101"}, "-max-drop must be a percentage"},
+		// NaN turned the guard off: every comparison with it fails.
+		{[]string{"-url", url, "-o", file, "-max-drop", "NaN"}, "-max-drop must be a percentage from 0 to 100, got NaN"},
+		{[]string{"-url", url, "-o", file, "-max-drop", "-Inf"}, "-max-drop must be a percentage from 0 to 100, got -Inf"},
+		{[]string{"-url", url, "-o", file, "-max-drop", "ten"}, `invalid value "ten" for flag -max-drop`},
+		{[]string{"-url", url, "-o", file, "-max-grow", "NaN"}, "-max-grow must be a finite percentage, 0 or more, got NaN"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "Inf"}, "-max-grow must be a finite percentage, 0 or more, got +Inf"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "-1"}, "-max-grow must be a finite percentage, 0 or more, got -1"},
+		{[]string{"-url", url, "-o", file, "-max-grow", "1e400"}, `invalid value "1e400" for flag -max-grow`},
 		{[]string{"-source", "aws", "-o", file}, `-source "aws"`},
 	} {
 		if status, _, errOut := fetch(tc.args...); status != 2 || !strings.Contains(errOut, tc.err) {
@@ -106,5 +124,53 @@ func TestFetchEvery(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "HTTP status 503 Service Unavailable (exit status 2; trying again in 10ms)") {
 		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}
+
+// TestFetchEveryQuotesTheNetwork: a Service Tags file whose value names
+// hold a forged log line and a terminal escape, or 10 MB, gives the sidecar's
+// log one short line an error, quoted: no line of its own that looks like a
+// run's outcome, no raw escape, no megabytes.
+func TestFetchEveryQuotesTheNetwork(t *testing.T) {
+	const forged = "\n2026-01-01T00:00:00Z wrote /etc/coredns/azure-sql.regions: 71 regions\x1b[2J"
+	for _, name := range []string{"Sql.EastUS" + forged, "Sql." + strings.Repeat("x", 10<<20) + forged} {
+		quoted, err := json.Marshal(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"changeNumber": 1, "cloud": "Public", "values": [{"name": ` + string(quoted) + `, "properties": {"addressPrefixes": ["192.0.2.0/29"]}}]}`
+		var requests atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			io.WriteString(w, body)
+		}))
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr testutil.SyncBuffer
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			opt := fetch.Options{File: filepath.Join(t.TempDir(), "regions"), Source: fetch.ServiceTags, URL: srv.URL + "/ServiceTags_Public_20260928.json", MaxDrop: 10, MaxGrow: 100}
+			fetchEvery(ctx, opt, 5*time.Second, 10*time.Millisecond, &stdout, &stderr)
+		}()
+		testutil.Until(t, 10*time.Second, "two runs", func() bool { return requests.Load() >= 2 && strings.Count(stderr.String(), "\n") >= 2 })
+		cancel()
+		<-done
+		srv.Close()
+		log := stderr.String()
+		errors := 0
+		for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+			if _, err := time.Parse(time.RFC3339, strings.Fields(line)[0]); err != nil || strings.HasPrefix(line, "2026-01-01T00:00:00Z") || len(line) > 500 {
+				t.Errorf("log line %.600q", line)
+			}
+			if strings.Contains(line, " mysqlgw-regions: "+srv.URL+"/ServiceTags_Public_20260928.json: values[0].name: \"Sql.") {
+				errors++
+			}
+		}
+		if errors < 2 {
+			t.Errorf("%d lines name the value, want 2 or more:\n%.2000q", errors, log)
+		}
+		if strings.Contains(log, "\x1b") || stdout.String() != "" {
+			t.Errorf("stdout %q, stderr %.600q", stdout.String(), log)
+		}
 	}
 }

@@ -1,9 +1,9 @@
 // Command mysqlgw-regions writes mysqlgw regions files from Microsoft's
 // published gateway tables and compares two regions files:
 //
-//	mysqlgw-regions import [-tag Sql] [-serial N] FILE   # FILE "-" is standard input
+//	mysqlgw-regions import [-tag NAME] [-serial N] FILE   # FILE "-" is standard input
 //	mysqlgw-regions diff OLD NEW
-//	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-max-drop PERCENT] [-force] [-every DURATION] -o FILE
+//	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
 //	mysqlgw-regions seed -o FILE SRC
 //
 // import reads a connectivity architecture page's Markdown or a Service Tags
@@ -12,11 +12,15 @@
 // NEW adds to and removes from OLD, region by region, and exits 1 when
 // anything changed, 0 when nothing did and 2 on an error, as diff(1) does.
 // fetch keeps a regions file current from Microsoft's published table (see
-// internal/fetch): 0 when the file is current, 3 when its guard refused a
-// shrink, 2 on an error. seed copies the regions file SRC to FILE, after
-// checking that it parses, unless FILE exists already: a pod's init container
-// gives fetch's file a first table that way (deploy/kubernetes); 0, or 2 on an
-// error.
+// internal/fetch), within -timeout for the whole run: it exits 0 when the
+// file is current (written or unchanged), 3 when its guard kept the file (a
+// region removed, more than -max-drop percent of a family's addresses no
+// longer covered or more than -max-grow percent newly covered, without
+// -force), and 2 on an error, a bad flag or a run past -timeout, with the
+// file untouched; with -every it runs until stopped and exits 0. seed copies
+// the regions file SRC to FILE, after checking that it parses, unless FILE
+// exists already: a pod's init container gives fetch's file a first table
+// that way (deploy/kubernetes); 0, or 2 on an error.
 package main
 
 import (
@@ -32,7 +36,7 @@ import (
 
 const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions diff OLD NEW
-       mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
+       mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
        mysqlgw-regions seed -o FILE SRC
 `
 
@@ -44,7 +48,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run is the command, with its exit status: 0, 1 (diff found changes) or 2.
+// run is the command, with its exit status: 0, 1 (diff found changes), 2 or
+// 3 (fetch's guard kept FILE).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

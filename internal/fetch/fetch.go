@@ -1,6 +1,7 @@
 // Package fetch keeps a regions file current from Microsoft's published
 // gateway tables: download, import, compare with the file, guard against a
-// suspicious shrink, and replace the file atomically when the table changed.
+// suspicious shrink or growth, and replace the file atomically when the
+// table changed.
 package fetch
 
 import (
@@ -8,10 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
@@ -38,10 +42,15 @@ type Options struct {
 	Source  string  // AzureSQL (when empty) or ServiceTags
 	URL     string  // replaces the source's default location
 	Tag     string  // the service tag, for ServiceTags
-	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent
+	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent of FILE's
+	MaxGrow float64 // the most a run may add to a family's addresses, in percent of FILE's
 	Force   bool    // write whatever the guard says
 	Client  *http.Client
 	Now     func() time.Time // today's date, for a table without a published one
+
+	// hook, when set, is called with each step of a run as it begins, and
+	// with "ended" once the work is over (tests).
+	hook func(step string)
 }
 
 // Outcome is what a run did: Text for standard output, Warnings for
@@ -53,18 +62,102 @@ type Outcome struct {
 	Warnings []string
 }
 
-// Run fetches the table once. An error (the download, the import, FILE) leaves
-// FILE untouched and names the URL or FILE and the cause.
+// Run fetches the table once, the whole run within ctx: download, import,
+// comparison, guard and write. When ctx ends first (its deadline, or a
+// stop), Run returns at once with an error saying what the run was doing,
+// and FILE is left as it is: the abandoned work stops at its next step and
+// can no longer replace FILE. Any other error also leaves FILE untouched
+// and names the URL or FILE and the cause.
 func Run(ctx context.Context, opt Options) (Outcome, error) {
-	var out Outcome
-	from := opt.URL
 	switch opt.Source {
-	case AzureSQL, "":
-		from = cmpOr(from, AzureSQLURL)
-	case ServiceTags:
-		from = cmpOr(from, ServiceTagsURL)
+	case AzureSQL, "", ServiceTags:
 	default:
-		return out, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+		return Outcome{}, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+	}
+	if err := CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+		return Outcome{}, err
+	}
+	r := &runner{opt: opt}
+	r.stage.Store("starting")
+	type result struct {
+		out Outcome
+		err error
+	}
+	done := make(chan result, 1) // the work never blocks on sending
+	go func() {
+		out, err := r.run(ctx)
+		done <- result{out, err}
+		if opt.hook != nil {
+			opt.hook("ended")
+		}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil && ctx.Err() != nil {
+			return Outcome{}, r.late(ctx)
+		}
+		return res.out, res.err
+	case <-ctx.Done():
+		if r.gate.CompareAndSwap(gateOpen, gateAbandoned) {
+			return Outcome{}, r.late(ctx)
+		}
+		res := <-done // FILE was being renamed into place when ctx ended: that stands
+		return res.out, res.err
+	}
+}
+
+// The states of a run's gate: the one rename that replaces FILE and the
+// end of ctx race for it, so a run that has returned its timeout never
+// writes afterwards.
+const (
+	gateOpen int32 = iota
+	gateCommitted
+	gateAbandoned
+)
+
+// runner is one run: its options, what it is doing (for the timeout's
+// message) and its gate.
+type runner struct {
+	opt   Options
+	stage atomic.Value // string
+	gate  atomic.Int32
+}
+
+// step records what the run does next and reports whether ctx has ended,
+// so that work Run has given up on stops there.
+func (r *runner) step(ctx context.Context, stage string) error {
+	r.stage.Store(stage)
+	if r.opt.hook != nil {
+		r.opt.hook(stage)
+	}
+	return ctx.Err()
+}
+
+// late is the error of a run that ctx ended.
+func (r *runner) late(ctx context.Context) error {
+	stage := r.stage.Load().(string)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("not done within the timeout (while %s): %s is left as it is", stage, r.opt.File)
+	}
+	return fmt.Errorf("stopped (while %s): %s is left as it is", stage, r.opt.File)
+}
+
+// commit claims the gate for the rename that replaces FILE: false when Run
+// has already returned because ctx ended.
+func (r *runner) commit() bool {
+	r.step(context.Background(), "renaming the new table over "+r.opt.File)
+	return r.gate.CompareAndSwap(gateOpen, gateCommitted)
+}
+
+// run is the work of Run.
+func (r *runner) run(ctx context.Context) (Outcome, error) {
+	var out Outcome
+	opt := r.opt
+	from := opt.URL
+	if opt.Source == ServiceTags {
+		from = cmpOr(from, ServiceTagsURL)
+	} else {
+		from = cmpOr(from, AzureSQLURL)
 	}
 	client := opt.Client
 	if client == nil {
@@ -75,21 +168,34 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 			Proxy: func(r *http.Request) (*url.URL, error) { return proxy(r.URL) },
 		}}
 	}
-	body, err := download(ctx, client, from)
+	if err := r.step(ctx, "downloading "+shown(from)); err != nil {
+		return out, err
+	}
+	// from becomes the URL the table came from, after redirects: the
+	// $SOURCE written and the name of what was downloaded.
+	body, from, err := download(ctx, client, from)
 	if err != nil {
 		return out, err
 	}
 	if opt.Source == ServiceTags && !isJSON(body) {
 		link := serviceTagsLink.Find(body)
 		if link == nil {
-			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", from)
+			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
 		}
-		from = string(link)
-		if body, err = download(ctx, client, from); err != nil {
+		if strings.HasPrefix(from, "https:") && !bytes.HasPrefix(link, []byte("https:")) {
+			return out, fmt.Errorf("%s links to %s: refused, a download that began over https does not go on over http", shown(from), shown(string(link)))
+		}
+		if err := r.step(ctx, "downloading "+shown(string(link))); err != nil {
+			return out, err
+		}
+		if body, from, err = download(ctx, client, string(link)); err != nil {
 			return out, err
 		}
 	}
 
+	if err := r.step(ctx, "reading "+opt.File); err != nil {
+		return out, err
+	}
 	old, exists, err := readOld(opt.File, opt.Force)
 	if err != nil {
 		return out, err
@@ -100,7 +206,10 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 	}
 	// The import's own serial (ms.date, changeNumber) is replaced by one
 	// that only grows: the date as YYYYMMDD01, past FILE's serial.
-	res, err := regionsimport.Import(bytes.NewReader(body), from, regionsimport.Options{Tag: opt.Tag, Source: from})
+	if err := r.step(ctx, "importing "+shown(from)); err != nil {
+		return out, err
+	}
+	res, err := regionsimport.Import(ctxReader{ctx, bytes.NewReader(body)}, from, regionsimport.Options{Tag: opt.Tag, Source: from})
 	if err != nil {
 		return out, err
 	}
@@ -113,29 +222,69 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 		warnings = append(warnings, w.String())
 	}
 	if !exists {
-		if err := WriteFile(opt.File, res.Bytes()); err != nil {
+		if err := r.step(ctx, "writing "+opt.File); err != nil {
+			return out, err
+		}
+		if err := writeFile(opt.File, res.Bytes(), r.commit); err != nil {
 			return out, err
 		}
 		out.Written, out.Warnings = true, warnings
-		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, from)
+		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, shown(from))
 		return out, nil
 	}
-	diff := gwtable.Diff(opt.File, old, from, res.Table)
+	if err := r.step(ctx, "comparing the table with "+opt.File); err != nil {
+		return out, err
+	}
+	diff := gwtable.Diff(opt.File, old, shown(from), res.Table)
 	if !diff.Changed {
 		out.Text = "unchanged\n"
 		return out, nil
 	}
-	if why := measure(old, res.Table).refuse(opt.MaxDrop, diff.Removed); why != "" && !opt.Force {
+	if err := r.step(ctx, "measuring what the table would remove and add"); err != nil {
+		return out, err
+	}
+	if why := measure(old, res.Table).refuse(opt.MaxDrop, opt.MaxGrow, diff.Added, diff.Removed); why != "" && !opt.Force {
 		out.Refused, out.Warnings = true, warnings
 		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
 		return out, nil
 	}
-	if err := WriteFile(opt.File, res.Bytes()); err != nil {
+	if err := r.step(ctx, "writing "+opt.File); err != nil {
+		return out, err
+	}
+	if err := writeFile(opt.File, res.Bytes(), r.commit); err != nil {
 		return out, err
 	}
 	out.Written, out.Warnings = true, warnings
 	out.Text = diff.Text
 	return out, nil
+}
+
+// ctxReader reads r until ctx ends, so that the import of a large body
+// stops there.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// CheckLimits reports why maxDrop or maxGrow cannot bound the guard, or
+// nil: each is a number of percent, -max-drop from 0 to 100, -max-grow 0 or
+// more and finite. NaN, which every comparison fails, would turn the guard
+// off.
+func CheckLimits(maxDrop, maxGrow float64) error {
+	switch {
+	case !(maxDrop >= 0 && maxDrop <= 100):
+		return fmt.Errorf("-max-drop must be a percentage from 0 to 100, got %g", maxDrop)
+	case !(maxGrow >= 0) || math.IsInf(maxGrow, 1):
+		return fmt.Errorf("-max-grow must be a finite percentage, 0 or more, got %g", maxGrow)
+	}
+	return nil
 }
 
 // readOld reads FILE; exists is false when there is none. A file that does

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,7 +86,8 @@ func readFixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// run fetches into file from the stand-in, with a 5 s timeout.
+// run fetches into file from the stand-in, with a 5 s timeout and the
+// command's -max-drop and -max-grow when opt sets none.
 func run(t *testing.T, opt Options) (Outcome, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -94,6 +97,9 @@ func run(t *testing.T, opt Options) (Outcome, error) {
 	}
 	if opt.MaxDrop == 0 {
 		opt.MaxDrop = 10
+	}
+	if opt.MaxGrow == 0 {
+		opt.MaxGrow = 100
 	}
 	return Run(ctx, opt)
 }
@@ -183,9 +189,10 @@ func TestFetchAzureSQL(t *testing.T) {
 	}
 }
 
-// TestFetchGuard: a page that drops a region, or more than -max-drop of a
-// family's addresses, leaves FILE as it is (exit status 3) unless -force;
-// merged prefixes and addresses moved between regions drop nothing.
+// TestFetchGuard: a page that drops a region, more than -max-drop of a
+// family's addresses, or adds more than -max-grow of them, leaves FILE as it
+// is (exit status 3) unless -force; merged prefixes and addresses moved
+// between regions drop nothing.
 func TestFetchGuard(t *testing.T) {
 	ms := newMicrosoft(t)
 	file := filepath.Join(t.TempDir(), "regions")
@@ -216,6 +223,13 @@ func TestFetchGuard(t *testing.T) {
 			}
 			return strings.TrimSuffix(b.String(), "\n")
 		}, "IPv4 addresses"},
+		{"a range typed as a /16", func(s string) string {
+			// Within the width bound, and 17 times what the table covers.
+			return strings.Replace(s, "| East US | 20.42.65.64/29,", "| East US | 20.42.0.0/16,", 1)
+		}, "it would start covering 65520 IPv4 addresses beyond FILE's 3768 (+1738.9%, more than -max-grow 100%); addresses and prefixes newly listed: 20.42.0.0/16"},
+		{"IPv6 where FILE has none", func(s string) string {
+			return strings.Replace(s, "| East US | 20.42.65.64/29,", "| East US | 20.42.65.64/29, 2603:1030:210::180/122,", 1)
+		}, "it would start covering 64 IPv6 addresses, where FILE covers none (more than -max-grow 100%)"},
 		{"two /29s merged into a /28", func(s string) string {
 			// 40.78.192.32/29 and 40.78.192.40/29 were never both there; what
 			// matters is that covering more takes nothing away.
@@ -288,6 +302,38 @@ func TestFetchErrors(t *testing.T) {
 			before.same(t, file, tc.path)
 		})
 	}
+}
+
+// TestFetchWidePrefix: a range of the include changed to a /8, or a /28 of
+// the Service Tags file typed as a /8, is an error naming the URL and the
+// line or JSON path (exit status 2), and FILE stays as it was: the guard
+// never sees it.
+func TestFetchWidePrefix(t *testing.T) {
+	ms := newMicrosoft(t)
+	file := filepath.Join(t.TempDir(), "regions")
+	if _, err := run(t, Options{File: file, URL: ms.URL + "/include.md"}); err != nil {
+		t.Fatal(err)
+	}
+	before := snap(t, file)
+	ms.serve(t, func(s string) string {
+		return strings.Replace(s, "| East US | 20.42.65.64/29,", "| East US | 20.0.0.0/8,", 1)
+	})
+	_, err := run(t, Options{File: file, URL: ms.URL + "/include.md", Force: true})
+	want := ms.URL + `/include.md:73: "Gateway IP address ranges" cell "20.0.0.0/8, 20.42.73.0/29, 20.62.132.160/27, 52.168.116.64/29": prefix 20.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+	before.same(t, file, "a /8 in the include")
+
+	tags := strings.Replace(string(readFixture(t, "import/servicetags.json")), `"52.167.111.144/28"`, `"52.0.0.0/8"`, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tags) }))
+	defer srv.Close()
+	_, err = run(t, Options{File: file, Source: ServiceTags, URL: srv.URL + "/ServiceTags_Public_20260928.json", Force: true})
+	want = srv.URL + "/ServiceTags_Public_20260928.json: values[3].properties.addressPrefixes[14]: prefix 52.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+	before.same(t, file, "a /8 in the Service Tags file")
 }
 
 // TestFetchServiceTags: the download page's link to the dated file is
@@ -390,5 +436,53 @@ func TestFetchProxy(t *testing.T) {
 	}
 	if fmt.Sprint(asked) != "[http://learn.example/include.md]" {
 		t.Errorf("the proxy was asked for %v", asked)
+	}
+}
+
+// TestFetchQuotesTheNetwork: a link on the download page and the HTTP
+// client's errors carry what a server sent; they reach the message quoted
+// short, one line, no raw escape.
+func TestFetchQuotesTheNetwork(t *testing.T) {
+	var link string
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<a href="`+link+`">download</a>`)
+	}))
+	defer page.Close()
+	// A server whose answer is a 100 KB line of garbage: the client's error
+	// quotes it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				io.WriteString(c, strings.Repeat("\x1b[2J", 25_000)+"\r\n\r\n")
+			}()
+		}
+	}()
+	file := filepath.Join(t.TempDir(), "regions")
+	for _, tc := range []struct {
+		name, link, url, want string
+	}{
+		{"a link with an escape", page.URL + "/\x1b[2J/ServiceTags_Public_20260928.json", page.URL + "/details.aspx",
+			`"` + page.URL + `/\x1b[2J/ServiceTags_Public_20260928.json": net/url: invalid control character in URL`},
+		{"a 1 MB link", "http://" + strings.Repeat("a", 1<<20) + "/ServiceTags_Public_20260928.json", page.URL + "/details.aspx", `"http://aaaa`},
+		{"a garbage answer", "", "http://" + ln.Addr().String() + "/x", "http://" + ln.Addr().String() + `/x: "net/http: HTTP/1.x transport connection broken: malformed HTTP response`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link = tc.link
+			_, err := run(t, Options{File: file, Source: ServiceTags, URL: tc.url})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || len(err.Error()) > 500 || strings.ContainsAny(err.Error(), "\n\x1b") {
+				t.Errorf("error %.600q (%d bytes), want it to start %q, one short line", err, len(fmt.Sprint(err)), tc.want)
+			}
+		})
 	}
 }

@@ -14,7 +14,15 @@ import (
 // old file's mode is kept, and its owner and group when this runs as root;
 // a symlink's target is what is replaced (a Kubernetes volume or a file
 // managed elsewhere keeps its link).
-func WriteFile(path string, content []byte) error {
+func WriteFile(path string, content []byte) error { return writeFile(path, content, nil) }
+
+// errAbandoned is the error of a write whose run had ended before the
+// rename.
+var errAbandoned = errors.New("the run ended before the new file replaced the old one")
+
+// writeFile is WriteFile that asks commit, when set, just before the
+// rename: false leaves path as it is and removes the temporary file.
+func writeFile(path string, content []byte, commit func() bool) error {
 	target, err := filepath.EvalSymlinks(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -55,6 +63,9 @@ func WriteFile(path string, content []byte) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return err
+	}
+	if commit != nil && !commit() {
+		return errAbandoned
 	}
 	if err := os.Rename(tmp.Name(), target); err != nil {
 		return err

@@ -95,27 +95,28 @@ func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 }
 
 // regionLines lists what changed in one region, gateways, then subnets,
-// then decommissioning addresses.
+// then decommissioning addresses. Lists are compared as sorted copies
+// (newIn), so a region of n subnets costs n log n, not n².
 func regionLines(o, n Region) []string {
-	oldKind, newKind := kinds(o), kinds(n)
+	oldKind, newKind := kindsOf(o), kindsOf(n)
 	lines := gatewayLines("+", n.Addrs, oldKind, "decommissioning -> gateway")
 	lines = append(lines, gatewayLines("-", o.Addrs, newKind, "gateway -> decommissioning")...)
 	if len(lines) == 0 && !slices.Equal(o.Addrs, n.Addrs) {
 		lines = append(lines, fmt.Sprintf("~ gateways in role order: %s (was %s)", joinAddrs(n.Addrs), joinAddrs(o.Addrs)))
 	}
-	lines = append(lines, missing("+ subnet ", n.Subnets, func(p netip.Prefix) bool { return slices.Contains(o.Subnets, p) })...)
-	lines = append(lines, missing("- subnet ", o.Subnets, func(p netip.Prefix) bool { return slices.Contains(n.Subnets, p) })...)
-	lines = append(lines, missing("+ decommissioning ", n.Decommissioning, func(a netip.Addr) bool { return oldKind[a] != "" })...)
-	lines = append(lines, missing("- decommissioning ", o.Decommissioning, func(a netip.Addr) bool { return newKind[a] != "" })...)
+	lines = appendLines(lines, "+ subnet ", newIn(n.Subnets, o.Subnets, comparePrefixes))
+	lines = appendLines(lines, "- subnet ", newIn(o.Subnets, n.Subnets, comparePrefixes))
+	lines = appendLines(lines, "+ decommissioning ", newIn(n.Decommissioning, o.addresses(), netip.Addr.Compare))
+	lines = appendLines(lines, "- decommissioning ", newIn(o.Decommissioning, n.addresses(), netip.Addr.Compare))
 	return lines
 }
 
 // gatewayLines says, with sign, each gateway the other version lacks, and
 // which one it holds as decommissioning instead (moved).
-func gatewayLines(sign string, gateways []netip.Addr, otherKind map[netip.Addr]string, moved string) []string {
+func gatewayLines(sign string, gateways []netip.Addr, other kinds, moved string) []string {
 	var lines []string
 	for _, a := range gateways {
-		switch otherKind[a] {
+		switch other.of(a) {
 		case "":
 			lines = append(lines, sign+" gateway "+a.String())
 		case "decommissioning":
@@ -125,27 +126,79 @@ func gatewayLines(sign string, gateways []netip.Addr, otherKind map[netip.Addr]s
 	return lines
 }
 
-// missing lists, after prefix, each item the other version lacks.
-func missing[T fmt.Stringer](prefix string, items []T, inOther func(T) bool) []string {
-	var lines []string
+// appendLines appends a line for each item, after prefix.
+func appendLines[T fmt.Stringer](lines []string, prefix string, items []T) []string {
 	for _, x := range items {
-		if !inOther(x) {
-			lines = append(lines, prefix+x.String())
-		}
+		lines = append(lines, prefix+x.String())
 	}
 	return lines
 }
 
-// kinds maps each address of r to "gateway" or "decommissioning".
-func kinds(r Region) map[netip.Addr]string {
-	m := make(map[netip.Addr]string, len(r.Addrs)+len(r.Decommissioning))
-	for _, a := range r.Addrs {
-		m[a] = "gateway"
+// kinds are a region's gateway and decommissioning addresses, sorted, to
+// tell an address's kind.
+type kinds struct{ gateways, decommissioning []netip.Addr }
+
+func kindsOf(r Region) kinds {
+	return kinds{sortedClone(r.Addrs, netip.Addr.Compare), sortedClone(r.Decommissioning, netip.Addr.Compare)}
+}
+
+// of is "gateway", "decommissioning" or "" for an address the region lacks.
+func (k kinds) of(a netip.Addr) string {
+	if _, ok := slices.BinarySearchFunc(k.decommissioning, a, netip.Addr.Compare); ok {
+		return "decommissioning"
 	}
-	for _, a := range r.Decommissioning {
-		m[a] = "decommissioning"
+	if _, ok := slices.BinarySearchFunc(k.gateways, a, netip.Addr.Compare); ok {
+		return "gateway"
 	}
-	return m
+	return ""
+}
+
+// addresses are the region's gateway and decommissioning addresses.
+func (r Region) addresses() []netip.Addr {
+	return append(slices.Clone(r.Addrs), r.Decommissioning...)
+}
+
+func sortedClone[T any](xs []T, cmp func(a, b T) int) []T {
+	s := slices.Clone(xs)
+	slices.SortFunc(s, cmp)
+	return s
+}
+
+// newIn is the items of xs that ys lacks, each once, in xs' order. Sorted
+// copies of both are merged, which costs n log n and reads memory in order;
+// only the items found missing go into a set, to keep xs' order.
+func newIn[T comparable](xs, ys []T, cmp func(a, b T) int) []T {
+	sx, sy := sortedClone(xs, cmp), sortedClone(ys, cmp)
+	var missing map[T]bool
+	for i, j := 0, 0; i < len(sx); {
+		c := -1
+		if j < len(sy) {
+			c = cmp(sx[i], sy[j])
+		}
+		switch {
+		case c < 0:
+			if missing == nil {
+				missing = make(map[T]bool)
+			}
+			missing[sx[i]] = true
+			i++
+		case c == 0:
+			i++
+		default:
+			j++
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	out := make([]T, 0, len(missing))
+	for _, x := range xs {
+		if missing[x] {
+			out = append(out, x)
+			delete(missing, x)
+		}
+	}
+	return out
 }
 
 func joinAddrs(addrs []netip.Addr) string {
@@ -160,11 +213,17 @@ func joinAddrs(addrs []netip.Addr) string {
 // and subnet of regions once, in table order.
 func Contents(regions []Region) Delta {
 	var d Delta
-	addrs := make(map[netip.Addr]bool)
-	prefixes := make(map[netip.Prefix]bool)
+	nAddrs, nPrefixes := 0, 0
+	for _, r := range regions {
+		nAddrs += len(r.Addrs) + len(r.Decommissioning)
+		nPrefixes += len(r.Subnets)
+	}
+	// Sized once, rather than grown a doubling at a time.
+	addrs := make(map[netip.Addr]bool, nAddrs)
+	prefixes := make(map[netip.Prefix]bool, nPrefixes)
 	for _, r := range regions {
 		d.Regions = append(d.Regions, r.Name)
-		for _, a := range append(append([]netip.Addr(nil), r.Addrs...), r.Decommissioning...) {
+		for _, a := range r.addresses() {
 			if !addrs[a] {
 				addrs[a] = true
 				d.Addresses = append(d.Addresses, a)
@@ -180,34 +239,40 @@ func Contents(regions []Region) Delta {
 	return d
 }
 
-// delta is what table a has and b lacks.
+// delta is what table a has and b lacks, in a's order.
 func delta(a, b Table) Delta {
-	have := Contents(b.Regions)
-	return Contents(a.Regions).without(have)
-}
-
-// without is d less what other lists.
-func (d Delta) without(other Delta) Delta {
 	return Delta{
-		Regions:   missingFrom(d.Regions, other.Regions),
-		Addresses: missingFrom(d.Addresses, other.Addresses),
-		Prefixes:  missingFrom(d.Prefixes, other.Prefixes),
+		Regions:   newIn(a.names(), b.names(), strings.Compare),
+		Addresses: newIn(a.addresses(), b.addresses(), netip.Addr.Compare),
+		Prefixes:  newIn(a.prefixes(), b.prefixes(), comparePrefixes),
 	}
 }
 
-// missingFrom is the items of xs that other lacks, in order.
-func missingFrom[T comparable](xs, other []T) []T {
-	set := make(map[T]bool, len(other))
-	for _, x := range other {
-		set[x] = true
+// names, addresses and prefixes list the table's region names, addresses
+// (gateway and decommissioning) and subnets in table order, repeats
+// included.
+func (t Table) names() []string {
+	names := make([]string, len(t.Regions))
+	for i, r := range t.Regions {
+		names[i] = r.Name
 	}
-	var out []T
-	for _, x := range xs {
-		if !set[x] {
-			out = append(out, x)
-		}
+	return names
+}
+
+func (t Table) addresses() []netip.Addr {
+	var addrs []netip.Addr
+	for _, r := range t.Regions {
+		addrs = append(append(addrs, r.Addrs...), r.Decommissioning...)
 	}
-	return out
+	return addrs
+}
+
+func (t Table) prefixes() []netip.Prefix {
+	var prefixes []netip.Prefix
+	for _, r := range t.Regions {
+		prefixes = append(prefixes, r.Subnets...)
+	}
+	return prefixes
 }
 
 func orNone(s string) string {

@@ -1,7 +1,10 @@
 package gwtable
 
 import (
+	"cmp"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,5 +97,29 @@ func TestDiffDelta(t *testing.T) {
 	}
 	if same := Diff("old", old, "new", old); same.Changed || len(same.Added.Regions)+len(same.Removed.Addresses) != 0 {
 		t.Errorf("a table against itself: %+v", same)
+	}
+}
+
+// TestNewIn: the sorted merge finds what the quadratic look-up found: the
+// items of xs that ys lacks, each once, in xs' order.
+func TestNewIn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		xs, ys := make([]int, rng.IntN(40)), make([]int, rng.IntN(40))
+		for i := range xs {
+			xs[i] = rng.IntN(30)
+		}
+		for i := range ys {
+			ys[i] = rng.IntN(30)
+		}
+		var want []int
+		for _, x := range xs {
+			if !slices.Contains(ys, x) && !slices.Contains(want, x) {
+				want = append(want, x)
+			}
+		}
+		if got := newIn(xs, ys, cmp.Compare[int]); !slices.Equal(got, want) {
+			t.Fatalf("newIn(%v, %v) = %v, want %v", xs, ys, got, want)
+		}
 	}
 }

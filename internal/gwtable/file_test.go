@@ -45,17 +45,28 @@ func TestParseRegionsErrors(t *testing.T) {
 		{"a subnets\n", `regions:1: "subnets" needs at least one entry after it`},
 		{"a subnets decommissioning 1.2.3.4\n", `regions:1: "subnets" needs at least one prefix`},
 		{"a 1.2.3.4 decommissioning\n", `regions:1: "decommissioning" needs at least one entry after it`},
-		{"a subnets 10.0.0.0/8 subnets 10.1.0.0/16\n", `regions:1: "subnets" is given twice`},
+		{"a subnets 10.0.0.0/16 subnets 10.1.0.0/16\n", `regions:1: "subnets" is given twice`},
 		{"a decommissioning 1.2.3.4 decommissioning 1.2.3.5\n", `regions:1: "decommissioning" is given twice`},
-		{"a decommissioning 1.2.3.4 subnets 10.0.0.0/8\n", `regions:1: "subnets" must come before "decommissioning"`},
+		{"a decommissioning 1.2.3.4 subnets 10.0.0.0/16\n", `regions:1: "subnets" must come before "decommissioning"`},
 		{"a 1.2.3.0/24\n", `regions:1: primary address: "1.2.3.0/24" is a prefix; prefixes go after "subnets"`},
 		{"a decommissioning 1.2.3.0/24\n", `regions:1: decommissioning address: "1.2.3.0/24" is a prefix`},
 		{"a subnets 1.2.3.4\n", `regions:1: subnets: "1.2.3.4" is an address; a subnet is a prefix`},
 		{"a subnets 104.208.150.193/29\n", "regions:1: subnets: prefix 104.208.150.193/29 has host bits set; the subnet is 104.208.150.192/29"},
 		{"a subnets 2001:db8::1/64\n", "regions:1: subnets: prefix 2001:db8::1/64 has host bits set; the subnet is 2001:db8::/64"},
 		{"a subnets 1.2.3.0/33\n", `regions:1: subnets: "1.2.3.0/33" is not an IPv4 or IPv6 prefix`},
-		{"a subnets 0.0.0.0/0\n", "regions:1: subnets: prefix 0.0.0.0/0 is not a subnet of host addresses"},
-		{"a subnets 10.0.0.0/8 10.0.0.0/8\n", "regions:1: subnets: 10.0.0.0/8 is listed twice"},
+		{"a subnets 0.0.0.0/16\n", "regions:1: subnets: prefix 0.0.0.0/16 is not a subnet of host addresses"},
+		{"a subnets 0.0.0.0/0\n", "regions:1: subnets: prefix 0.0.0.0/0 is wider than /16"},
+		{"a subnets 13.66.136.192/8\n", "regions:1: subnets: prefix 13.66.136.192/8 is wider than /16"},
+		{"a subnets 10.0.0.0/16 10.0.0.0/16\n", "regions:1: subnets: 10.0.0.0/16 is listed twice"},
+		// Prefixes wider than WidestBits4 or WidestBits6: a /8 typed for a
+		// /28, and halves of the address space.
+		{"a subnets 52.167.104.192/29\nb subnets 13.0.0.0/8\n", "regions:2: subnets: prefix 13.0.0.0/8 is wider than /16, the widest IPv4 subnet a table may hold"},
+		{"a subnets 128.0.0.0/1\n", "regions:1: subnets: prefix 128.0.0.0/1 is wider than /16"},
+		{"a subnets 10.0.0.0/15\n", "regions:1: subnets: prefix 10.0.0.0/15 is wider than /16"},
+		{"a subnets ::ffff:13.0.0.0/104\n", "regions:1: subnets: prefix ::ffff:13.0.0.0/104 is wider than /16, the widest IPv4 subnet"},
+		{"a subnets 8000::/1\n", "regions:1: subnets: prefix 8000::/1 is wider than /32, the widest IPv6 subnet a table may hold"},
+		{"a subnets 2000::/3\n", "regions:1: subnets: prefix 2000::/3 is wider than /32"},
+		{"a subnets 2001:db8::/31\n", "regions:1: subnets: prefix 2001:db8::/31 is wider than /32"},
 		{"a 1.2.3.4 decommissioning 1.2.3.4\n", "regions:1: decommissioning address 1.2.3.4 repeats the primary address"},
 		{"a 1.2.3.4 1.2.3.5 decommissioning 1.2.3.6 1.2.3.6\n", "regions:1: decommissioning address 1.2.3.6 repeats the decommissioning address"},
 		{"$SERIAL\na 1.2.3.4\n", "regions:1: want $SERIAL NUMBER, got 1 field(s)"},
@@ -185,6 +196,17 @@ func TestParseErrorsQuoteTokensShort(t *testing.T) {
 		msg := err.Error()
 		if !strings.HasPrefix(msg, tc.err) || len(msg) > 250 || strings.ContainsAny(msg, "\x00\x1b") || !strings.Contains(msg, "… (10485") {
 			t.Errorf("%.30q: error %.300q (%d bytes), want it to start %q, quote the token cut with its length, escaped, in under 250 bytes", tc.content, msg, len(msg), tc.err)
+		}
+	}
+}
+
+// TestParseSubnetWidest: the widest prefixes a table holds, an IPv4 /16 and
+// an IPv6 /32 (also written IPv4-mapped), parse.
+func TestParseSubnetWidest(t *testing.T) {
+	for _, s := range []string{"10.0.0.0/16", "::ffff:10.0.0.0/112", "2001:db8::/32"} {
+		p, err := ParseSubnet(s)
+		if err != nil || p.Bits() != map[bool]int{true: WidestBits4, false: WidestBits6}[p.Addr().Is4()] {
+			t.Errorf("%s: %v %v", s, p, err)
 		}
 	}
 }

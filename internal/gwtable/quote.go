@@ -3,6 +3,7 @@ package gwtable
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -29,4 +30,46 @@ func QuoteLimit(s string, limit int) string {
 		cut--
 	}
 	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
+}
+
+// QuoteUnlessPlain returns s as it is when it is printable ASCII of at most
+// limit bytes, which no reader or terminal can misread, and Quote(s)
+// otherwise: for text from the network that is usually tame, a URL or an
+// error from the HTTP client, so that the usual case reads as it is.
+func QuoteUnlessPlain(s string, limit int) string {
+	if len(s) > limit {
+		return Quote(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' {
+			return Quote(s)
+		}
+	}
+	return s
+}
+
+// EscapeControls writes each control character of s as Go escapes it (\n,
+// \x1b, \u2028) and leaves the rest, printable text of any script, as it
+// is: for a line that must stay one line on a terminal or in a log, such
+// as a comment the importer writes or a line of fetch -every's log.
+func EscapeControls(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isControl reports a rune that moves a terminal's cursor or ends a line:
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+func isControl(r rune) bool {
+	return r < ' ' || r >= 0x7f && r < 0xa0 || r == '\u2028' || r == '\u2029'
 }

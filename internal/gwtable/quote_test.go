@@ -34,3 +34,31 @@ func TestQuote(t *testing.T) {
 		t.Errorf("QuoteLimit: %s", got)
 	}
 }
+
+func TestQuoteUnlessPlain(t *testing.T) {
+	url := "https://download.microsoft.com/download/7/1/d/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"
+	for _, tc := range []struct{ in, want string }{
+		{url, url},
+		{"", ""},
+		{url + "\n2026-01-01T00:00:00Z wrote", Quote(url + "\n2026-01-01T00:00:00Z wrote")},
+		{"a\x1b[2J", `"a\x1b[2J"`},
+		{"café", `"café"`},
+		{strings.Repeat("a", 201), `"` + strings.Repeat("a", MaxQuoted) + `"… (201 bytes)`},
+	} {
+		if got := QuoteUnlessPlain(tc.in, 200); got != tc.want {
+			t.Errorf("QuoteUnlessPlain(%.40q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEscapeControls(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Public", "Public"},
+		{"Japan East、 é", "Japan East、 é"},
+		{"a\n2026-01-01T00:00:00Z wrote\x1b[2J\r\x00\x7f\u0085\u2028\u2029b", `a\n2026-01-01T00:00:00Z wrote\x1b[2J\r\x00\x7f\u0085\u2028\u2029b`},
+	} {
+		if got := EscapeControls(tc.in); got != tc.want {
+			t.Errorf("EscapeControls(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

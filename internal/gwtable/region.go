@@ -195,7 +195,18 @@ func checkSection(current, keyword string, before []string) error {
 	return nil
 }
 
-// ParseSubnet parses one subnet: an IPv4 or IPv6 prefix without host bits.
+// WidestBits4 and WidestBits6 bound a subnet's width: no prefix of a table
+// is wider than an IPv4 /16 (65,536 addresses) or an IPv6 /32. Microsoft's
+// ranges for a region's gateways are /24 to /29 and /120 to /123; a /8
+// typed for a /28 in a hand-edited table would open every firewall that
+// pulls the lists to a sixteenth of the Internet.
+const (
+	WidestBits4 = 16
+	WidestBits6 = 32
+)
+
+// ParseSubnet parses one subnet: an IPv4 or IPv6 prefix without host bits,
+// no wider than WidestBits4 or WidestBits6.
 func ParseSubnet(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		return netip.Prefix{}, fmt.Errorf("%s is an address; a subnet is a prefix such as 104.208.150.192/29", Quote(s))
@@ -207,7 +218,13 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
+	// The width first: "has host bits set; the subnet is 13.0.0.0/8" would
+	// suggest a prefix that is refused too.
 	switch {
+	case p.Addr().Is4() && p.Bits() < WidestBits4:
+		return netip.Prefix{}, fmt.Errorf("prefix %s is wider than /%d, the widest IPv4 subnet a table may hold", s, WidestBits4)
+	case p.Addr().Is6() && p.Bits() < WidestBits6:
+		return netip.Prefix{}, fmt.Errorf("prefix %s is wider than /%d, the widest IPv6 subnet a table may hold", s, WidestBits6)
 	case p != p.Masked():
 		return netip.Prefix{}, fmt.Errorf("prefix %s has host bits set; the subnet is %s", s, p.Masked())
 	case p.Addr().IsUnspecified(), p.Addr().IsMulticast():

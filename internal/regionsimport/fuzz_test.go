@@ -59,6 +59,17 @@ func checkImported(t *testing.T, res Result, source string) {
 		if !strings.HasPrefix(w.Where, source+":") {
 			t.Fatalf("warning %q does not name the source", w)
 		}
+		checkOneLine(t, "warning", w.String())
+	}
+}
+
+// checkOneLine fails t when a message could start a line of its own or
+// move a terminal's cursor: the input is always quoted, control bytes
+// escaped.
+func checkOneLine(t *testing.T, what, msg string) {
+	t.Helper()
+	if strings.ContainsAny(msg, "\n\r\x1b\x00\u2028\u2029") {
+		t.Fatalf("%s %q holds a control character", what, msg)
 	}
 }
 
@@ -67,7 +78,7 @@ func checkImported(t *testing.T, res Result, source string) {
 var lineError = regexp.MustCompile(`^page\.md(:[1-9][0-9]*)?: `)
 
 // FuzzImportMarkdown feeds the Markdown reader any page: no panic; an error
-// names the source and, for a line, its number; a table comes back only
+// names the source and, for a line, its number, on one line; a table comes back only
 // with no error, and it loads.
 func FuzzImportMarkdown(f *testing.F) {
 	addFixtures(f, ".md")
@@ -82,6 +93,7 @@ func FuzzImportMarkdown(f *testing.F) {
 			if !lineError.MatchString(err.Error()) {
 				t.Fatalf("error %q does not name the page", err)
 			}
+			checkOneLine(t, "error", err.Error())
 			if len(res.Table.Regions) != 0 {
 				t.Fatalf("an error came with %d regions", len(res.Table.Regions))
 			}
@@ -93,7 +105,7 @@ func FuzzImportMarkdown(f *testing.F) {
 
 // FuzzImportServiceTags feeds the JSON reader any input that starts like
 // JSON: no panic; input that is not valid JSON (truncated, for one) is
-// always an error; a table comes back only from valid JSON, and it loads.
+// always an error, one line naming the input; a table comes back only from valid JSON, and it loads.
 func FuzzImportServiceTags(f *testing.F) {
 	addFixtures(f, ".json")
 	f.Add([]byte(`{"changeNumber": 1, "values": [{"name": "Sql.EastUS2", "properties": {"addressPrefixes": ["192.0.2.1/32", "2001:db8::/64"], "networkFeatures": null}}]}`))
@@ -108,6 +120,7 @@ func FuzzImportServiceTags(f *testing.F) {
 			if !strings.HasPrefix(err.Error(), "in.json: ") {
 				t.Fatalf("error %q does not name the input", err)
 			}
+			checkOneLine(t, "error", err.Error())
 			if len(res.Table.Regions) != 0 {
 				t.Fatalf("an error came with %d regions", len(res.Table.Regions))
 			}

@@ -69,11 +69,12 @@ type Result struct {
 
 // Bytes is the regions file: the header as comments, then the table in the
 // format gwtable.Parse reads, a comment naming its fields before the first
-// region.
+// region. A header line is one comment line whatever it holds: a newline in
+// it would start a line of its own, a region line among them.
 func (r Result) Bytes() []byte {
 	var b bytes.Buffer
 	for _, line := range r.Header {
-		b.WriteString("# " + line + "\n")
+		b.WriteString("# " + gwtable.EscapeControls(line) + "\n")
 	}
 	table := r.Table.Format()
 	for len(table) > 0 && table[0] == '$' { // the table's header lines
@@ -88,10 +89,12 @@ func (r Result) Bytes() []byte {
 
 // Import reads a Markdown page or a Service Tags JSON file (told apart by
 // their first character: '{' or '[' is JSON) and returns the regions file it
-// describes. source names the input in the header, warnings and errors.
-// The result has been checked with gwtable.Parse.
+// describes. source names the input in the header, warnings and errors: as
+// it is when it could be a $SOURCE (printable ASCII, at most
+// gwtable.MaxSourceLen bytes), else quoted short, since it may be a URL a
+// download found. The result has been checked with gwtable.Parse.
 func Import(r io.Reader, source string, opt Options) (Result, error) {
-	return importLimited(r, source, opt, maxInput)
+	return importLimited(r, gwtable.QuoteUnlessPlain(source, gwtable.MaxSourceLen), opt, maxInput)
 }
 
 // importLimited is Import with the bound on the input's size as a parameter.

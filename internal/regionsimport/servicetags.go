@@ -55,7 +55,7 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 			return Result{}, err
 		}
 		if seenKey[key] {
-			return Result{}, r.errorf(key, "given twice")
+			return Result{}, r.errorf(member("", key), "given twice")
 		}
 		seenKey[key] = true
 		switch key {
@@ -93,7 +93,7 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 				return Result{}, err
 			}
 		default:
-			if err := r.skip(key); err != nil {
+			if err := r.skip(member("", key)); err != nil {
 				return Result{}, err
 			}
 		}
@@ -114,13 +114,13 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 	res.Warnings = r.warn
 	res.Header = []string{
 		"Imported by mysqlgw-regions from " + source,
-		fmt.Sprintf("Service Tags, cloud %q, changeNumber %s: %d of %d values are %s<Region>; /32 and /128 prefixes are gateways, wider ones subnets",
-			cloud, orNone(change), len(res.Table.Regions), total, tag+"."),
+		fmt.Sprintf("Service Tags, cloud %s, changeNumber %s: %d of %d values are %s<Region>; /32 and /128 prefixes are gateways, wider ones subnets",
+			gwtable.Quote(cloud), orNone(change), len(res.Table.Regions), total, gwtable.QuoteUnlessPlain(tag+".", gwtable.MaxQuoted)),
 	}
 	if change != "" {
 		n, err := strconv.ParseUint(string(change), 10, 32)
 		if err != nil {
-			return Result{}, r.errorf("changeNumber", "%s is not a serial (a whole number from 0 to 4294967295)", change)
+			return Result{}, r.errorf("changeNumber", "%s is not a serial (a whole number from 0 to 4294967295)", orNone(change))
 		}
 		res.Table.Serial, res.Table.HasSerial = uint32(n), true
 		res.Header = append(res.Header, fmt.Sprintf("$SERIAL %d from changeNumber", n))
@@ -128,11 +128,31 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 	return res, nil
 }
 
+// orNone shows a number of the input: as it is (JSON's digits, sign, point
+// and exponent) unless it is long.
 func orNone(n json.Number) string {
 	if n == "" {
 		return "(none)"
 	}
-	return string(n)
+	return gwtable.QuoteUnlessPlain(string(n), 20)
+}
+
+// member is the JSON path of key in the object at path: path.key, or
+// path["key"] quoted short when the key is not a plain name, so that no key
+// of the input reaches a message raw.
+func member(path, key string) string {
+	plain := key != "" && len(key) <= 64
+	for i := 0; i < len(key) && plain; i++ {
+		c := key[i]
+		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	}
+	switch {
+	case !plain:
+		return path + "[" + gwtable.Quote(key) + "]"
+	case path == "":
+		return key
+	}
+	return path + "." + key
 }
 
 // value reads values[i]. It returns nil for a value of another tag.
@@ -169,7 +189,7 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 				return nil, err
 			}
 		default:
-			if err := r.skip(path + "." + key); err != nil {
+			if err := r.skip(member(path, key)); err != nil {
 				return nil, err
 			}
 		}
@@ -183,11 +203,11 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 	case !r.selects(name):
 		return nil, nil
 	case !props:
-		return nil, r.errorf(path, "%s has no properties", name)
+		return nil, r.errorf(path, "%s has no properties", gwtable.Quote(name))
 	}
 	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
 	if err := gwtable.CheckRegionName(b.name); err != nil {
-		return nil, r.errorf(path+".name", "%s: %v", name, err)
+		return nil, r.errorf(path+".name", "%s: %v", gwtable.Quote(name), err)
 	}
 	if err := r.keep(len(b.name), path+".name"); err != nil {
 		return nil, err
@@ -224,7 +244,7 @@ func (r *tagsReader) properties(path string, keep bool) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		at := path + "." + key
+		at := member(path, key)
 		switch key {
 		case "changeNumber", "regionId":
 			_, err = r.number(at)
@@ -283,7 +303,7 @@ func describe(t json.Token) string {
 		}
 		return "an array"
 	case string:
-		return fmt.Sprintf("the string %q", v)
+		return "the string " + gwtable.Quote(v)
 	case bool:
 		return fmt.Sprintf("%t", v)
 	case nil:
