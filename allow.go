@@ -85,12 +85,20 @@ func (sz shardSizes) count(v4, v6 int) int {
 // decides, its shard number as long as the largest count needs.
 func (w *walker) zoneShards(z string) (shardSizes, error) {
 	longest := "all." + z
+	label := ""
 	for _, r := range w.regions {
-		for _, label := range r.Names() {
-			if name := allowLabel + "." + label + "." + z; len(name) > len(longest) {
-				longest = name
+		for i := -1; i < len(r.Aliases); i++ { // the name, then each alias
+			l := r.Name
+			if i >= 0 {
+				l = r.Aliases[i]
+			}
+			if len(allowLabel)+1+len(l)+1+len(z) > len(longest) && len(l) > len(label) {
+				label = l
 			}
 		}
+	}
+	if label != "" {
+		longest = allowLabel + "." + label + "." + z
 	}
 	for digits := 1; ; digits++ {
 		sz, err := fitShards(strings.Repeat("9", digits)+"."+longest, w.opt.shard)

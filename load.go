@@ -187,8 +187,12 @@ type overrides struct {
 }
 
 // apply returns base with the overrides laid over it, every name checked to be
-// unique. base is not modified, so the built-in table stays pristine.
+// unique. base is not modified, so the built-in table stays pristine; with no
+// override it is base itself (a table's names are unique already).
 func (o overrides) apply(base []gwtable.Region) ([]gwtable.Region, error) {
+	if len(o.regions) == 0 && len(o.aliases) == 0 {
+		return base, nil
+	}
 	regions := make([]gwtable.Region, 0, len(base)+len(o.regions))
 	index := make(map[string]int, len(base)+len(o.regions))
 	for _, r := range base {

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # bench/http.sh: how fast does the HTTP listener serve /all, next to nginx
-# serving the same bytes from a file, and what does a client fetching /all as
-# fast as it can cost DNS? One CoreDNS with three server blocks: the built-in
-# table (DNS and HTTP) and Azure SQL's 2026 table imported from
-# testdata/import/sql-2026-include.md (HTTP), both with `http_rate 0` so wrk
-# measures the listener itself next to nginx; and the 2026 table again with
-# the default pace, which is what a client fetching flat out meets. wrk
-# fetches each /all from mysqlgw and from nginx in turn; then dnsperf runs
-# alone and beside a one-connection wrk on the paced /all, and beside one on
-# the unpaced /all.
+# serving the same bytes from a file (and, with BASE=, next to the listener
+# of an earlier commit), and what do HTTP clients cost DNS? One CoreDNS with
+# four server blocks: the built-in table and Azure SQL's 2026 table imported
+# from testdata/import/sql-2026-include.md, both with `http_rate 0` so wrk
+# measures the listener itself; and the 2026 table again at the default pace
+# and at `http_rate 10`, which are what greedy clients meet. wrk fetches each
+# /all from mysqlgw, nginx (and the base build) in turn; then dnsperf runs
+# alone, beside a one-connection wrk on the paced and on the unpaced /all,
+# and beside a flood of 200 connections at the default pace and at 10
+# requests a second.
 #
-#   bench/http.sh           # DURATION=10
-#   SHORT=1 bench/http.sh   # CI: 3 s a run, under a minute
+#   bench/http.sh                 # DURATION=10
+#   SHORT=1 bench/http.sh         # CI: 3 s a run, about a minute
+#   BASE=HEAD~1 bench/http.sh     # also the listener as it was at that commit
 #
 # Environment:
 #   DURATION=10              seconds of each wrk and dnsperf run
 #   SHORT=1                  DURATION=3
 #   CONNECTIONS=32 THREADS=2 wrk -c and -t for the req/s runs
+#   FLOOD=200                wrk -c of the flooding client
+#   BASE=<commit>            also build cmd/coredns at that commit and serve the same lists from it
 #   KEEP=1                   keep the work folder
 # Needs wrk, nginx, dnsperf, dig, curl, go and iproute2's ss. Fails if a body
-# differs between mysqlgw and nginx or a run serves errors; never on figures.
+# differs between mysqlgw and nginx (or the base build) or a run serves
+# errors; never on figures.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,6 +35,8 @@ SHORT=${SHORT:-0}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+FLOOD=${FLOOD:-200}
+BASE=${BASE:-}
 ZONE=gateway.mysql.local.
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -77,41 +84,63 @@ log "building cmd/coredns and cmd/mysqlgw-regions into $WORK"
 go build -o "$WORK/coredns" ./cmd/coredns
 go build -o "$WORK/mysqlgw-regions" ./cmd/mysqlgw-regions
 "$WORK/mysqlgw-regions" import testdata/import/sql-2026-include.md >"$WORK/sql2026.regions" 2>/dev/null
-PORT[dns]=$(free_port)
-PORT[builtin]=$(free_port)
-PORT[sql2026]=$(free_port)
-PORT[paced]=$(free_port)
+[[ -z $BASE ]] || build_base "$BASE"
+mkdir -p "$WORK/www/builtin" "$WORK/www/sql2026" "$WORK/nginx/logs"
+
+# serve NAME BINARY: a CoreDNS with the four server blocks, on ports of its
+# own: PORT[NAME-dns], PORT[NAME-builtin], PORT[NAME-sql2026],
+# PORT[NAME-paced], PORT[NAME-slow].
+serve() {
+	local name=$1 bin=$2 dir="$WORK/$1" block
+	for block in dns builtin sql2026 paced slow; do
+		PORT[$name-$block]=$(free_port)
+	done
+	mkdir -p "$dir"
+	cat >"$dir/Corefile" <<COREFILE
+${ZONE%.}:${PORT[$name-dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        http 127.0.0.1:${PORT[$name-builtin]}
+        http_rate 0
+    }
+}
+sql2026.mysql.local:${PORT[$name-dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        regions $WORK/sql2026.regions
+        reload 0
+        http 127.0.0.1:${PORT[$name-sql2026]}
+        http_rate 0
+    }
+}
+paced.mysql.local:${PORT[$name-dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        regions $WORK/sql2026.regions
+        reload 0
+        http 127.0.0.1:${PORT[$name-paced]}
+    }
+}
+slow.mysql.local:${PORT[$name-dns]} {
+    bind 127.0.0.1
+    mysqlgw {
+        regions $WORK/sql2026.regions
+        reload 0
+        http 127.0.0.1:${PORT[$name-slow]}
+        http_rate 10
+    }
+}
+COREFILE
+	(cd "$dir" && exec "$bin" -conf Corefile -quiet >log 2>&1) &
+	PIDS+=("$!")
+	wait_answer "$name" "${PORT[$name-dns]}" "$!"
+}
+serve mysqlgw "$WORK/coredns"
+for block in dns builtin sql2026 paced slow; do
+	PORT[$block]=${PORT[mysqlgw-$block]}
+done
+[[ -z $BASE ]] || serve base "$WORK/coredns-base"
 PORT[nginx]=$(free_port)
-mkdir -p "$WORK/mysqlgw" "$WORK/www/builtin" "$WORK/www/sql2026" "$WORK/nginx/logs"
-cat >"$WORK/mysqlgw/Corefile" <<EOF
-${ZONE%.}:${PORT[dns]} {
-    bind 127.0.0.1
-    mysqlgw {
-        http 127.0.0.1:${PORT[builtin]}
-        http_rate 0
-    }
-}
-sql2026.mysql.local:${PORT[dns]} {
-    bind 127.0.0.1
-    mysqlgw {
-        regions $WORK/sql2026.regions
-        reload 0
-        http 127.0.0.1:${PORT[sql2026]}
-        http_rate 0
-    }
-}
-paced.mysql.local:${PORT[dns]} {
-    bind 127.0.0.1
-    mysqlgw {
-        regions $WORK/sql2026.regions
-        reload 0
-        http 127.0.0.1:${PORT[paced]}
-    }
-}
-EOF
-(cd "$WORK/mysqlgw" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
-PIDS+=("$!")
-wait_answer mysqlgw "${PORT[dns]}" "${PIDS[0]}"
 # fetch_to FILE URL: GET URL into FILE, retrying for up to 10 s while the
 # server starts.
 fetch_to() {
@@ -124,6 +153,10 @@ fetch_to() {
 for table in builtin sql2026; do
 	fetch_to "$WORK/www/$table/all" "http://127.0.0.1:${PORT[$table]}/all"
 	[[ -s $WORK/www/$table/all ]] || { echo "http.sh: no /all from the $table table" >&2; exit 1; }
+	if [[ -n $BASE ]]; then
+		fetch_to "$WORK/base-$table" "http://127.0.0.1:${PORT[base-$table]}/all"
+		cmp -s "$WORK/base-$table" "$WORK/www/$table/all" || { echo "http.sh: the base build's /all of $table differs" >&2; exit 1; }
+	fi
 done
 log "started mysqlgw: DNS on ${PORT[dns]}, /all $(wc -l <"$WORK/www/builtin/all") lines ($(wc -c <"$WORK/www/builtin/all") bytes) and $(wc -l <"$WORK/www/sql2026/all") lines ($(wc -c <"$WORK/www/sql2026/all") bytes)"
 
@@ -154,12 +187,16 @@ for name in eastus2 westus2 eastasia northeurope; do
 	printf '%s.%s A\nallow.%s.%s TXT\n' "$name" "$ZONE" "$name" "$ZONE"
 done >"$WORK/queries.txt"
 
-declare -A MYSQLGW=() NGINXRPS=()
+declare -A MYSQLGW=() NGINXRPS=() BASERPS=()
 for table in builtin sql2026; do
 	MYSQLGW[$table]=$(reqs "http://127.0.0.1:${PORT[$table]}/all" -t "$THREADS" -c "$CONNECTIONS")
 	log "mysqlgw /all of $table: ${MYSQLGW[$table]} req/s"
 	NGINXRPS[$table]=$(reqs "http://127.0.0.1:${PORT[nginx]}/$table/all" -t "$THREADS" -c "$CONNECTIONS")
 	log "nginx /$table/all: ${NGINXRPS[$table]} req/s"
+	if [[ -n $BASE ]]; then
+		BASERPS[$table]=$(reqs "http://127.0.0.1:${PORT[base-$table]}/all" -t "$THREADS" -c "$CONNECTIONS")
+		log "the base build's /all of $table: ${BASERPS[$table]} req/s"
+	fi
 done
 
 # beside TABLE: DNS q/s while one wrk connection fetches TABLE's /all as
@@ -174,6 +211,21 @@ beside() {
 	FETCHED=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/load.out")
 }
 
+# flooded BLOCK: DNS q/s while FLOOD connections ask BLOCK's
+# /allow/eastus2 as fast as they are answered, refusals (503) included;
+# sets LOADED, FETCHED (answers a second) and REFUSED (503s in all).
+flooded() {
+	wrk -d "$((DURATION + 5))s" -t 2 -c "$FLOOD" --timeout 10s "http://127.0.0.1:${PORT[$1]}/allow/eastus2" >"$WORK/flood.out" 2>&1 &
+	LOAD_PID=$!
+	sleep 1
+	LOADED=$(dns_qps)
+	wait "$LOAD_PID" || true
+	LOAD_PID=
+	FETCHED=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/flood.out")
+	REFUSED=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$WORK/flood.out")
+	REFUSED=${REFUSED:-0}
+}
+
 quiet=$(dns_qps)
 log "DNS alone: $quiet q/s"
 beside paced
@@ -182,6 +234,12 @@ log "DNS beside a client fetching the paced /all: $paced q/s (the client: $paced
 beside sql2026
 unpaced=$LOADED unpaced_fetched=$FETCHED
 log "DNS beside a client fetching the unpaced /all: $unpaced q/s (the client: $unpaced_fetched req/s)"
+flooded paced
+flood_paced=$LOADED flood_paced_fetched=$FETCHED flood_paced_refused=$REFUSED
+log "DNS beside $FLOOD connections flooding at the default pace: $flood_paced q/s (answers $flood_paced_fetched/s, $flood_paced_refused refused)"
+flooded slow
+flood_slow=$LOADED flood_slow_fetched=$FETCHED flood_slow_refused=$REFUSED
+log "DNS beside $FLOOD connections flooding at http_rate 10: $flood_slow q/s (answers $flood_slow_fetched/s, $flood_slow_refused refused)"
 
 # ---------------------------------------------------------------------------
 
@@ -191,11 +249,22 @@ echo
 echo "Commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores."
 echo "wrk -t $THREADS -c $CONNECTIONS, $DURATION s a run; nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), worker_processes 2, serving the bytes of mysqlgw's /all from a file."
 echo
-echo "| /all of | lines | bytes | mysqlgw req/s | nginx req/s | mysqlgw ÷ nginx |"
-echo "|---|---:|---:|---:|---:|---:|"
+if [[ -n $BASE ]]; then
+	echo "The base build is cmd/coredns at $(git rev-parse --short "$BASE") (BASE=$BASE), serving the same Corefile."
+	echo
+	echo "| /all of | lines | bytes | mysqlgw req/s | nginx req/s | mysqlgw ÷ nginx | base req/s | mysqlgw ÷ base |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+else
+	echo "| /all of | lines | bytes | mysqlgw req/s | nginx req/s | mysqlgw ÷ nginx |"
+	echo "|---|---:|---:|---:|---:|---:|"
+fi
 for table in builtin sql2026; do
 	awk -v t="$table" -v l="$(wc -l <"$WORK/www/$table/all")" -v b="$(wc -c <"$WORK/www/$table/all")" \
-		-v m="${MYSQLGW[$table]}" -v n="${NGINXRPS[$table]}" 'BEGIN { printf "| %s | %d | %d | %d | %d | %.2f |\n", t, l, b, m, n, m / n }'
+		-v m="${MYSQLGW[$table]}" -v n="${NGINXRPS[$table]}" -v base="${BASERPS[$table]:-}" 'BEGIN {
+			printf "| %s | %d | %d | %d | %d | %.2f |", t, l, b, m, n, m / n
+			if (base != "") printf " %d | %.2f |", base, m / base
+			printf "\n"
+		}'
 done
 echo
 echo "DNS (dnsperf -c 8 -T 2 -q 100, as fast as it answers, A and TXT of four regions):"
@@ -205,3 +274,5 @@ echo "|---|---:|---:|"
 echo "| alone | $quiet | 1.00 |"
 awk -v q="$paced" -v q0="$quiet" -v f="$paced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, default http_rate (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
 awk -v q="$unpaced" -v q0="$quiet" -v f="$unpaced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, http_rate 0 (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
+awk -v q="$flood_paced" -v q0="$quiet" -v f="$flood_paced_fetched" -v r="$flood_paced_refused" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections flooding /allow/eastus2, default http_rate (%d answers/s; 503s: %d) | %d | %.2f |\n", c, f, r, q, q / q0 }'
+awk -v q="$flood_slow" -v q0="$quiet" -v f="$flood_slow_fetched" -v r="$flood_slow_refused" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections flooding /allow/eastus2, http_rate 10 (%d answers/s; 503s: %d) | %d | %.2f |\n", c, f, r, q, q / q0 }'

@@ -28,6 +28,10 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	# A worktree build_base left behind (an interrupted build).
+	if [[ -d $WORK/base-src ]]; then
+		git -C "$ROOT" worktree remove --force "$WORK/base-src" 2>/dev/null || true
+	fi
 	if [[ ${KEEP:-0} == 1 ]]; then
 		echo "$NAME: work folder kept: $WORK" >&2
 	else
@@ -118,4 +122,19 @@ generate() {
 	"$WORK/gen-bin" -server "127.0.0.1:$port" -zone "$ZONE" -out "$WORK/gen" >&2
 	kill -TERM "$pid"
 	reap "$pid" || true
+}
+
+# build_base COMMIT: builds cmd/coredns as it was at COMMIT into
+# $WORK/coredns-base, from a git worktree that is removed afterwards, for
+# the scripts that compare a build with an earlier one (BASE=).
+build_base() {
+	local commit
+	commit=$(git -C "$ROOT" rev-parse --verify --quiet "$1^{commit}") || {
+		echo "$NAME: BASE=$1 is not a commit" >&2
+		exit 1
+	}
+	log "building cmd/coredns at $(git -C "$ROOT" rev-parse --short "$commit") (BASE)"
+	git -C "$ROOT" worktree add --detach --quiet "$WORK/base-src" "$commit"
+	(cd "$WORK/base-src" && go build -o "$WORK/coredns-base" ./cmd/coredns)
+	git -C "$ROOT" worktree remove --force "$WORK/base-src"
 }

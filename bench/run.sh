@@ -81,12 +81,6 @@ WORK=$(mktemp -d /tmp/mysqlgw-bench.XXXXXX)
 source "$ROOT/bench/lib.sh"
 declare -A PORT=()
 
-# The worktree of BASE, if the build was interrupted before removing it.
-before_cleanup() {
-	if [[ -d $WORK/base-src ]]; then
-		git worktree remove --force "$WORK/base-src" 2>/dev/null || true
-	fi
-}
 
 
 # start_coredns NAME BODY: a server block for the zone on its own port, with
@@ -224,10 +218,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 build_tools
 if [[ -n $BASE ]]; then
-	log "building cmd/coredns at BASE $BASE_SHORT into $WORK"
-	git worktree add --detach --quiet "$WORK/base-src" "$BASE_COMMIT"
-	(cd "$WORK/base-src" && go build -o "$WORK/coredns-base" ./cmd/coredns)
-	git worktree remove --force "$WORK/base-src"
+	build_base "$BASE_COMMIT"
 fi
 start_coredns mysqlgw "    mysqlgw"
 generate

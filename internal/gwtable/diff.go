@@ -239,6 +239,21 @@ func Contents(regions []Region) Delta {
 	return d
 }
 
+// Count is how many distinct addresses (gateway or decommissioning) and
+// distinct subnets regions hold: the sizes of Contents' lists, without
+// keeping them (a table's facts need the numbers alone).
+func Count(regions []Region) (addresses, prefixes int) {
+	var addrs []netip.Addr
+	var ps []netip.Prefix
+	for _, r := range regions {
+		addrs = append(append(addrs, r.Addrs...), r.Decommissioning...)
+		ps = append(ps, r.Subnets...)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	slices.SortFunc(ps, comparePrefixes)
+	return len(slices.Compact(addrs)), len(slices.Compact(ps))
+}
+
 // delta is what table a has and b lacks, in a's order.
 func delta(a, b Table) Delta {
 	return Delta{

@@ -63,9 +63,13 @@ func Union(sets []*Set) *Set {
 	return newSet(listed, wide)
 }
 
+// newSet makes a set of listed and wide, slices it owns.
 func newSet(listed, wide []netip.Prefix) *Set {
-	s := &Set{Listed: Aggregate(listed), Wide: Aggregate(wide)}
-	s.Prefixes = Aggregate(append(slices.Clone(s.Listed), s.Wide...))
+	s := &Set{Listed: aggregate(listed), Wide: aggregate(wide)}
+	s.Prefixes = s.Listed // shared: read only
+	if len(s.Wide) > 0 {
+		s.Prefixes = aggregate(append(slices.Clone(s.Listed), s.Wide...))
+	}
 	s.starts = make([]int, len(s.Listed))
 	for i, p := range s.Listed {
 		n := 1 << (p.Addr().BitLen() - p.Bits())
@@ -81,9 +85,7 @@ func newSet(listed, wide []netip.Prefix) *Set {
 
 // Allow is region r's set: its gateway and decommissioning addresses and
 // its subnets.
-func (r Region) Allow() *Set {
-	return NewSet(append(slices.Clone(r.Addrs), r.Decommissioning...), r.Subnets)
-}
+func (r Region) Allow() *Set { return NewSet(r.addresses(), r.Subnets) }
 
 // Listable reports whether p is narrow enough to list address by address.
 func Listable(p netip.Prefix) bool {
@@ -136,7 +138,11 @@ func addN(a netip.Addr, n int) netip.Addr {
 // another dropped; each pair of halves of a larger prefix joined into it, as
 // often as they can be. prefixes is not modified.
 func Aggregate(prefixes []netip.Prefix) []netip.Prefix {
-	sorted := slices.Clone(prefixes)
+	return aggregate(slices.Clone(prefixes))
+}
+
+// aggregate is Aggregate in place, on prefixes the caller gives up.
+func aggregate(sorted []netip.Prefix) []netip.Prefix {
 	slices.SortFunc(sorted, comparePrefixes)
 	out := sorted[:0]
 	for _, p := range sorted {
