@@ -70,10 +70,10 @@ func (g *MysqlGW) swap(table gwtable.Table) (facts, error) {
 	}
 
 	if len(sets.all.Wide) > 0 {
-		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %v", gwtable.ListBits4, gwtable.ListBits6, listed(sets.all.Wide))
+		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %s", gwtable.ListBits4, gwtable.ListBits6, gwtable.Listed(sets.all.Wide))
 	}
 	if len(built.oversize) > 0 {
-		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", listed(built.oversize))
+		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", gwtable.Listed(built.oversize))
 	}
 	st := g.state.Load()
 	if st != nil {
@@ -157,19 +157,6 @@ func (g *MysqlGW) stop() error {
 	}
 	g.release()
 	return nil
-}
-
-// maxListed is how many items of a list one log line names; a table can
-// hold thousands, and the rest are counted.
-const maxListed = 20
-
-// listed is items as a log line shows them: all of them up to maxListed,
-// then the first maxListed and how many more.
-func listed[T any](items []T) string {
-	if len(items) <= maxListed {
-		return fmt.Sprint(items)
-	}
-	return fmt.Sprintf("%v and %d more", items[:maxListed], len(items)-maxListed)
 }
 
 // aliasRule is one `alias ALIAS NAME` line of the Corefile, kept with its

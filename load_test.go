@@ -208,16 +208,3 @@ func TestLoadBuildOnlyReadsHealth(t *testing.T) {
 		t.Errorf("the address of answers never served was probed %d times", n)
 	}
 }
-
-// TestListed: a log line names at most maxListed items and counts the rest.
-func TestListed(t *testing.T) {
-	few := []string{"a", "b"}
-	if got := listed(few); got != "[a b]" {
-		t.Errorf("listed(%v) = %q", few, got)
-	}
-	many := make([]int, maxListed+5)
-	got := listed(many)
-	if want := fmt.Sprint(many[:maxListed]) + " and 5 more"; got != want {
-		t.Errorf("listed(%d items) = %q, want %q", len(many), got, want)
-	}
-}

@@ -177,7 +177,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	if opt.Source == ServiceTags && !isJSON(body) {
+	if opt.Source == ServiceTags && !regionsimport.IsJSON(body) {
 		link := serviceTagsLink.Find(body)
 		if link == nil {
 			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
@@ -320,11 +320,6 @@ func nextSerial(published, now time.Time, old gwtable.Table, exists bool) (uint3
 		return old.Serial + 1, "FILE's serial + 1"
 	}
 	return serial, from
-}
-
-func isJSON(body []byte) bool {
-	t := bytes.TrimLeft(body, " \t\r\n\uFEFF")
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
 func cmpOr(a, b string) string {

@@ -84,7 +84,7 @@ func covered(t gwtable.Table) []netip.Prefix {
 func (c change) refuse(maxDrop, maxGrow float64, added, removed gwtable.Delta) string {
 	var why []string
 	if len(c.regions) > 0 {
-		why = append(why, fmt.Sprintf("it would remove %d region(s): %s", len(c.regions), list(c.regions)))
+		why = append(why, fmt.Sprintf("it would remove %d region(s): %s", len(c.regions), gwtable.Listed(c.regions)))
 	}
 	shrinks, grows := false, false
 	for _, f := range []struct {
@@ -110,12 +110,12 @@ func (c change) refuse(maxDrop, maxGrow float64, added, removed gwtable.Delta) s
 	}
 	if len(c.regions) > 0 || shrinks {
 		if gone := listed(removed); len(gone) > 0 {
-			why = append(why, "addresses and prefixes no longer listed: "+list(gone))
+			why = append(why, "addresses and prefixes no longer listed: "+gwtable.Listed(gone))
 		}
 	}
 	if grows {
 		if come := listed(added); len(come) > 0 {
-			why = append(why, "addresses and prefixes newly listed: "+list(come))
+			why = append(why, "addresses and prefixes newly listed: "+gwtable.Listed(come))
 		}
 	}
 	return strings.Join(why, "; ")
@@ -131,15 +131,6 @@ func listed(d gwtable.Delta) []string {
 		items = append(items, p.String())
 	}
 	return items
-}
-
-// list joins items, at most 20 of them, saying how many more there are.
-func list(items []string) string {
-	const most = 20
-	if len(items) <= most {
-		return strings.Join(items, " ")
-	}
-	return strings.Join(items[:most], " ") + fmt.Sprintf(" and %d more", len(items)-most)
 }
 
 // count writes an address count as a whole number: 128, or

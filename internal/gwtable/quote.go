@@ -73,3 +73,24 @@ func EscapeControls(s string) string {
 func isControl(r rune) bool {
 	return r < ' ' || r >= 0x7f && r < 0xa0 || r == '\u2028' || r == '\u2029'
 }
+
+// MaxListed is how many items of a list one message names; a table can hold
+// thousands, and the rest are counted.
+const MaxListed = 20
+
+// Listed writes items space-separated, at most MaxListed of them, then how
+// many more: "a b c", or "a b … t and 5 more".
+func Listed[T any](items []T) string {
+	var b strings.Builder
+	for i, x := range items {
+		if i == MaxListed {
+			fmt.Fprintf(&b, " and %d more", len(items)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, x)
+	}
+	return b.String()
+}

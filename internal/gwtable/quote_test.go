@@ -62,3 +62,17 @@ func TestEscapeControls(t *testing.T) {
 		}
 	}
 }
+
+// TestListed: a message names at most MaxListed items and counts the rest.
+func TestListed(t *testing.T) {
+	if got := Listed([]string{"a", "b"}); got != "a b" {
+		t.Errorf("Listed of two = %q", got)
+	}
+	if got := Listed([]int(nil)); got != "" {
+		t.Errorf("Listed of none = %q", got)
+	}
+	many := make([]int, MaxListed+5)
+	if got, want := Listed(many), strings.TrimSpace(strings.Repeat("0 ", MaxListed))+" and 5 more"; got != want {
+		t.Errorf("Listed of %d items = %q, want %q", len(many), got, want)
+	}
+}

@@ -105,7 +105,7 @@ func importLimited(r io.Reader, source string, opt Options, limit int64) (Result
 		return Result{}, fmt.Errorf("%s: %w", source, err)
 	}
 	var res Result
-	if first == '{' || first == '[' {
+	if startsJSON(first) {
 		res, err = readServiceTags(&limitCheck{r: in, n: int64(len(blanks)), limit: limit, source: source}, source, opt)
 	} else {
 		var content []byte
@@ -126,6 +126,16 @@ func importLimited(r io.Reader, source string, opt Options, limit int64) (Result
 	}
 	return finish(res, source, opt)
 }
+
+// IsJSON reports whether body is what Import reads as JSON (a Service Tags
+// file) rather than Markdown: its first byte past blanks and a byte order
+// mark opens an object or an array.
+func IsJSON(body []byte) bool {
+	first, _, err := firstByte(bufio.NewReader(bytes.NewReader(body)))
+	return err == nil && startsJSON(first)
+}
+
+func startsJSON(first byte) bool { return first == '{' || first == '[' }
 
 // firstByte returns the first byte of in that is not blank or part of a
 // UTF-8 byte order mark, leaving it unread, and the bytes before it.
