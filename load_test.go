@@ -159,11 +159,19 @@ func TestLoadReloadAddsAndRemovesProbes(t *testing.T) {
 	}
 	waitProbes(t, secondary, 3)
 
+	if probesOf(t, gwSecondary) == 0 || gaugeValue("lab", "secondary", gwSecondary) == -1 {
+		t.Fatal("the secondary's probes and gateway_up are not in the metrics")
+	}
 	if err := p.reload("lab " + gwPrimary); err != nil {
 		t.Fatal(err)
 	}
 	if p.tracked(gwSecondary) {
 		t.Error("the removed address is still tracked")
+	}
+	// Its series go with it: a table's addresses change, the metrics
+	// do not pile up.
+	if n, up := probesOf(t, gwSecondary), gaugeValue("lab", "secondary", gwSecondary); n != 0 || up != -1 {
+		t.Errorf("after the removal: %v probes and gateway_up %v still in the metrics", n, up)
 	}
 	// A probe that ended just before the reload may still be counted by
 	// the listener; after a few of the primary's rounds the count must
