@@ -64,8 +64,8 @@ func build(v Version) *bodies {
 	b := &bodies{
 		regions: make(map[string]*familyLists), ttl: v.TTL,
 		serial: v.Table.Serial, hash: v.Hash, from: v.From,
-		added: newDelta(v.Diff.Added), removed: newDelta(v.Diff.Removed),
 	}
+	b.added, b.removed = newDeltas(v.Diff.Added, v.Diff.Removed)
 	for i, r := range v.Table.Regions {
 		lists := newFamilyLists(v.Sets[i].Prefixes)
 		for _, name := range r.Names() {

@@ -21,8 +21,6 @@ import (
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
-
-	"golang.org/x/net/netutil"
 )
 
 // Limits of what one client can make the listener hold.
@@ -32,7 +30,6 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 60 * time.Second
 	maxHeaderBytes    = 8 << 10
-	maxConns          = 256
 	shutdownTimeout   = 5 * time.Second
 )
 
@@ -143,12 +140,14 @@ func (s *Server) open(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("http %s: %w", s.addr, err)
 	}
-	ln = netutil.LimitListener(ln, maxConns)
+	limited := newLimiter(ln)
+	ln = limited
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	srv := &http.Server{
 		Handler:           s,
+		ConnState:         limited.track,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

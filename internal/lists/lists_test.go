@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -466,4 +467,64 @@ func BenchmarkAll(b *testing.B) {
 	for b.Loop() {
 		s.ServeHTTP(httptest.NewRecorder(), r)
 	}
+}
+
+// TestPaceRefusal: past the pace, a request whose turn is too far away is
+// refused (503, Retry-After, the connection closed) only after the longest
+// wait, so a client that floods gets no faster answers from refusals than
+// from lists.
+func TestPaceRefusal(t *testing.T) {
+	s := newServer(t, Config{Rate: 1}, version(t, testTable, nil), time.Now())
+	s.pace = ratelimit.NewPace(1, 300*time.Millisecond) // a turn a second, the longest wait shortened
+	if resp := get(t, s, "GET", "/allow/lab"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the burst: %s", resp.Status)
+	}
+	began := time.Now()
+	resp := get(t, s, "GET", "/allow/lab") // its turn is a second away
+	took := time.Since(began)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" || resp.Header.Get("Connection") != "close" {
+		t.Fatalf("past the pace: %s, Retry-After %q, Connection %q", resp.Status, resp.Header.Get("Retry-After"), resp.Header.Get("Connection"))
+	}
+	if took < 300*time.Millisecond {
+		t.Errorf("refused after %s, sooner than the longest wait", took)
+	}
+}
+
+// bigTable is a table of one region with n IPv6 /64 subnets, apart from
+// each other, numbered from start.
+func bigTable(serial, start, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$SERIAL %d\nbig subnets", serial)
+	for i := start; i < start+n; i++ {
+		fmt.Fprintf(&b, " 2001:db8:%x:%x::/64", i>>16, i&0xffff)
+	}
+	return b.String() + "\n"
+}
+
+// TestChangesBounded: an entry of /changes names at most maxChangeNames
+// regions, addresses and prefixes and gives the totals; the whole history
+// stays under maxChangesBytes however large the changes.
+func TestChangesBounded(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	prev := version(t, bigTable(1, 0, 5000), nil)
+	s := newServer(t, Config{}, prev, t0)
+	for i := 1; i <= maxChanges+2; i++ {
+		v := version(t, bigTable(1+i, 5000*i, 5000), &prev)
+		s.publish(v, t0.Add(time.Duration(i)*time.Minute))
+		prev = v
+	}
+	body := bodyOf(t, get(t, s, "GET", "/changes"))
+	var changes []change
+	if err := json.Unmarshal([]byte(body), &changes); err != nil {
+		t.Fatal(err)
+	}
+	c := changes[0]
+	named := len(c.Added.Prefixes) + len(c.Removed.Prefixes)
+	if named != maxChangeNames || c.Added.Total.Prefixes != 5000 || c.Removed.Total.Prefixes != 5000 || len(c.Added.Prefixes) != maxChangeNames {
+		t.Errorf("the newest change names %d prefixes (%d added, %d removed), totals %+v and %+v", named, len(c.Added.Prefixes), len(c.Removed.Prefixes), c.Added.Total, c.Removed.Total)
+	}
+	if len(body) > maxChangesBytes || len(changes) != maxChanges {
+		t.Errorf("/changes: %d entries, %d bytes", len(changes), len(body))
+	}
+	t.Logf("/changes after %d changes of 10,000 prefixes each: %d entries, %d bytes", maxChanges+2, len(changes), len(body))
 }

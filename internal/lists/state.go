@@ -9,8 +9,14 @@ import (
 	"github.com/mysqlgw/mysqlgw/internal/handover"
 )
 
-// maxChanges is how many versions /changes keeps.
-const maxChanges = 16
+// Bounds of /changes: how many versions it keeps, how many regions,
+// addresses and prefixes one entry names (the rest are counted), and the
+// most bytes the whole history may take, the oldest entries going first.
+const (
+	maxChanges      = 16
+	maxChangeNames  = 1000
+	maxChangesBytes = 4 << 20
+)
 
 // states is each listen address's history, handed from the server that
 // listened there to the one that listens next (a Corefile reload), and
@@ -47,14 +53,32 @@ type jsonDelta struct {
 	Regions   []string       `json:"regions"`
 	Addresses []netip.Addr   `json:"addresses"`
 	Prefixes  []netip.Prefix `json:"prefixes"`
+	Total     jsonTotal      `json:"total"` // how many there are, named or not
 }
 
-func newDelta(d gwtable.Delta) jsonDelta {
-	return jsonDelta{
-		Regions:   append([]string{}, d.Regions...),
-		Addresses: append([]netip.Addr{}, d.Addresses...),
-		Prefixes:  append([]netip.Prefix{}, d.Prefixes...),
+type jsonTotal struct {
+	Regions   int `json:"regions"`
+	Addresses int `json:"addresses"`
+	Prefixes  int `json:"prefixes"`
+}
+
+// newDeltas are a change's added and removed as /changes names them: the
+// regions, addresses and prefixes of both, in that order, up to
+// maxChangeNames in all, and the total of each.
+func newDeltas(added, removed gwtable.Delta) (jsonDelta, jsonDelta) {
+	room := maxChangeNames
+	take := func(d gwtable.Delta) jsonDelta {
+		j := jsonDelta{Total: jsonTotal{len(d.Regions), len(d.Addresses), len(d.Prefixes)}}
+		j.Regions = append([]string{}, d.Regions[:min(room, len(d.Regions))]...)
+		room -= len(j.Regions)
+		j.Addresses = append([]netip.Addr{}, d.Addresses[:min(room, len(d.Addresses))]...)
+		room -= len(j.Addresses)
+		j.Prefixes = append([]netip.Prefix{}, d.Prefixes[:min(room, len(d.Prefixes))]...)
+		room -= len(j.Prefixes)
+		return j
 	}
+	a := take(added)
+	return a, take(removed)
 }
 
 // record notes b as served from now: a change when its content differs from
@@ -64,13 +88,19 @@ func (s *state) record(b *bodies, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.changes) == 0 || b.hash != s.last {
-		c := change{Serial: b.serial, Applied: now.UTC().Truncate(time.Second), First: true, Added: newDelta(gwtable.Delta{}), Removed: newDelta(gwtable.Delta{})}
+		c := change{Serial: b.serial, Applied: now.UTC().Truncate(time.Second), First: true}
+		c.Added, c.Removed = newDeltas(gwtable.Delta{}, gwtable.Delta{})
 		if len(s.changes) > 0 && b.from == s.last {
 			c.First, c.Added, c.Removed = false, b.added, b.removed
 		}
 		s.changes = append([]change{c}, s.changes[:min(len(s.changes), maxChanges-1)]...)
+		data := marshal(s.changes)
+		for len(data) > maxChangesBytes && len(s.changes) > 1 {
+			s.changes = s.changes[:len(s.changes)-1]
+			data = marshal(s.changes)
+		}
 		s.changesAt = now
-		s.body = newBody(marshal(s.changes))
+		s.body = newBody(data)
 		s.last = b.hash
 	}
 	seen := make(map[string]time.Time)
