@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
@@ -40,40 +41,75 @@ func (g *MysqlGW) load() error {
 	return nil
 }
 
+// loaded is a table built and not yet served: its answers, lists and what
+// changed since the block's last table, made without side effects.
+type loaded struct {
+	table      gwtable.Table // as served: the Corefile's overrides laid over its regions
+	opt        options
+	built      *answers
+	bodies     *lists.Bodies // nil without http
+	wide       []netip.Prefix
+	hash, from [32]byte // the table's content, and the previous table's
+	prev       gwtable.Table
+	diff       gwtable.DiffResult
+}
+
 // swap builds the answers for table plus the Corefile's overrides and serves
 // them from the next query on; the health checker, NOTIFY and the HTTP lists
 // follow. It returns what the table holds, for the log. On error nothing
 // changes: the last good answers stay, and no probe has started.
 func (g *MysqlGW) swap(table gwtable.Table) (facts, error) {
+	l, err := g.prepare(table)
+	if err != nil {
+		return facts{}, err
+	}
+	return g.serve(l), nil
+}
+
+// prepare builds what serving table takes: the regions with the overrides,
+// the allow sets (once, for the answers and the lists), the record budget's
+// count, the answers, the HTTP lists' bodies and the difference from the
+// block's last table. It has no side effects: health is only read.
+func (g *MysqlGW) prepare(table gwtable.Table) (*loaded, error) {
 	regions, err := g.overrides.apply(table.Regions)
 	if err != nil {
-		return facts{}, err
+		return nil, err
 	}
-	opt := g.opt
-	opt.serial = table.Serial
-	opt.facts = tableFacts(table, regions)
-	sets := newTableSets(regions) // once, for the answers and the lists
-	if err := checkBudget(regions, sets, opt, g.file); err != nil {
-		return facts{}, err
+	l := &loaded{table: table, opt: g.opt}
+	l.table.Regions = regions
+	l.opt.serial = table.Serial
+	l.opt.facts = tableFacts(table, regions)
+	sets := newTableSets(regions)
+	if err := checkBudget(regions, sets, l.opt, g.file); err != nil {
+		return nil, err
 	}
-	built, err := buildAnswers(regions, sets, opt, g.health)
-	if err != nil {
-		return facts{}, err
+	if l.built, err = buildAnswers(regions, sets, l.opt, g.health); err != nil {
+		return nil, err
 	}
-	served := table
-	served.Regions = regions
-	hash := served.Hash()
+	l.wide = sets.all.Wide
+	l.hash = l.table.Hash()
 	prev, prevHash, hasPrev := g.previous()
-	var diff gwtable.DiffResult
-	if hasPrev && prevHash != hash {
-		diff = gwtable.Diff(g.label(), prev, g.label(), served)
+	if hasPrev {
+		l.prev, l.from = prev, prevHash
+		if prevHash != l.hash {
+			l.diff = gwtable.Diff(g.label(), prev, g.label(), l.table)
+		}
 	}
+	if g.http != nil {
+		l.bodies = lists.Build(lists.Version{Table: l.table, Sets: sets.regions, All: sets.all, TTL: g.opt.ttl, Hash: l.hash, From: l.from, Diff: l.diff})
+	}
+	return l, nil
+}
 
-	if len(sets.all.Wide) > 0 {
-		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %s", gwtable.ListBits4, gwtable.ListBits6, gwtable.Listed(sets.all.Wide))
+// serve makes l the table served from the next query on; with
+// transfer_health the serial goes up first. Health, NOTIFY, the HTTP lists,
+// the metrics and the log follow.
+func (g *MysqlGW) serve(l *loaded) facts {
+	if len(l.wide) > 0 {
+		log.Infof("Subnets wider than /%d (IPv4) or /%d (IPv6) are served in TXT and APL only, not address by address: %s", gwtable.ListBits4, gwtable.ListBits6, gwtable.Listed(l.wide))
 	}
-	if len(built.oversize) > 0 {
-		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", gwtable.Listed(built.oversize))
+	if len(l.built.oversize) > 0 {
+		log.Warningf("Left out, as too large for one DNS message (queries get NODATA; use the shards): %s", gwtable.Listed(l.built.oversize))
 	}
 	st := g.state.Load()
 	if st != nil {
@@ -84,30 +120,30 @@ func (g *MysqlGW) swap(table gwtable.Table) (facts, error) {
 		}
 	}
 	if st != nil && g.opt.transferHealth {
-		st.adopt(built, g.opt, time.Now()) // the serial goes up before the answers go live
+		st.adopt(l.built, g.opt, time.Now())
 	}
-	g.answers.Store(built)
+	g.answers.Store(l.built)
 	if st != nil {
-		st.served, st.hash = served, hash
-		g.publishSerials(st, built)
+		st.served, st.hash = l.table, l.hash
+		g.publishSerials(st, l.built)
 		st.mu.Unlock()
 	}
 	first := !g.hasTable
-	g.table, g.hasTable = served, true
+	g.table, g.hasTable = l.table, true
 	if g.health != nil {
 		// Probes follow the swap, so a rejected table never started one.
-		g.health.sync(regions, built.gateways)
+		g.health.sync(l.table.Regions, l.built.gateways)
 	}
 	g.notify("", g.allZones())
 	if g.http != nil {
-		g.http.Publish(lists.Version{Table: served, Sets: sets.regions, All: sets.all, TTL: g.opt.ttl, Hash: hash, From: prevHash, Diff: diff})
+		g.http.Publish(l.bodies)
 	}
 	label := tableLabel(g.file)
-	regionsServed.WithLabelValues(label).Set(float64(len(regions)))
-	addressesServed.WithLabelValues(label).Set(float64(opt.facts.addresses))
-	publishPublished(label, table.Published)
-	g.logTable(first, prev, served, diff, opt.facts)
-	return opt.facts, nil
+	regionsServed.WithLabelValues(label).Set(float64(len(l.table.Regions)))
+	addressesServed.WithLabelValues(label).Set(float64(l.opt.facts.addresses))
+	publishPublished(label, l.table.Published)
+	g.logTable(first, l.prev, l.table, l.diff, l.opt.facts)
+	return l.opt.facts
 }
 
 // previous is the table the block served last, and its content: the

@@ -32,9 +32,10 @@ const pollReadTimeout = 10 * time.Second
 type fileWatcher struct {
 	path     string
 	interval time.Duration
-	swap     func(gwtable.Table) (facts, error) // serves a new table
-	reader   gwtable.Reader                     // one read at a time, abandoned when stuck
-	timeout  time.Duration                      // a poll's wait for the read; 0: pollReadTimeout
+	prepare  func(gwtable.Table) (*loaded, error) // builds a new table, without side effects
+	serve    func(*loaded) facts                  // serves it
+	reader   gwtable.Reader                       // one read at a time, abandoned when stuck
+	timeout  time.Duration                        // a poll's wait for the read; 0: pollReadTimeout
 
 	serialRises bool // transfer_health: a serial not above the last is continued, not served as it is
 
@@ -58,7 +59,8 @@ func (fw *fileWatcher) loaded(content []byte, version gwtable.Version, serial ui
 }
 
 func (fw *fileWatcher) start() {
-	fw.done = make(chan struct{})
+	done := make(chan struct{})
+	fw.done = done
 	fw.wg.Add(1)
 	go func() {
 		defer fw.wg.Done()
@@ -66,33 +68,47 @@ func (fw *fileWatcher) start() {
 		defer ticker.Stop()
 		for {
 			select {
-			case <-fw.done:
+			case <-done:
 				return
 			case <-ticker.C:
-				fw.check()
+				fw.poll(done)
 			}
 		}
 	}()
 }
 
-// stop ends the watcher without waiting for a read in flight: a read stuck
-// on a hung mount is abandoned (its goroutine ends if the read ever does).
+// stopWait bounds how long stop waits for a poll under way: a read stuck on
+// a hung mount is abandoned at once, and a table being built for longer is
+// left to finish and be thrown away, so that SIGTERM during any reload
+// stops the server promptly.
+const stopWait = time.Second
+
+// stop ends the watcher. A poll that is reading or building when it is
+// called serves nothing afterwards.
 func (fw *fileWatcher) stop() {
 	if fw.done == nil {
 		return
 	}
 	close(fw.done)
-	fw.wg.Wait()
-	fw.done = nil
+	fw.done = nil // the poll under way keeps the channel it was given
+	ended := make(chan struct{})
+	go func() { fw.wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(stopWait):
+	}
 }
 
 // check runs one poll. It is only called from the watcher's goroutine (and
 // from tests), so its fields need no lock.
-func (fw *fileWatcher) check() {
+func (fw *fileWatcher) check() { fw.poll(fw.done) }
+
+// poll is one poll, given up on when done closes.
+func (fw *fileWatcher) poll(done <-chan struct{}) {
 	fw.reader.Path = fw.path
-	content, version, err := fw.reader.ReadWithin(fw.version, pollReadTimeout, fw.done)
+	content, version, err := fw.reader.ReadWithin(fw.version, pollReadTimeout, done)
 	select {
-	case <-fw.done:
+	case <-done:
 		return // stopping: a read abandoned now is no fault of the file
 	default:
 	}
@@ -122,15 +138,21 @@ func (fw *fileWatcher) check() {
 		return
 	}
 	table, err := gwtable.Parse(content, fw.path)
-	var served facts
+	var l *loaded
 	if err == nil {
-		served, err = fw.swap(table)
+		l, err = fw.prepare(table)
 	}
 	if err != nil {
 		fw.rejected, fw.rejectErr = sum, err
 		fw.fail(fault{content: sum}, err)
 		return
 	}
+	select {
+	case <-done:
+		return // stopped while it was built: the instance serves nothing more
+	default:
+	}
+	served := fw.serve(l)
 	switch {
 	case gwtable.SerialAfter(table.Serial, fw.serial):
 	case fw.serialRises:

@@ -807,3 +807,31 @@ func TestReloadSkipsUnchangedFile(t *testing.T) {
 	w.wantTable(tableSameSize)
 	w.wantErrors(0, "")
 }
+
+// TestReloadRefusesWidePrefix: a /8 typed for a /28 (Microsoft's table is
+// edited by hand) is refused at start-up naming the file and line, and at a
+// reload it is a counted rejection naming them while the last good table
+// stays.
+func TestReloadRefusesWidePrefix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	wide := "lab 127.0.0.2 subnets 13.66.136.192/28\nlab2 127.0.0.3 subnets 13.0.0.0/8\n"
+	writeFile(t, path, wide)
+	g, err := parse(caddy.NewTestController("dns", "mysqlgw {\n regions "+path+"\n reload 1h\n}"))
+	if err == nil {
+		err = g.load()
+	}
+	if want := path + ":2: subnets: prefix 13.0.0.0/8 is wider than /16"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("start-up: %v, want %q", err, want)
+	}
+
+	writeFile(t, path, tableA)
+	w := newWatched(t, path)
+	failed := counterValue(reloadFailureCount.WithLabelValues(path))
+	writeFile(t, path, wide)
+	w.poll(2)
+	w.wantTable(tableA)
+	w.wantErrors(1, path+":2: subnets: prefix 13.0.0.0/8 is wider than /16")
+	if got := counterValue(reloadFailureCount.WithLabelValues(path)) - failed; got != 1 {
+		t.Errorf("reload failures counted %v, want 1", got)
+	}
+}

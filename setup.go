@@ -49,11 +49,11 @@ type options struct {
 	transferHealth bool // transfer_health: transfers carry the active answers (versions.go)
 
 	// facts are the table's serial, provenance and size for the apex TXT:
-	// not a Corefile setting but the table's, set by swap like serial.
+	// not a Corefile setting but the table's, set by prepare like serial.
 	facts facts
 
 	// serial is the SOA serial: not a Corefile setting but the table's
-	// ($SERIAL), set by swap for each table it builds.
+	// ($SERIAL), set by prepare for each table it builds.
 	serial uint32
 }
 
@@ -180,7 +180,7 @@ func parse(c *caddy.Controller) (*MysqlGW, error) {
 		return nil, fmt.Errorf("%s: reload needs a regions FILE to watch", s.reload.where)
 	}
 	if g.file != "" && s.reload.interval > 0 {
-		g.watcher = &fileWatcher{path: g.file, interval: s.reload.interval, swap: g.swap}
+		g.watcher = &fileWatcher{path: g.file, interval: s.reload.interval, prepare: g.prepare, serve: g.serve}
 	}
 	if s.health.interval > 0 {
 		s.health.probe.port = g.opt.port

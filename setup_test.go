@@ -82,6 +82,9 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n region lab 1.2.3.4 subnets 1.2.3.7\n}", `region: subnets: "1.2.3.7" is an address`},
 		{"mysqlgw {\n region lab subnets 10.0.0.0/16 decommissioning 10.0.0.1 10.0.0.1\n}", "region: decommissioning address 10.0.0.1 repeats"},
 		{"mysqlgw {\n region lab 1.2.3.x\n}", `primary address: "1.2.3.x" is not an IPv4 or IPv6 address`},
+		// A /8 typed for a /28: wider than a table may hold.
+		{"mysqlgw {\n region lab subnets 13.0.0.0/8\n}", "Testfile:2 - Error during parsing: region: subnets: prefix 13.0.0.0/8 is wider than /16"},
+		{"mysqlgw {\n region lab subnets 8000::/1\n}", "region: subnets: prefix 8000::/1 is wider than /32"},
 		{"mysqlgw {\n region lab 1.2.3.4 1.2.3.4\n}", "secondary address 1.2.3.4 repeats the primary address"},
 		{"mysqlgw {\n region lab 0.0.0.0\n}", "is not a host address"},
 		{"mysqlgw {\n region lab fe80::1%eth0\n}", "has a zone"},

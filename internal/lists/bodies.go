@@ -44,9 +44,9 @@ type familyLists struct {
 	both, v4, v6 body
 }
 
-// bodies is what the listener serves for one table version, built once so
-// that a request costs a map lookup.
-type bodies struct {
+// Bodies is what the listener serves for one table version, built once,
+// with the DNS answers, so that a request costs a map lookup.
+type Bodies struct {
 	regions map[string]*familyLists // every name a region answers to, lower case
 	all     familyLists
 	json    body // /regions.json
@@ -59,9 +59,10 @@ type bodies struct {
 	added, removed jsonDelta
 }
 
-// build turns a version into bodies. It is a pure function.
-func build(v Version) *bodies {
-	b := &bodies{
+// Build turns a version into the bodies the listener serves. It is a pure
+// function: the plugin builds them with the answers, and Publish serves them.
+func Build(v Version) *Bodies {
+	b := &Bodies{
 		regions: make(map[string]*familyLists), ttl: v.TTL,
 		serial: v.Table.Serial, hash: v.Hash, from: v.From,
 	}
@@ -93,7 +94,7 @@ func newFamilyLists(prefixes []netip.Prefix) familyLists {
 }
 
 // lookupRegion finds a region's lists by any name it answers to, in any case.
-func (b *bodies) lookupRegion(name string) *familyLists {
+func (b *Bodies) lookupRegion(name string) *familyLists {
 	return b.regions[strings.ToLower(name)]
 }
 

@@ -79,7 +79,7 @@ type Server struct {
 	log      Logger
 	faults   *ratelimit.Lines // net/http's error lines and refused logins
 
-	served atomic.Pointer[bodies] // what requests get; nil before the first Publish
+	served atomic.Pointer[Bodies] // what requests get; nil before the first Publish
 
 	state atomic.Pointer[state] // the address's history; the one taken last when closed
 
@@ -114,14 +114,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Publish makes v the version served from the next request on. Its bodies
-// are built here, before any lock is taken. A version published before Open
-// (at setup) is recorded in the address's history by Open, so a new
-// instance whose start fails records nothing.
-func (s *Server) Publish(v Version) { s.publish(v, time.Now()) }
+// Publish makes b the version served from the next request on. A version
+// published before Open (at setup) is recorded in the address's history by
+// Open, so a new instance whose start fails records nothing.
+func (s *Server) Publish(b *Bodies) { s.publish(b, time.Now()) }
 
-func (s *Server) publish(v Version, now time.Time) {
-	b := build(v)
+func (s *Server) publish(b *Bodies, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.served.Store(b)

@@ -86,7 +86,7 @@ func newServer(t testing.TB, cfg Config, v Version, now time.Time) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.publish(v, now)
+	s.publish(Build(v), now)
 	if err := s.open(now); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestVersions(t *testing.T) {
 	s := newServer(t, Config{}, v1, t0)
 	lab, lab2 := get(t, s, "GET", "/allow/lab"), get(t, s, "GET", "/allow/lab2")
 	v2 := version(t, labTable(2, "10.0.1.2"), &v1)
-	s.publish(v2, t0.Add(time.Minute))
+	s.publish(Build(v2), t0.Add(time.Minute))
 	labNow, lab2Now := get(t, s, "GET", "/allow/lab"), get(t, s, "GET", "/allow/lab2")
 	if labNow.Header.Get("ETag") != lab.Header.Get("ETag") || labNow.Header.Get("Last-Modified") != t0.Format(http.TimeFormat) {
 		t.Errorf("lab unchanged, but its ETag/Last-Modified moved: %v -> %v", lab.Header, labNow.Header)
@@ -280,7 +280,7 @@ func TestVersions(t *testing.T) {
 		t.Errorf("lab2 changed, but not its ETag/Last-Modified: %v -> %v", lab2.Header, lab2Now.Header)
 	}
 	// a new serial alone is no change
-	s.publish(version(t, labTable(3, "10.0.1.2"), &v2), t0.Add(2*time.Minute))
+	s.publish(Build(version(t, labTable(3, "10.0.1.2"), &v2)), t0.Add(2*time.Minute))
 	changes := changesOf(t, s)
 	if len(changes) != 2 || changes[0].Serial != 2 || changes[1].Serial != 1 || changes[0].First || !changes[1].First {
 		t.Fatalf("changes: %+v", changes)
@@ -294,7 +294,7 @@ func TestVersions(t *testing.T) {
 	prev := v2
 	for i := 4; i < 30; i++ {
 		v := version(t, labTable(i, fmt.Sprintf("10.0.1.%d", i)), &prev)
-		s.publish(v, t0.Add(time.Duration(i)*time.Minute))
+		s.publish(Build(v), t0.Add(time.Duration(i)*time.Minute))
 		prev = v
 	}
 	changes = changesOf(t, s)
@@ -313,7 +313,7 @@ func TestStateOutlivesReload(t *testing.T) {
 	v1 := version(t, labTable(1, "10.0.1.1"), nil)
 	v2 := version(t, labTable(2, "10.0.1.2"), &v1)
 	old := newServer(t, Config{}, v1, t0)
-	old.publish(v2, t0.Add(time.Hour))
+	old.publish(Build(v2), t0.Add(time.Hour))
 	etag := get(t, old, "GET", "/allow/lab").Header.Get("ETag")
 	old.Close() // OnRestart
 
@@ -322,7 +322,7 @@ func TestStateOutlivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := version(t, labTable(2, "10.0.1.2"), &v2) // the new instance's first table, the block's last
-	next.publish(same, t0.Add(2*time.Hour))
+	next.publish(Build(same), t0.Add(2*time.Hour))
 	if err := next.open(t0.Add(2 * time.Hour)); err != nil { // OnStartup
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestListener(t *testing.T) {
 
 	// another server block naming the address fails at start-up
 	other, _ := New(Config{Addr: s.addr, Log: &discard{}})
-	other.Publish(version(t, testTable, nil))
+	other.Publish(Build(version(t, testTable, nil)))
 	if err := other.Open(); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("a second listener on %s: %v", s.addr, err)
 	}
@@ -510,7 +510,7 @@ func TestChangesBounded(t *testing.T) {
 	s := newServer(t, Config{}, prev, t0)
 	for i := 1; i <= maxChanges+2; i++ {
 		v := version(t, bigTable(1+i, 5000*i, 5000), &prev)
-		s.publish(v, t0.Add(time.Duration(i)*time.Minute))
+		s.publish(Build(v), t0.Add(time.Duration(i)*time.Minute))
 		prev = v
 	}
 	body := bodyOf(t, get(t, s, "GET", "/changes"))

@@ -84,7 +84,7 @@ func newDeltas(added, removed gwtable.Delta) (jsonDelta, jsonDelta) {
 // record notes b as served from now: a change when its content differs from
 // the last version this address served, and the time each body first
 // appeared.
-func (s *state) record(b *bodies, now time.Time) {
+func (s *state) record(b *Bodies, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.changes) == 0 || b.hash != s.last {
