@@ -76,13 +76,13 @@ func newBlockState() *blockState { return &blockState{} }
 // from an older one a secondary gets the whole zone.
 const maxVersions = 64
 
-// serialEpoch starts the clock in the serial. With transfer_health every
-// version's serial is the table's $SERIAL plus the seconds since serialEpoch,
-// or one more than the serial before if that is higher; and new versions
-// from health changes wait for the second their serial belongs to
-// (untilNextSerial), so the serial never runs ahead of the clock for long
-// and a restarted mysqlgw, which remembers no serial, starts above the one
-// it served before.
+// serialEpoch starts the clock in the serial. With transfer_health a zone
+// starts at the table's $SERIAL plus the seconds since serialEpoch (the
+// clock's serial); a health change takes one more than the serial before, or
+// the clock's less one if that is higher, and waits until the clock has
+// passed it (untilNextSerial). So health never runs the serial ahead of the
+// clock, and a restarted mysqlgw, which remembers no serial, starts above
+// the one it served before, however its gateways flapped.
 var serialEpoch = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // clockSerial is table plus the whole seconds from serialEpoch to now; RFC
@@ -272,10 +272,11 @@ func (g *MysqlGW) stopFollowing() {
 	}
 }
 
-// untilNextSerial is how long from now until the clock reaches the serial
-// after each of the block's zones' current one: health changes wait for it,
-// so a gateway that flaps makes at most one serial a second and the serial
-// stays at or below the clock's.
+// untilNextSerial is how long from now until the clock is a second past
+// the serial after each of the block's zones' current one: health changes
+// wait for it, so a gateway that flaps makes at most one serial a second,
+// and the serials of health changes stay below the clock's (step), where a
+// restarted mysqlgw starts.
 func (g *MysqlGW) untilNextSerial(now time.Time) time.Duration {
 	st := g.state.Load()
 	if st == nil {
@@ -287,7 +288,7 @@ func (g *MysqlGW) untilNextSerial(now time.Time) time.Duration {
 	for _, v := range st.zones {
 		v.mu.Lock()
 		if v.info != nil {
-			ahead := v.info.current().soa.Serial + 1 - clockSerial(v.info.soa.Serial, now)
+			ahead := v.info.current().soa.Serial + 2 - clockSerial(v.info.soa.Serial, now)
 			if int32(ahead) > 0 {
 				// the next whole second, plus the rest of this one
 				next := now.Truncate(time.Second).Add(time.Duration(ahead) * time.Second)
@@ -431,9 +432,11 @@ func minus(a, b []dns.RR) []dns.RR {
 
 // step records d, from the current serial, as a step to the next serial of
 // info's table at now, keeping the newest maxVersions steps, and returns
-// the new serial. Called with v.mu held.
+// the new serial: one more than the last, or the clock's less one if that
+// is higher. Less one, so that a restart within the second, starting at the
+// clock's, is still above it. Called with v.mu held.
 func (v *zoneVersions) step(d delta, info *zoneInfo, now time.Time) uint32 {
-	serial := max32(d.from.Serial+1, clockSerial(info.soa.Serial, now))
+	serial := max32(d.from.Serial+1, clockSerial(info.soa.Serial, now)-1)
 	d.to = dns.Copy(info.soa).(*dns.SOA)
 	d.to.Serial = serial
 	v.deltas = append(v.deltas, d)

@@ -317,10 +317,11 @@ func TestTransferHealthBeforeStart(t *testing.T) {
 }
 
 // TestTransferHealthRestart: the serial carries the seconds since the epoch;
-// changes in one second get one more each, and the follow timer waits for
-// the second the next serial belongs to, so the serial stays at the clock's;
-// a restarted mysqlgw, which remembers nothing, starts from the clock, above
-// the serial it served before.
+// a health change takes the clock's less one, changes in one second one more
+// each, and the follow timer waits until the clock has passed the next
+// serial, so health changes keep the serial below the clock's; a restarted
+// mysqlgw, which remembers nothing, starts from the clock, above the serial
+// it served before.
 func TestTransferHealthRestart(t *testing.T) {
 	const zone = "restart.test."
 	const table = "$SERIAL 100\nlab 127.0.0.11 127.0.0.12"
@@ -334,26 +335,27 @@ func TestTransferHealthRestart(t *testing.T) {
 			t.Fatalf("a change at epoch+%s: serial %d, want %d", now.Sub(serialEpoch), s, want)
 		}
 	}
-	change(at(10*time.Second), true, 110) // the clock's
+	change(at(10*time.Second), true, 109) // the clock's, less one
 	if wait := g.untilNextSerial(at(10*time.Second + 300*time.Millisecond)); wait != 700*time.Millisecond {
-		t.Errorf("at epoch+10.3s with serial 110, the next change waits %s, want 700ms", wait)
+		t.Errorf("at epoch+10.3s with serial 109, the next change waits %s, want 700ms", wait)
 	}
-	change(at(10*time.Second), false, 111) // the same second: one more
+	change(at(10*time.Second), false, 110) // the same second: one more
 	if wait := g.untilNextSerial(at(10 * time.Second)); wait != 2*time.Second {
-		t.Errorf("at epoch+10s with serial 111, the next change waits %s, want 2s", wait)
+		t.Errorf("at epoch+10s with serial 110, the next change waits %s, want 2s", wait)
 	}
 	if wait := g.untilNextSerial(at(20 * time.Second)); wait != 0 {
-		t.Errorf("at epoch+20s with serial 111, the next change waits %s, want none", wait)
+		t.Errorf("at epoch+20s with serial 110, the next change waits %s, want none", wait)
 	}
-	change(at(20*time.Second), true, 120) // the clock's again
+	change(at(20*time.Second), true, 119) // the clock's less one again
 
-	// A new process: no state; it starts from the clock, above 120.
+	// A new process within the same second: no state; it starts from the
+	// clock, above 119.
 	g.started.Store(false)
 	g.release()
 	g2 := newTestPlugin(t, fmt.Sprintf("mysqlgw %s {\n regions %s\n reload 0\n healthcheck 1s\n transfer_health\n}", zone, loopbackTable(t, table)))
-	startFollowing(t, g2, at(25*time.Second))
-	if s := servedSOA(t, g2, zone); s != 125 {
-		t.Errorf("after a restart at epoch+25s: serial %d, want 125", s)
+	startFollowing(t, g2, at(20*time.Second+900*time.Millisecond))
+	if s := servedSOA(t, g2, zone); s != 120 {
+		t.Errorf("after a restart at epoch+20.9s: serial %d, want 120", s)
 	}
 	// Before the epoch (a clock set wrong) the clock adds nothing.
 	if s := clockSerial(7, at(-time.Hour)); s != 7 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
@@ -170,4 +171,82 @@ func TestTransferHealthRestart(t *testing.T) {
 	}
 	standIn(t, primary, mysqlPort)
 	waitKnot(primary)
+}
+
+// TestTransferHealthFlappingRestart: a minute of a gateway flapping under
+// probes every 100 ms makes at most about one serial a second and leaves
+// the serial below the clock's, so mysqlgw restarted at once (no wait for
+// the clock) starts above the serial it served last, and a Knot secondary
+// follows the next failover.
+func TestTransferHealthFlappingRestart(t *testing.T) {
+	t.Parallel()
+	if !inOwnNamespace(t, "ip", "knotd") {
+		return
+	}
+	run(t, "ip", "link", "set", "lo", "up")
+	const primary, secondary = "127.0.0.93", "127.0.0.94"
+	gwPort, knotPort, mysqlPort := freePort(t), freePort(t), freePort(t)
+	standIn(t, secondary, mysqlPort)
+	files := map[string]string{
+		"Corefile": xfrHealthCorefileFor(t, freePort(t), knotPort, fmt.Sprintf("        port %d\n        healthcheck 100ms\n        rise 1\n        fall 1\n", mysqlPort), ""),
+		"regions":  fmt.Sprintf("$SERIAL 2026120701\neastus2 %s %s\n", primary, secondary),
+	}
+	gw := startServerOn(t, gwPort, files)
+	s0, err := soaSerial(gw.addr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
+	knot := startKnotSecondary(t, knotPort, gwPort, s0)
+
+	// The primary's stand-in comes and goes every 150 ms for a minute.
+	flapping := 60 * time.Second
+	if testing.Short() {
+		flapping = 10 * time.Second
+	}
+	began := time.Now()
+	var primaryGW *fakegw.Gateway
+	for time.Since(began) < flapping {
+		primaryGW = standIn(t, primary, mysqlPort)
+		time.Sleep(150 * time.Millisecond)
+		primaryGW.Close()
+		time.Sleep(150 * time.Millisecond)
+	}
+	last, err := soaSerial(gw.addr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := last - s0
+	t.Logf("%s of flapping: serial %d to %d, %d serials (%.1f a second)", flapping, s0, last, steps, float64(steps)/flapping.Seconds())
+	if float64(steps) > flapping.Seconds()+3 {
+		t.Errorf("%d serials in %s: more than one a second", steps, flapping)
+	}
+	if clock := uint32(2026120701) + secondsSinceEpoch(); gwtable.SerialAfter(last, clock) {
+		t.Errorf("after the flapping the serial %d is ahead of the clock's %d", last, clock)
+	}
+
+	// Restarted at once: above the serial served last.
+	gw.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	<-gw.proc.Exited
+	final, err := soaSerial(knotAddr, xfrZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw = startServerOn(t, gwPort, files)
+	restarted, err := soaSerial(gw.addr, xfrZone)
+	if err != nil || !gwtable.SerialAfter(restarted, final) || !gwtable.SerialAfter(restarted, last) {
+		t.Fatalf("restarted at serial %d (%v); it served %d last, Knot holds %d", restarted, err, last, final)
+	}
+	t.Logf("restarted at serial %d, above the %d served last", restarted, last)
+
+	// The next failover reaches Knot: the primary stays down now.
+	err = testutil.Poll(30*time.Second, knot.Exited, func() error {
+		if got := activeAddrs(knotAddr, "active.eastus2."+xfrZone); got != secondary {
+			return fmt.Errorf("Knot answers active.eastus2 %q, want %q", got, secondary)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, knot.Out.String())
+	}
 }
