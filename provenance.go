@@ -25,10 +25,10 @@ type facts struct {
 
 // tableFacts counts what the served regions hold.
 func tableFacts(table gwtable.Table, regions []gwtable.Region) facts {
-	addresses, prefixes := gwtable.Count(regions)
+	sizes := gwtable.Count(regions)
 	return facts{
 		serial: table.Serial, source: table.Source, published: table.Published,
-		regions: len(regions), addresses: addresses, prefixes: prefixes,
+		regions: len(regions), addresses: sizes.Addresses, prefixes: sizes.Prefixes,
 	}
 }
 

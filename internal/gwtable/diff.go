@@ -16,9 +16,10 @@ type DiffResult struct {
 	Text    string
 	Changed bool
 	// Added and Removed are the regions, addresses (gateway or
-	// decommissioning) and prefixes one table has and the other lacks,
-	// across the whole table: an address that moves between regions, roles
-	// or kinds is in neither.
+	// decommissioning), subnets and Redirect prefixes one table has and the
+	// other lacks, across the whole table: an address that moves between
+	// regions, roles or kinds is in neither, and a prefix in both sets
+	// that leaves one is a change of that set.
 	Added, Removed Delta
 	// Warning is set when the regions changed but the serial did not
 	// increase: secondaries comparing serials would not see the change.
@@ -29,13 +30,15 @@ type DiffResult struct {
 type Delta struct {
 	Regions   []string
 	Addresses []netip.Addr
-	Prefixes  []netip.Prefix
+	Prefixes  []netip.Prefix // subnets
+	Redirect  []netip.Prefix // Redirect sets' prefixes
 }
 
 // Diff compares two tables. A table changes when its regions, their names,
-// gateways (with roles), subnets or decommissioning addresses, or its
-// provenance ($SOURCE, $PUBLISHED) change; the serial alone and comments are
-// no change. diff, fetch and the server's reload all use this one meaning.
+// gateways (with roles), subnets, decommissioning addresses or Redirect sets,
+// or its provenance ($SOURCE, $PUBLISHED, $REDIRECT-SOURCE,
+// $REDIRECT-PUBLISHED) change; the serial alone and comments are no change.
+// diff, fetch and the server's reload all use this one meaning.
 func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 	oldByName := make(map[string]Region, len(old.Regions))
 	newByName := make(map[string]Region, len(new.Regions))
@@ -57,6 +60,12 @@ func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 	}
 	if !old.Published.Equal(new.Published) {
 		fmt.Fprintf(&b, "~ $PUBLISHED %s (was %s)\n", dateOrNone(new.Published), dateOrNone(old.Published))
+	}
+	if old.RedirectSource != new.RedirectSource {
+		fmt.Fprintf(&b, "~ $REDIRECT-SOURCE %s (was %s)\n", orNone(new.RedirectSource), orNone(old.RedirectSource))
+	}
+	if !old.RedirectPublished.Equal(new.RedirectPublished) {
+		fmt.Fprintf(&b, "~ $REDIRECT-PUBLISHED %s (was %s)\n", dateOrNone(new.RedirectPublished), dateOrNone(old.RedirectPublished))
 	}
 	for _, name := range names {
 		o, inOld := oldByName[name]
@@ -95,7 +104,7 @@ func Diff(oldName string, old Table, newName string, new Table) DiffResult {
 }
 
 // regionLines lists what changed in one region, gateways, then subnets,
-// then decommissioning addresses. Lists are compared as sorted copies
+// then decommissioning addresses, then its Redirect set. Lists are compared as sorted copies
 // (newIn), so a region of n subnets costs n log n, not n².
 func regionLines(o, n Region) []string {
 	oldKind, newKind := kindsOf(o), kindsOf(n)
@@ -108,6 +117,8 @@ func regionLines(o, n Region) []string {
 	lines = appendLines(lines, "- subnet ", newIn(o.Subnets, n.Subnets, comparePrefixes))
 	lines = appendLines(lines, "+ decommissioning ", newIn(n.Decommissioning, o.addresses(), netip.Addr.Compare))
 	lines = appendLines(lines, "- decommissioning ", newIn(o.Decommissioning, n.addresses(), netip.Addr.Compare))
+	lines = appendLines(lines, "+ redirect ", newIn(n.Redirect, o.Redirect, comparePrefixes))
+	lines = appendLines(lines, "- redirect ", newIn(o.Redirect, n.Redirect, comparePrefixes))
 	return lines
 }
 
@@ -209,8 +220,8 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, " ")
 }
 
-// Contents lists every region name, address (gateway or decommissioning)
-// and subnet of regions once, in table order.
+// Contents lists every region name, address (gateway or decommissioning),
+// subnet and Redirect prefix of regions once, in table order.
 func Contents(regions []Region) Delta {
 	var d Delta
 	nAddrs, nPrefixes := 0, 0
@@ -221,6 +232,7 @@ func Contents(regions []Region) Delta {
 	// Sized once, rather than grown a doubling at a time.
 	addrs := make(map[netip.Addr]bool, nAddrs)
 	prefixes := make(map[netip.Prefix]bool, nPrefixes)
+	redirect := make(map[netip.Prefix]bool)
 	for _, r := range regions {
 		d.Regions = append(d.Regions, r.Name)
 		for _, a := range r.addresses() {
@@ -235,23 +247,34 @@ func Contents(regions []Region) Delta {
 				d.Prefixes = append(d.Prefixes, p)
 			}
 		}
+		for _, p := range r.Redirect {
+			if !redirect[p] {
+				redirect[p] = true
+				d.Redirect = append(d.Redirect, p)
+			}
+		}
 	}
 	return d
 }
 
-// Count is how many distinct addresses (gateway or decommissioning) and
-// distinct subnets regions hold: the sizes of Contents' lists, without
-// keeping them (a table's facts need the numbers alone).
-func Count(regions []Region) (addresses, prefixes int) {
+// Sizes are how many distinct addresses (gateway or decommissioning),
+// subnets and Redirect prefixes a table holds.
+type Sizes struct{ Addresses, Prefixes, Redirect int }
+
+// Count is the sizes of Contents' lists, without keeping them (a table's
+// facts need the numbers alone).
+func Count(regions []Region) Sizes {
 	var addrs []netip.Addr
-	var ps []netip.Prefix
+	var ps, rs []netip.Prefix
 	for _, r := range regions {
 		addrs = append(append(addrs, r.Addrs...), r.Decommissioning...)
 		ps = append(ps, r.Subnets...)
+		rs = append(rs, r.Redirect...)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	slices.SortFunc(ps, comparePrefixes)
-	return len(slices.Compact(addrs)), len(slices.Compact(ps))
+	slices.SortFunc(rs, comparePrefixes)
+	return Sizes{len(slices.Compact(addrs)), len(slices.Compact(ps)), len(slices.Compact(rs))}
 }
 
 // delta is what table a has and b lacks, in a's order.
@@ -260,6 +283,7 @@ func delta(a, b Table) Delta {
 		Regions:   newIn(a.names(), b.names(), strings.Compare),
 		Addresses: newIn(a.addresses(), b.addresses(), netip.Addr.Compare),
 		Prefixes:  newIn(a.prefixes(), b.prefixes(), comparePrefixes),
+		Redirect:  newIn(a.redirect(), b.redirect(), comparePrefixes),
 	}
 }
 
@@ -286,6 +310,14 @@ func (t Table) prefixes() []netip.Prefix {
 	var prefixes []netip.Prefix
 	for _, r := range t.Regions {
 		prefixes = append(prefixes, r.Subnets...)
+	}
+	return prefixes
+}
+
+func (t Table) redirect() []netip.Prefix {
+	var prefixes []netip.Prefix
+	for _, r := range t.Regions {
+		prefixes = append(prefixes, r.Redirect...)
 	}
 	return prefixes
 }

@@ -91,7 +91,7 @@ func TestDiffDelta(t *testing.T) {
 	new := parse(t, "$SERIAL 2\na 192.0.2.2 decommissioning 192.0.2.1\nb 192.0.2.4 192.0.2.3 subnets 198.51.100.0/29 2001:db8::/64\nc 192.0.2.10\n")
 	res := Diff("old", old, "new", new)
 	got := fmt.Sprintf("+%v -%v", res.Added, res.Removed)
-	want := "+{[c] [192.0.2.10] [2001:db8::/64]} -{[gone] [192.0.2.9] [203.0.113.0/29]}"
+	want := "+{[c] [192.0.2.10] [2001:db8::/64] []} -{[gone] [192.0.2.9] [203.0.113.0/29] []}"
 	if got != want {
 		t.Errorf("delta %s\nwant  %s", got, want)
 	}
@@ -121,5 +121,31 @@ func TestNewIn(t *testing.T) {
 		if got := newIn(xs, ys, cmp.Compare[int]); !slices.Equal(got, want) {
 			t.Fatalf("newIn(%v, %v) = %v, want %v", xs, ys, got, want)
 		}
+	}
+}
+
+// TestDiffRedirect: the Redirect sets change on their own: a prefix added to
+// or removed from one is a change of that set, also when the other set of
+// the table holds it; a new $REDIRECT-SOURCE or $REDIRECT-PUBLISHED is a
+// change, and a new serial alone is none.
+func TestDiffRedirect(t *testing.T) {
+	old := parse(t, "$SERIAL 1\n$REDIRECT-SOURCE tags-1.json\n$REDIRECT-PUBLISHED 2026-11-30\na subnets 198.51.100.0/29 redirect 198.51.100.0/29 203.0.113.0/24\nb redirect 2001:db8::/48\n")
+	new := parse(t, "$SERIAL 2\n$REDIRECT-SOURCE tags-2.json\n$REDIRECT-PUBLISHED 2026-12-07\na subnets 198.51.100.0/29 redirect 203.0.113.0/24 192.0.2.0/24\nb redirect 2001:db8::/48\n")
+	res := Diff("old", old, "new", new)
+	if got, want := fmt.Sprintf("+%v -%v", res.Added.Redirect, res.Removed.Redirect), "+[192.0.2.0/24] -[198.51.100.0/29]"; got != want {
+		t.Errorf("Redirect delta %s, want %s", got, want)
+	}
+	if len(res.Added.Prefixes)+len(res.Removed.Prefixes) != 0 {
+		t.Errorf("the subnets did not change, yet %v %v", res.Added.Prefixes, res.Removed.Prefixes)
+	}
+	for _, line := range []string{"~ $REDIRECT-SOURCE tags-2.json (was tags-1.json)", "~ $REDIRECT-PUBLISHED 2026-12-07 (was 2026-11-30)", "a\n  + redirect 192.0.2.0/24\n  - redirect 198.51.100.0/29\n"} {
+		if !strings.Contains(res.Text, line) {
+			t.Errorf("diff text lacks %q:\n%s", line, res.Text)
+		}
+	}
+	reserial := new
+	reserial.Serial = 3
+	if d := Diff("new", new, "again", reserial); d.Changed {
+		t.Errorf("a new serial alone changed the table:\n%s", d.Text)
 	}
 }

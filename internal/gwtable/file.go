@@ -25,7 +25,12 @@ type Table struct {
 	// Published is the date its source was published ($PUBLISHED), midnight
 	// UTC; zero when unknown.
 	Published time.Time
-	Regions   []Region
+	// RedirectSource and RedirectPublished are the same of the regions'
+	// Redirect sets ($REDIRECT-SOURCE, $REDIRECT-PUBLISHED): the Service
+	// Tags file they come from.
+	RedirectSource    string
+	RedirectPublished time.Time
+	Regions           []Region
 }
 
 // MaxSourceLen bounds $SOURCE: it is served in a TXT string and logged.
@@ -39,11 +44,14 @@ const DateLayout = "2006-01-02"
 //	$SERIAL 2023030901
 //	$SOURCE https://example.com/page.md
 //	$PUBLISHED 2023-03-09
-//	NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]
+//	$REDIRECT-SOURCE https://example.com/ServiceTags_Public_20230306.json
+//	$REDIRECT-PUBLISHED 2023-03-06
+//	NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...] [redirect PREFIX ...]
 //
 // one region a line, fields separated by blanks, '#' starting a comment,
 // blank lines ignored. The header lines, each at most once, come before the
-// first region; $SOURCE takes the rest of its line verbatim, '#' included.
+// first region; $SOURCE and $REDIRECT-SOURCE take the rest of their line
+// verbatim, '#' included.
 // Errors name source and the line. An empty table is an error: serving no
 // regions is never what the author of a file meant.
 func Parse(content []byte, source string) (Table, error) {
@@ -56,7 +64,13 @@ func Parse(content []byte, source string) (Table, error) {
 		line++
 		text := scanner.Text()
 		if rest, ok := cutDirective(text, "$SOURCE"); ok {
-			if err := t.source(rest, seen); err != nil {
+			if err := t.source("$SOURCE", &t.Source, rest, seen); err != nil {
+				return Table{}, fmt.Errorf("%s:%d: %w", source, line, err)
+			}
+			continue
+		}
+		if rest, ok := cutDirective(text, "$REDIRECT-SOURCE"); ok {
+			if err := t.source("$REDIRECT-SOURCE", &t.RedirectSource, rest, seen); err != nil {
 				return Table{}, fmt.Errorf("%s:%d: %w", source, line, err)
 			}
 			continue
@@ -119,29 +133,35 @@ func header(name string, given bool, regions map[string]int) error {
 	return nil
 }
 
-// source reads $SOURCE TEXT: printable ASCII, at most MaxSourceLen bytes.
-func (t *Table) source(text string, regions map[string]int) error {
-	if err := header("$SOURCE", t.Source != "", regions); err != nil {
+// source reads $SOURCE TEXT or $REDIRECT-SOURCE TEXT (name) into field:
+// printable ASCII, at most MaxSourceLen bytes.
+func (t *Table) source(name string, field *string, text string, regions map[string]int) error {
+	if err := header(name, *field != "", regions); err != nil {
 		return err
 	}
-	if err := CheckSource(text); err != nil {
+	if err := checkText(name, text); err != nil {
 		return err
 	}
-	t.Source = text
+	*field = text
 	return nil
 }
 
-// CheckSource reports why text cannot be a table's $SOURCE, or nil.
-func CheckSource(text string) error {
+// CheckSource reports why text cannot be a table's $SOURCE (or
+// $REDIRECT-SOURCE), or nil.
+func CheckSource(text string) error { return checkText("$SOURCE", text) }
+
+// checkText reports why text cannot follow the header name: printable
+// ASCII, at most MaxSourceLen bytes.
+func checkText(name, text string) error {
 	switch {
 	case text == "":
-		return fmt.Errorf("want $SOURCE TEXT, got nothing after it")
+		return fmt.Errorf("want %s TEXT, got nothing after it", name)
 	case len(text) > MaxSourceLen:
-		return fmt.Errorf("$SOURCE is %d bytes; at most %d", len(text), MaxSourceLen)
+		return fmt.Errorf("%s is %d bytes; at most %d", name, len(text), MaxSourceLen)
 	}
 	for i := 0; i < len(text); i++ {
 		if c := text[i]; c < ' ' || c > '~' {
-			return fmt.Errorf("$SOURCE: byte %d is 0x%02x; only printable ASCII is allowed", i+1, c)
+			return fmt.Errorf("%s: byte %d is 0x%02x; only printable ASCII is allowed", name, i+1, c)
 		}
 	}
 	return nil
@@ -164,20 +184,30 @@ func (t *Table) directive(fields []string, regions map[string]int) error {
 		}
 		t.Serial, t.HasSerial = uint32(n), true
 	case "$PUBLISHED":
-		if err := header("$PUBLISHED", !t.Published.IsZero(), regions); err != nil {
-			return err
-		}
-		if len(fields) != 2 {
-			return fmt.Errorf("want $PUBLISHED YYYY-MM-DD, got %d field(s)", len(fields))
-		}
-		d, err := time.Parse(DateLayout, fields[1])
-		if err != nil {
-			return fmt.Errorf("$PUBLISHED %s is not a date YYYY-MM-DD", Quote(fields[1]))
-		}
-		t.Published = d
+		return published(fields, &t.Published, regions)
+	case "$REDIRECT-PUBLISHED":
+		return published(fields, &t.RedirectPublished, regions)
 	default:
-		return fmt.Errorf("unknown directive %s; the header lines are $SERIAL, $SOURCE and $PUBLISHED", Quote(fields[0]))
+		return fmt.Errorf("unknown directive %s; the header lines are $SERIAL, $SOURCE, $PUBLISHED, $REDIRECT-SOURCE and $REDIRECT-PUBLISHED", Quote(fields[0]))
 	}
+	return nil
+}
+
+// published reads $PUBLISHED or $REDIRECT-PUBLISHED (fields[0]) YYYY-MM-DD
+// into field.
+func published(fields []string, field *time.Time, regions map[string]int) error {
+	name := fields[0]
+	if err := header(name, !field.IsZero(), regions); err != nil {
+		return err
+	}
+	if len(fields) != 2 {
+		return fmt.Errorf("want %s YYYY-MM-DD, got %d field(s)", name, len(fields))
+	}
+	d, err := time.Parse(DateLayout, fields[1])
+	if err != nil {
+		return fmt.Errorf("%s %s is not a date YYYY-MM-DD", name, Quote(fields[1]))
+	}
+	*field = d
 	return nil
 }
 
@@ -208,6 +238,12 @@ func (t Table) Format() []byte {
 	if !t.Published.IsZero() {
 		fmt.Fprintf(&b, "$PUBLISHED %s\n", t.Published.Format(DateLayout))
 	}
+	if t.RedirectSource != "" {
+		fmt.Fprintf(&b, "$REDIRECT-SOURCE %s\n", t.RedirectSource)
+	}
+	if !t.RedirectPublished.IsZero() {
+		fmt.Fprintf(&b, "$REDIRECT-PUBLISHED %s\n", t.RedirectPublished.Format(DateLayout))
+	}
 	b.Write(formatRegions(t.Regions))
 	return b.Bytes()
 }
@@ -219,7 +255,7 @@ func (t Table) Hash() [32]byte {
 	byName := slices.Clone(t.Regions)
 	slices.SortFunc(byName, func(a, b Region) int { return strings.Compare(a.Name, b.Name) })
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", t.Source, t.Published.Format(DateLayout))
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", t.Source, t.Published.Format(DateLayout), t.RedirectSource, t.RedirectPublished.Format(DateLayout))
 	h.Write(formatRegions(byName))
 	var sum [32]byte
 	h.Sum(sum[:0])
@@ -247,6 +283,13 @@ func formatRegions(regions []Region) []byte {
 			for _, a := range r.Decommissioning {
 				b.WriteByte(' ')
 				b.WriteString(a.String())
+			}
+		}
+		if len(r.Redirect) > 0 {
+			b.WriteString(" redirect")
+			for _, p := range r.Redirect {
+				b.WriteByte(' ')
+				b.WriteString(p.String())
 			}
 		}
 		b.WriteByte('\n')

@@ -34,7 +34,7 @@ func TestParseRegionsErrors(t *testing.T) {
 	for _, tc := range []struct{ content, err string }{
 		{"", "regions: no regions"},
 		{"# only a comment\n\n", "regions: no regions"},
-		{"a 1.2.3.4\nb\n", "regions:2: want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got 1 field(s)"},
+		{"a 1.2.3.4\nb\n", "regions:2: want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...] [redirect PREFIX ...], got 1 field(s)"},
 		{"a 1.2.3.4\n\n\nb 1.2.3.5 x\n", `regions:4: secondary address: "x" is not an IPv4 or IPv6 address`},
 		{"a 1.2.3.4\nA 1.2.3.5\n", `regions:2: region "a" is already defined on line 1`},
 		{"a.b 1.2.3.4\n", "regions:1: region name \"a.b\""},
@@ -43,7 +43,7 @@ func TestParseRegionsErrors(t *testing.T) {
 		{"a" + strings.Repeat(" 192.0.2.1", 1) + seventeen() + "\n", "regions:1: more than 16 gateway addresses"},
 		// The extended syntax: sections, prefixes, $SERIAL.
 		{"a subnets\n", `regions:1: "subnets" needs at least one entry after it`},
-		{"a subnets decommissioning 1.2.3.4\n", `regions:1: "subnets" needs at least one prefix`},
+		{"a subnets decommissioning 1.2.3.4\n", `regions:1: "subnets" needs at least one entry after it`},
 		{"a 1.2.3.4 decommissioning\n", `regions:1: "decommissioning" needs at least one entry after it`},
 		{"a subnets 10.0.0.0/16 subnets 10.1.0.0/16\n", `regions:1: "subnets" is given twice`},
 		{"a decommissioning 1.2.3.4 decommissioning 1.2.3.5\n", `regions:1: "decommissioning" is given twice`},
@@ -74,7 +74,7 @@ func TestParseRegionsErrors(t *testing.T) {
 		{"$SERIAL -1\na 1.2.3.4\n", `regions:1: $SERIAL "-1" is not a number`},
 		{"$SERIAL 1\n$SERIAL 2\na 1.2.3.4\n", "regions:2: $SERIAL is given twice"},
 		{"a 1.2.3.4\n$SERIAL 1\n", "regions:2: $SERIAL must come before the first region"},
-		{"$ORIGIN x.\na 1.2.3.4\n", `regions:1: unknown directive "$ORIGIN"; the header lines are $SERIAL, $SOURCE and $PUBLISHED`},
+		{"$ORIGIN x.\na 1.2.3.4\n", `regions:1: unknown directive "$ORIGIN"; the header lines are $SERIAL, $SOURCE, $PUBLISHED, $REDIRECT-SOURCE and $REDIRECT-PUBLISHED`},
 		{"$SOURCE\na 1.2.3.4\n", "regions:1: want $SOURCE TEXT, got nothing after it"},
 		{"$SOURCE a\n$SOURCE b\na 1.2.3.4\n", "regions:2: $SOURCE is given twice"},
 		{"a 1.2.3.4\n$SOURCE b\n", "regions:2: $SOURCE must come before the first region"},
@@ -207,6 +207,55 @@ func TestParseSubnetWidest(t *testing.T) {
 		p, err := ParseSubnet(s)
 		if err != nil || p.Bits() != map[bool]int{true: WidestBits4, false: WidestBits6}[p.Addr().Is4()] {
 			t.Errorf("%s: %v %v", s, p, err)
+		}
+	}
+}
+
+// TestRedirectLine: a region's Redirect set follows its other parts, is
+// validated like subnets (width included) and may repeat a subnet; the
+// header lines round-trip; a region of a Redirect set alone has nothing to
+// allow.
+func TestRedirectLine(t *testing.T) {
+	content := "$SERIAL 5\n$REDIRECT-SOURCE https://example.com/ServiceTags_Public_20261207.json\n$REDIRECT-PUBLISHED 2026-12-07\n" +
+		"eastus2 subnets 20.62.58.128/27 redirect 20.62.58.128/27 2603:1030:40c::/48\n" +
+		"sqlonly redirect 192.0.2.0/24\n"
+	table, err := Parse([]byte(content), "regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := table.Regions[0]; fmt.Sprint(r.Redirect) != "[20.62.58.128/27 2603:1030:40c::/48]" || !r.HasAllow() {
+		t.Errorf("eastus2: redirect %v, has allow %t", r.Redirect, r.HasAllow())
+	}
+	if r := table.Regions[1]; r.HasAllow() || len(r.RedirectSet().Prefixes) != 1 {
+		t.Errorf("a region of a Redirect set alone: has allow %t, Redirect set %v", r.HasAllow(), r.RedirectSet().Prefixes)
+	}
+	if table.RedirectSource == "" || table.RedirectPublished.Format(DateLayout) != "2026-12-07" {
+		t.Errorf("headers: %q %v", table.RedirectSource, table.RedirectPublished)
+	}
+	again, err := Parse(table.Format(), "formatted")
+	if err != nil || Diff("a", table, "b", again).Changed || string(again.Format()) != string(table.Format()) {
+		t.Errorf("the table does not round-trip (%v):\n%s", err, table.Format())
+	}
+	for _, tc := range []struct{ line, err string }{
+		{"a redirect 13.0.0.0/8", "redirect: prefix 13.0.0.0/8 is wider than /16"},
+		{"a redirect 192.0.2.0/24 192.0.2.0/24", "redirect: 192.0.2.0/24 is listed twice"},
+		{"a redirect 192.0.2.1", "redirect: \"192.0.2.1\" is an address"},
+		{"a redirect 192.0.2.0/24 subnets 192.0.2.0/24", `"subnets" must come before "redirect"`},
+		{"a redirect", `"redirect" needs at least one entry after it`},
+		{"a redirect redirect 192.0.2.0/24", `"redirect" is given twice`},
+	} {
+		if _, err := ParseRegion(strings.Fields(tc.line)); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %v, want %q", tc.line, err, tc.err)
+		}
+	}
+	for _, tc := range []struct{ content, err string }{
+		{"$REDIRECT-SOURCE a\n$REDIRECT-SOURCE b\nx 192.0.2.1\n", "regions:2: $REDIRECT-SOURCE is given twice"},
+		{"x 192.0.2.1\n$REDIRECT-PUBLISHED 2026-12-07\n", "regions:2: $REDIRECT-PUBLISHED must come before the first region"},
+		{"$REDIRECT-PUBLISHED yesterday\nx 192.0.2.1\n", `regions:1: $REDIRECT-PUBLISHED "yesterday" is not a date YYYY-MM-DD`},
+		{"$REDIRECT-SOURCE \x01\nx 192.0.2.1\n", "regions:1: $REDIRECT-SOURCE: byte 1 is 0x01"},
+	} {
+		if _, err := Parse([]byte(tc.content), "regions"); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %v, want %q", tc.content, err, tc.err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package gwtable
 import (
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,10 @@ func FuzzRegionsFile(f *testing.F) {
 		"$SOURCE\t a \t b \na 1.2.3.4\n",
 		"$SOURCEx 1\na 1.2.3.4\n",
 		"$PUBLISHED 2026-13-01\na 1.2.3.4\n",
+		// Redirect sets.
+		"$REDIRECT-SOURCE https://example.com/ServiceTags_Public_20261207.json\n$REDIRECT-PUBLISHED 2026-12-07\na subnets 192.0.2.0/29 redirect 192.0.2.0/29 2001:db8::/48\n",
+		"a redirect 192.0.2.0/24\nb 192.0.2.1 decommissioning 192.0.2.2 redirect 10.0.0.0/16\n",
+		"a redirect 192.0.2.0/24 subnets 192.0.2.0/24\n",
 		"s 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6 192.0.2.7 192.0.2.8 192.0.2.9 192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17\n",
 	} {
 		f.Add([]byte(seed))
@@ -86,12 +91,12 @@ func FuzzRegionsFile(f *testing.F) {
 			if err := CheckRegionName(r.Name); err != nil {
 				t.Fatalf("accepted a bad region name: %v", err)
 			}
-			if len(r.Addrs) > MaxRoles || len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning) == 0 {
-				t.Fatalf("accepted region %s with %d gateways, %d subnets, %d decommissioning", r.Name, len(r.Addrs), len(r.Subnets), len(r.Decommissioning))
+			if len(r.Addrs) > MaxRoles || !r.HasAllow() && len(r.Redirect) == 0 {
+				t.Fatalf("accepted region %s with %d gateways, %d subnets, %d decommissioning, %d redirect", r.Name, len(r.Addrs), len(r.Subnets), len(r.Decommissioning), len(r.Redirect))
 			}
-			for _, p := range r.Subnets {
-				if p != p.Masked() {
-					t.Fatalf("accepted subnet %s with host bits", p)
+			for _, p := range append(slices.Clone(r.Subnets), r.Redirect...) {
+				if p != p.Masked() || !Listable(p) && p.Bits() < WidestBits4 && p.Addr().Is4() {
+					t.Fatalf("accepted prefix %s with host bits or too wide", p)
 				}
 			}
 		}
@@ -101,7 +106,8 @@ func FuzzRegionsFile(f *testing.F) {
 			t.Fatalf("Format wrote what Parse refuses: %v\n%s", err, text)
 		}
 		if table.HasSerial && !reflect.DeepEqual(table, again) || !reflect.DeepEqual(table.Regions, again.Regions) ||
-			table.Source != again.Source || !table.Published.Equal(again.Published) {
+			table.Source != again.Source || !table.Published.Equal(again.Published) ||
+			table.RedirectSource != again.RedirectSource || !table.RedirectPublished.Equal(again.RedirectPublished) {
 			t.Fatalf("round trip changed the table:\n%v\n%v", table, again)
 		}
 	})

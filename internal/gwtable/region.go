@@ -7,6 +7,7 @@ package gwtable
 
 import (
 	"fmt"
+	"slices"
 	"net/netip"
 	"strings"
 )
@@ -51,6 +52,11 @@ type Region struct {
 	// Decommissioning are addresses to keep allowed until Microsoft removes
 	// them; never gateways to connect to.
 	Decommissioning []netip.Addr
+	// Redirect is the region's Redirect set: every Azure SQL address of
+	// the region (its Sql.<Region> service tag), which clients under the
+	// Redirect connection policy reach on ports 11000 to 11999 besides the
+	// gateways. It is not part of the region's allow set.
+	Redirect []netip.Prefix
 }
 
 // DisplayName is what the region= TXT record says.
@@ -115,13 +121,20 @@ func ParseAddress(s string) (netip.Addr, error) {
 	return a, nil
 }
 
+// regionSyntax is a region line's form, for errors.
+const regionSyntax = "NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...] [redirect PREFIX ...]"
+
+// sections are the parts of a region line after its gateway addresses, in
+// the order they come.
+var sections = []string{"gateway", "subnets", "decommissioning", "redirect"}
+
 // ParseRegion validates one row, of a regions file or a Corefile's region
-// line: NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...],
-// the sections in that order, each at most once. Gateway addresses come
-// first, in role order.
+// line: NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]
+// [redirect PREFIX ...], the sections in that order, each at most once.
+// Gateway addresses come first, in role order.
 func ParseRegion(fields []string) (Region, error) {
 	if len(fields) < 2 {
-		return Region{}, fmt.Errorf("want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got %d field(s)", len(fields))
+		return Region{}, fmt.Errorf("want %s, got %d field(s)", regionSyntax, len(fields))
 	}
 	r := Region{Name: strings.ToLower(fields[0])}
 	if err := CheckRegionName(r.Name); err != nil {
@@ -132,23 +145,30 @@ func ParseRegion(fields []string) (Region, error) {
 	seenPrefix := make(map[netip.Prefix]bool)
 	for i, f := range fields[1:] {
 		switch f {
-		case "subnets", "decommissioning":
+		case "subnets", "decommissioning", "redirect":
 			if err := checkSection(section, f, fields[1:i+1]); err != nil {
 				return Region{}, err
+			}
+			if f == "redirect" {
+				clear(seenPrefix) // a prefix may be in both sets
 			}
 			section = f
 			continue
 		}
-		if section == "subnets" {
+		if section == "subnets" || section == "redirect" {
 			p, err := ParseSubnet(f)
 			if err != nil {
-				return Region{}, fmt.Errorf("subnets: %w", err)
+				return Region{}, fmt.Errorf("%s: %w", section, err)
 			}
 			if seenPrefix[p] {
-				return Region{}, fmt.Errorf("subnets: %s is listed twice", p)
+				return Region{}, fmt.Errorf("%s: %s is listed twice", section, p)
 			}
 			seenPrefix[p] = true
-			r.Subnets = append(r.Subnets, p)
+			if section == "subnets" {
+				r.Subnets = append(r.Subnets, p)
+			} else {
+				r.Redirect = append(r.Redirect, p)
+			}
 			continue
 		}
 		what := section
@@ -187,10 +207,10 @@ func checkSection(current, keyword string, before []string) error {
 	switch {
 	case current == keyword:
 		return fmt.Errorf("%q is given twice", keyword)
-	case current == "decommissioning":
-		return fmt.Errorf("%q must come before \"decommissioning\"", keyword)
-	case current == "subnets" && len(before) > 0 && before[len(before)-1] == "subnets":
-		return fmt.Errorf("\"subnets\" needs at least one prefix")
+	case slices.Index(sections, current) > slices.Index(sections, keyword):
+		return fmt.Errorf("%q must come before %q", keyword, current)
+	case current != "gateway" && len(before) > 0 && before[len(before)-1] == current:
+		return fmt.Errorf("%q needs at least one entry after it", current)
 	}
 	return nil
 }

@@ -87,6 +87,16 @@ func newSet(listed, wide []netip.Prefix) *Set {
 // its subnets.
 func (r Region) Allow() *Set { return NewSet(r.addresses(), r.Subnets) }
 
+// RedirectSet is region r's Redirect set, as a set.
+func (r Region) RedirectSet() *Set { return NewSet(nil, r.Redirect) }
+
+// HasAllow reports whether r has anything to allow under the Proxy policy:
+// a gateway, a decommissioning address or a subnet. A region of a Redirect
+// set alone has no allow names or lists.
+func (r Region) HasAllow() bool {
+	return len(r.Addrs)+len(r.Decommissioning)+len(r.Subnets) > 0
+}
+
 // Listable reports whether p is narrow enough to list address by address.
 func Listable(p netip.Prefix) bool {
 	if p.Addr().Is4() {
