@@ -95,7 +95,7 @@ func FuzzRegionsFile(f *testing.F) {
 				t.Fatalf("accepted region %s with %d gateways, %d subnets, %d decommissioning, %d redirect", r.Name, len(r.Addrs), len(r.Subnets), len(r.Decommissioning), len(r.Redirect))
 			}
 			for _, p := range append(slices.Clone(r.Subnets), r.Redirect...) {
-				if p != p.Masked() || !Listable(p) && p.Bits() < WidestBits4 && p.Addr().Is4() {
+				if p != p.Masked() || p.Addr().Is4() && p.Bits() < WidestBits4 || p.Addr().Is6() && p.Bits() < WidestBits6 {
 					t.Fatalf("accepted prefix %s with host bits or too wide", p)
 				}
 			}
