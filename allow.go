@@ -2,6 +2,7 @@ package mysqlgw
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,36 +14,50 @@ import (
 // and 1.allow.<region>.Z, 2.… split them into shards that a firewall takes
 // whole: at most 32 addresses, and an answer that fits in 512 bytes over UDP
 // without EDNS, as PAN-OS, Google Cloud NGFW and OCI keep no more.
+// redirect.<region>.Z and its shards name a region's Redirect set the same
+// way: what clients under Azure SQL's Redirect policy reach besides the
+// gateways.
 
 const (
-	allowLabel  = "allow"
-	shardsLabel = "shards" // shards.allow.<region>.Z TXT: how many shards there are
-	maxShard    = 32       // the most addresses a firewall keeps from one name
+	allowLabel    = "allow"
+	redirectLabel = "redirect"
+	shardsLabel   = "shards" // shards.allow.<region>.Z TXT: how many shards there are
+	maxShard      = 32       // the most addresses a firewall keeps from one name
 
 	udpLimit = 512 // a DNS message over UDP without EDNS (RFC 1035)
 )
 
-// tableSets are a table's allow sets, made once per swap for the DNS
-// answers and the HTTP lists alike: each region's, and every region's
-// together.
+// tableSets are a table's sets, made once per swap for the DNS answers and
+// the HTTP lists alike: each region's allow set, every region's together,
+// and each region's Redirect set and every region's together.
 type tableSets struct {
-	regions []*gwtable.Set // by region, in table order
-	all     *gwtable.Set
+	regions     []*gwtable.Set // by region, in table order; nil for a region with nothing to allow
+	all         *gwtable.Set
+	redirect    []*gwtable.Set // by region; nil for a region without a Redirect set
+	redirectAll *gwtable.Set
 }
 
 func newTableSets(regions []gwtable.Region) tableSets {
-	s := tableSets{regions: make([]*gwtable.Set, len(regions))}
+	s := tableSets{regions: make([]*gwtable.Set, len(regions)), redirect: make([]*gwtable.Set, len(regions))}
+	var allow, redirect []*gwtable.Set
 	for i, r := range regions {
-		s.regions[i] = r.Allow()
+		if r.HasAllow() {
+			s.regions[i] = r.Allow()
+			allow = append(allow, s.regions[i])
+		}
+		if len(r.Redirect) > 0 {
+			s.redirect[i] = r.RedirectSet()
+			redirect = append(redirect, s.redirect[i])
+		}
 	}
-	s.all = gwtable.Union(s.regions)
+	s.all, s.redirectAll = gwtable.Union(allow), gwtable.Union(redirect)
 	return s
 }
 
-// allowName: name's addresses, A and AAAA; the prefixes whole as one SPF TXT
-// record and one APL record (RFC 3123); its shards, k.name; and shards.name
-// TXT with their count.
-func (w *walker) allowName(z, name string, set *gwtable.Set, sz shardSizes) {
+// setName: name's addresses (allow.<region>, all, redirect.<region>), A and
+// AAAA; the prefixes whole as one SPF TXT record and one APL record (RFC
+// 3123); its shards, k.name; and shards.name TXT with their count.
+func (w *walker) setName(z, name string, set *gwtable.Set, sz shardSizes) {
 	ttl := w.opt.ttl
 	at := place{zone: z, name: name, choice: static}
 	w.addrs(at, ttl, addrList{set: set, to4: -1, to6: -1})
@@ -81,24 +96,29 @@ func (sz shardSizes) count(v4, v6 int) int {
 	return max((v4+sz.a-1)/sz.a, (v6+sz.aaaa-1)/sz.aaaa)
 }
 
-// zoneShards sizes the shards of zone z: the longest shard name of the zone
-// decides, its shard number as long as the largest count needs.
+// zoneShards sizes the shards of zone z: the longest shard name of the zone,
+// of either set, decides, its shard number as long as the largest count
+// needs.
 func (w *walker) zoneShards(z string) (shardSizes, error) {
 	longest := "all." + z
-	label := ""
-	for _, r := range w.regions {
-		for i := -1; i < len(r.Aliases); i++ { // the name, then each alias
+	label, prefix := "", allowLabel
+	for i, r := range w.regions {
+		p := allowLabel
+		if w.sets.redirect[i] != nil {
+			p = redirectLabel // the longer of the two
+		}
+		for k := -1; k < len(r.Aliases); k++ { // the name, then each alias
 			l := r.Name
-			if i >= 0 {
-				l = r.Aliases[i]
+			if k >= 0 {
+				l = r.Aliases[k]
 			}
-			if len(allowLabel)+1+len(l)+1+len(z) > len(longest) && len(l) > len(label) {
-				label = l
+			if len(p)+1+len(l)+1+len(z) > len(longest) && len(p)+len(l) > len(prefix)+len(label) {
+				label, prefix = l, p
 			}
 		}
 	}
 	if label != "" {
-		longest = allowLabel + "." + label + "." + z
+		longest = prefix + "." + label + "." + z
 	}
 	for digits := 1; ; digits++ {
 		sz, err := fitShards(strings.Repeat("9", digits)+"."+longest, w.opt.shard)
@@ -106,8 +126,10 @@ func (w *walker) zoneShards(z string) (shardSizes, error) {
 			return shardSizes{}, fmt.Errorf("%s: %w", w.opt.shardWhere, err)
 		}
 		most := sz.count(w.sets.all.Count())
-		for _, s := range w.sets.regions {
-			most = max(most, sz.count(s.Count()))
+		for _, s := range append(slices.Clone(w.sets.regions), w.sets.redirect...) {
+			if s != nil {
+				most = max(most, sz.count(s.Count()))
+			}
 		}
 		if len(strconv.Itoa(most)) <= digits {
 			return sz, nil

@@ -184,3 +184,67 @@ func TestWidePrefixLoggedOnce(t *testing.T) {
 		t.Errorf("%d log lines about wide subnets, want one naming 10.0.0.0/16:\n%s", n, l.String())
 	}
 }
+
+// redirectTable: a region of both sets, one of gateways alone, and one of a
+// Redirect set alone (with a long name, so that its redirect shard names are
+// the zone's longest).
+const redirectTable = `$SERIAL 9
+eastus2 52.167.105.38 subnets 20.62.58.128/27 redirect 20.62.58.128/27 20.42.64.0/24 2603:1030:40c::/120
+lab 198.51.100.1
+sqlonlyregion redirect 203.0.113.0/25
+`
+
+// TestRedirectNames: redirect.REGION answers a region's Redirect set as
+// allow.REGION does its allow set (addresses, SPF, APL, shards); a region
+// without one has no redirect name; a region of a Redirect set alone has no
+// allow name and adds nothing to all.
+func TestRedirectNames(t *testing.T) {
+	g := newTestPlugin(t, "mysqlgw {\n regions "+loopbackTable(t, redirectTable)+"\n reload 0\n}")
+	z := ".gateway.mysql.local."
+	if _, got, _ := answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeA); !slices.Equal(got, expand(t, "20.62.58.128/27", "20.42.64.0/24")) {
+		t.Errorf("redirect.eastus2 A: %d addresses", len(got))
+	}
+	if _, got, _ := answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeAAAA); len(got) != 256 {
+		t.Errorf("redirect.eastus2 AAAA: %d addresses, want the 256 of a /120", len(got))
+	}
+	_, _, resp := answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeTXT)
+	if got := strings.Join(resp.Answer[0].(*dns.TXT).Txt, ""); got != "v=spf1 ip4:20.42.64.0/24 ip4:20.62.58.128/27 ip6:2603:1030:40c::/120 -all" {
+		t.Errorf("redirect.eastus2 TXT %q", got)
+	}
+	_, _, resp = answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeAPL)
+	if got := resp.Answer[0].String(); !strings.HasSuffix(got, "APL\t1:20.42.64.0/24 1:20.62.58.128/27 2:2603:1030:40c::/120") {
+		t.Errorf("redirect.eastus2 APL %q", got)
+	}
+	// Its shards, sized for the zone's longest shard name: of
+	// redirect.sqlonlyregion.
+	_, _, resp = answerAddrs(t, g, "shards.redirect.eastus2"+z, dns.TypeTXT)
+	count, _ := strconv.Atoi(resp.Answer[0].(*dns.TXT).Txt[0])
+	var shards []string
+	for k := 1; k <= count; k++ {
+		_, a, resp := answerAddrs(t, g, fmt.Sprintf("%d.redirect.eastus2%s", k, z), dns.TypeA)
+		resp.Compress = true
+		if wire, _ := resp.Pack(); len(wire) > 512 {
+			t.Errorf("shard %d: %d bytes", k, len(wire))
+		}
+		shards = append(shards, a...)
+	}
+	if want := expand(t, "20.62.58.128/27", "20.42.64.0/24"); !slices.Equal(shards, want) {
+		t.Errorf("the redirect shards hold %d addresses, want %d", len(shards), len(want))
+	}
+	for _, tc := range []struct {
+		name  string
+		rcode int
+	}{
+		{"redirect.lab", dns.RcodeNameError},
+		{"allow.sqlonlyregion", dns.RcodeNameError},
+		{"redirect.sqlonlyregion", dns.RcodeSuccess},
+		{"sqlonlyregion", dns.RcodeSuccess}, // its region= TXT
+	} {
+		if rcode, _, _ := answerAddrs(t, g, tc.name+z, dns.TypeTXT); rcode != tc.rcode {
+			t.Errorf("%s TXT: rcode %d, want %d", tc.name, rcode, tc.rcode)
+		}
+	}
+	if _, got, _ := answerAddrs(t, g, "all"+z, dns.TypeA); !slices.Equal(got, expand(t, "20.62.58.128/27", "52.167.105.38", "198.51.100.1")) {
+		t.Errorf("all A holds %d addresses: the Redirect sets are not part of it", len(got))
+	}
+}

@@ -93,6 +93,7 @@ func TestCountRecords(t *testing.T) {
 		{"sets too large", parseTable(t, oversizeTable()), options{zones: []string{"z.test."}, failOpen: true}},
 		{"addresses twice", parseTable(t, "a 198.18.0.1 subnets 198.18.0.0/28 198.18.0.8/29\nb 198.18.0.1 subnets 198.18.0.0/30\n"), options{zones: []string{"z.test."}, failOpen: true}},
 		{"built-in", builtinRegions, options{zones: []string{defaultZone}, reverse: []string{"in-addr.arpa."}, failOpen: true}},
+		{"redirect sets", parseTable(t, redirectTable), options{zones: []string{"z.test."}, failOpen: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opt.ttl, tc.opt.activeTTL = defaultTTL, defaultActiveTTL

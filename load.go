@@ -96,7 +96,10 @@ func (g *MysqlGW) prepare(table gwtable.Table) (*loaded, error) {
 		}
 	}
 	if g.http != nil {
-		l.bodies = lists.Build(lists.Version{Table: l.table, Sets: sets.regions, All: sets.all, TTL: g.opt.ttl, Hash: l.hash, From: l.from, Diff: l.diff})
+		l.bodies = lists.Build(lists.Version{
+			Table: l.table, Sets: sets.regions, All: sets.all, Redirect: sets.redirect, RedirectAll: sets.redirectAll,
+			TTL: g.opt.ttl, Port: g.opt.port, Hash: l.hash, From: l.from, Diff: l.diff,
+		})
 	}
 	return l, nil
 }
@@ -141,7 +144,7 @@ func (g *MysqlGW) serve(l *loaded) facts {
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(l.table.Regions)))
 	addressesServed.WithLabelValues(label).Set(float64(l.opt.facts.addresses))
-	publishPublished(label, l.table.Published)
+	publishPublished(label, l.table)
 	g.logTable(first, l.prev, l.table, l.diff, l.opt.facts)
 	return l.opt.facts
 }

@@ -108,11 +108,18 @@ func typeLabel(qtype uint16) string {
 	return "other"
 }
 
-// tablePublished is the served table's $PUBLISHED date, midnight UTC, as
-// Unix time; absent for a table without one.
+// tablePublished is the date each set of the served table was published
+// ($PUBLISHED for the gateway set, $REDIRECT-PUBLISHED for the Redirect
+// sets), midnight UTC, as Unix time; absent when the table does not say.
 var tablePublished = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: "mysqlgw",
 	Name:      "table_published_timestamp_seconds",
-	Help:      "The date the served table's source was published ($PUBLISHED), as Unix time; absent when unknown.",
-}, []string{"file"})
+	Help:      "The date the served table's sources were published, by set: gateway ($PUBLISHED) or redirect ($REDIRECT-PUBLISHED), as Unix time; absent when unknown.",
+}, []string{"file", "set"})
+
+// The sets of a table, tablePublished's set label.
+const (
+	setGateway  = "gateway"
+	setRedirect = "redirect"
+)

@@ -21,6 +21,11 @@ type facts struct {
 	regions   int // the served table, Corefile region lines included
 	addresses int // distinct gateway and decommissioning addresses
 	prefixes  int // distinct subnets
+
+	// The Redirect sets': where they come from, when, how many prefixes.
+	redirectSource    string
+	redirectPublished time.Time
+	redirect          int
 }
 
 // tableFacts counts what the served regions hold.
@@ -29,6 +34,7 @@ func tableFacts(table gwtable.Table, regions []gwtable.Region) facts {
 	return facts{
 		serial: table.Serial, source: table.Source, published: table.Published,
 		regions: len(regions), addresses: sizes.Addresses, prefixes: sizes.Prefixes,
+		redirectSource: table.RedirectSource, redirectPublished: table.RedirectPublished, redirect: sizes.Redirect,
 	}
 }
 
@@ -42,10 +48,20 @@ func (f facts) texts() []string {
 	if !f.published.IsZero() {
 		texts = append(texts, "published="+f.published.Format(gwtable.DateLayout))
 	}
-	return append(texts,
+	texts = append(texts,
 		"regions="+strconv.Itoa(f.regions),
 		"addresses="+strconv.Itoa(f.addresses),
 		"prefixes="+strconv.Itoa(f.prefixes))
+	if f.redirect == 0 && f.redirectSource == "" {
+		return texts // a table without Redirect sets says nothing of them
+	}
+	if f.redirectSource != "" {
+		texts = append(texts, "redirect-source="+f.redirectSource)
+	}
+	if !f.redirectPublished.IsZero() {
+		texts = append(texts, "redirect-published="+f.redirectPublished.Format(gwtable.DateLayout))
+	}
+	return append(texts, "redirect="+strconv.Itoa(f.redirect))
 }
 
 // describe is the log line of a table being served, with its age on now.
@@ -55,11 +71,25 @@ func (f facts) describe(label string, now time.Time) string {
 	if f.source != "" {
 		what += fmt.Sprintf("; source %q", f.source)
 	}
-	if f.published.IsZero() {
-		return what + "; its publication date is unknown ($PUBLISHED)"
+	what += age(f.published, "$PUBLISHED", now)
+	if f.redirect == 0 && f.redirectSource == "" {
+		return what
 	}
-	days := int(now.Sub(f.published).Hours() / 24)
-	return what + fmt.Sprintf("; published %s, %s days ago", f.published.Format(gwtable.DateLayout), thousands(days))
+	what += fmt.Sprintf("; Redirect sets: %s prefixes", thousands(f.redirect))
+	if f.redirectSource != "" {
+		what += fmt.Sprintf(", source %q", f.redirectSource)
+	}
+	return what + age(f.redirectPublished, "$REDIRECT-PUBLISHED", now)
+}
+
+// age tells when a source was published and how long ago, or that the
+// header line that would tell is missing.
+func age(published time.Time, header string, now time.Time) string {
+	if published.IsZero() {
+		return fmt.Sprintf("; its publication date is unknown (%s)", header)
+	}
+	days := int(now.Sub(published).Hours() / 24)
+	return fmt.Sprintf("; published %s, %s days ago", published.Format(gwtable.DateLayout), thousands(days))
 }
 
 // builtinAdvice ends the built-in table's log line: it is history.
@@ -95,12 +125,14 @@ func thousands(n int) string {
 
 // publishPublished sets the table's published date as a metric, or removes
 // it for a table without one.
-func publishPublished(label string, published time.Time) {
-	if published.IsZero() {
-		tablePublished.DeleteLabelValues(label)
-		return
+func publishPublished(label string, table gwtable.Table) {
+	for set, published := range map[string]time.Time{setGateway: table.Published, setRedirect: table.RedirectPublished} {
+		if published.IsZero() {
+			tablePublished.DeleteLabelValues(label, set)
+			continue
+		}
+		tablePublished.WithLabelValues(label, set).Set(float64(published.Unix()))
 	}
-	tablePublished.WithLabelValues(label).Set(float64(published.Unix()))
 }
 
 // label names the table in log lines: its file, or the built-in table.

@@ -47,6 +47,14 @@ func TestApexFacts(t *testing.T) {
 	if got := strings.Join(apexTXT(t, g, "gateway.mysql.local."), " "); got != "serial=7 regions=2 addresses=2 prefixes=1" {
 		t.Errorf("TXT %q", got)
 	}
+	// With Redirect sets, their source, date and prefix count.
+	if err := os.WriteFile(path, []byte("$SERIAL 8\n$REDIRECT-SOURCE tags.json\n$REDIRECT-PUBLISHED 2026-12-07\nlab 192.0.2.1 redirect 192.0.2.0/24 2001:db8::/48\nsqlonly redirect 192.0.2.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g = newTestPlugin(t, "mysqlgw {\n regions "+path+"\n}")
+	if got := strings.Join(apexTXT(t, g, "gateway.mysql.local."), " "); got != "serial=8 regions=2 addresses=1 prefixes=0 redirect-source=tags.json redirect-published=2026-12-07 redirect=2" {
+		t.Errorf("TXT with Redirect sets %q", got)
+	}
 }
 
 // TestTablePublishedMetric: the published date as Unix time, and no series
@@ -54,20 +62,30 @@ func TestApexFacts(t *testing.T) {
 func TestTablePublishedMetric(t *testing.T) {
 	newTestPlugin(t, "mysqlgw")
 	var m dto.Metric
-	if err := tablePublished.WithLabelValues("builtin").Write(&m); err != nil || m.GetGauge().GetValue() != 1558483200 {
+	if err := tablePublished.WithLabelValues("builtin", setGateway).Write(&m); err != nil || m.GetGauge().GetValue() != 1558483200 {
 		t.Errorf("builtin published %v, want 1558483200 (2019-05-22): %v", m.GetGauge().GetValue(), err)
 	}
 	path := filepath.Join(t.TempDir(), "regions")
 	os.WriteFile(path, []byte("$PUBLISHED 2026-05-18\nlab 192.0.2.1\n"), 0o644)
 	g := newTestPlugin(t, "mysqlgw {\n regions "+path+"\n reload 1h\n}")
-	if err := tablePublished.WithLabelValues(path).Write(&m); err != nil || m.GetGauge().GetValue() != 1779062400 {
+	if err := tablePublished.WithLabelValues(path, setGateway).Write(&m); err != nil || m.GetGauge().GetValue() != 1779062400 {
 		t.Errorf("file published %v, want 1779062400: %v", m.GetGauge().GetValue(), err)
+	}
+	if tablePublished.DeleteLabelValues(path, setRedirect) {
+		t.Error("a table without Redirect sets has a published series for them")
+	}
+	// The Redirect sets' date is a series of its own.
+	os.WriteFile(path, []byte("$PUBLISHED 2026-05-18\n$REDIRECT-PUBLISHED 2026-12-07\nlab 192.0.2.1 redirect 192.0.2.0/24\n"), 0o644)
+	g.watcher.check()
+	g.watcher.check()
+	if err := tablePublished.WithLabelValues(path, setRedirect).Write(&m); err != nil || m.GetGauge().GetValue() != 1796601600 {
+		t.Errorf("redirect published %v, want 1796601600 (2026-12-07): %v", m.GetGauge().GetValue(), err)
 	}
 	os.WriteFile(path, []byte("lab 192.0.2.1\n"), 0o644)
 	g.watcher.check()
 	g.watcher.check()
-	if tablePublished.DeleteLabelValues(path) {
-		t.Error("a table without $PUBLISHED still has a published series")
+	if tablePublished.DeleteLabelValues(path, setGateway) || tablePublished.DeleteLabelValues(path, setRedirect) {
+		t.Error("a table without $PUBLISHED or $REDIRECT-PUBLISHED still has a published series")
 	}
 }
 

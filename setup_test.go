@@ -78,7 +78,7 @@ func TestParse(t *testing.T) {
 		{"mysqlgw {\n regions " + good + "\n regions " + good + "\n}", "regions is given twice"},
 		{"mysqlgw {\n regions " + filepath.Join(dir, "missing") + "\n}", "no such file"},
 		{"mysqlgw {\n regions " + bad + "\n}", bad + `:3: primary address: "300.1.1.1" is not an IPv4 or IPv6 address`},
-		{"mysqlgw {\n region lab\n}", "Testfile:2 - Error during parsing: region: want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...], got 1 field(s)"},
+		{"mysqlgw {\n region lab\n}", "Testfile:2 - Error during parsing: region: want NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...] [redirect PREFIX ...], got 1 field(s)"},
 		{"mysqlgw {\n region lab 1.2.3.4 subnets 1.2.3.7\n}", `region: subnets: "1.2.3.7" is an address`},
 		{"mysqlgw {\n region lab subnets 10.0.0.0/16 decommissioning 10.0.0.1 10.0.0.1\n}", "region: decommissioning address 10.0.0.1 repeats"},
 		{"mysqlgw {\n region lab 1.2.3.x\n}", `primary address: "1.2.3.x" is not an IPv4 or IPv6 address`},

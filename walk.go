@@ -188,13 +188,19 @@ func (w *walker) apex(z string) {
 	}
 }
 
-// forward: all.Z, then each region under each label it answers to.
+// forward: all.Z, then each region under each label it answers to, with its
+// allow and Redirect names when it has those sets.
 func (w *walker) forward(z string, sz shardSizes) {
-	w.allowName(z, "all."+z, w.sets.all, sz)
+	w.setName(z, "all."+z, w.sets.all, sz)
 	for i, r := range w.regions {
 		for _, label := range r.Names() {
 			w.region(z, label+"."+z, r)
-			w.allowName(z, allowLabel+"."+label+"."+z, w.sets.regions[i], sz)
+			if s := w.sets.regions[i]; s != nil {
+				w.setName(z, allowLabel+"."+label+"."+z, s, sz)
+			}
+			if s := w.sets.redirect[i]; s != nil {
+				w.setName(z, redirectLabel+"."+label+"."+z, s, sz)
+			}
 		}
 	}
 }

@@ -75,7 +75,8 @@ func (r Region) Names() []string {
 // reservedLabels cannot name a region: they are names of their own under the zone.
 var reservedLabels = map[string]string{
 	"all":   "the all-regions name",
-	"allow": "the allowlist names",
+	"allow":    "the allowlist names",
+	"redirect": "the Redirect sets' names",
 	"dns":   "the name server's own names",
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
@@ -17,9 +18,13 @@ type Version struct {
 	// Table is the table served: its regions as served (the Corefile's
 	// region and alias lines included) and its provenance.
 	Table gwtable.Table
-	Sets  []*gwtable.Set // each region's allow set, in Table.Regions order
+	Sets  []*gwtable.Set // each region's allow set, in Table.Regions order; nil for a region with none
 	All   *gwtable.Set   // every region's together
-	TTL   uint32         // Cache-Control's max-age: the zone's ttl
+	// Redirect and RedirectAll are the same of the regions' Redirect sets.
+	Redirect    []*gwtable.Set
+	RedirectAll *gwtable.Set
+	TTL         uint32 // Cache-Control's max-age: the zone's ttl
+	Port        uint16 // the gateways' port, for /regions.json
 
 	// Hash is the table's content (gwtable's Table.Hash); From is the
 	// content Diff compares it with, zero when there was none.
@@ -47,10 +52,12 @@ type familyLists struct {
 // Bodies is what the listener serves for one table version, built once,
 // with the DNS answers, so that a request costs a map lookup.
 type Bodies struct {
-	regions map[string]*familyLists // every name a region answers to, lower case
-	all     familyLists
-	json    body // /regions.json
-	ttl     uint32
+	regions     map[string]*familyLists // every name a region answers to, lower case
+	all         familyLists
+	redirect    map[string]*familyLists // the same of the Redirect sets
+	redirectAll familyLists
+	json        body // /regions.json
+	ttl         uint32
 
 	// What the history records of this version: its serial, its content
 	// and the content its change is from, and the change.
@@ -63,18 +70,31 @@ type Bodies struct {
 // function: the plugin builds them with the answers, and Publish serves them.
 func Build(v Version) *Bodies {
 	b := &Bodies{
-		regions: make(map[string]*familyLists), ttl: v.TTL,
+		regions: make(map[string]*familyLists), redirect: make(map[string]*familyLists), ttl: v.TTL,
 		serial: v.Table.Serial, hash: v.Hash, from: v.From,
 	}
 	b.added, b.removed = newDeltas(v.Diff.Added, v.Diff.Removed)
 	for i, r := range v.Table.Regions {
-		lists := newFamilyLists(v.Sets[i].Prefixes)
-		for _, name := range r.Names() {
-			b.regions[name] = &lists
+		for _, set := range []struct {
+			sets []*gwtable.Set
+			into map[string]*familyLists
+		}{{v.Sets, b.regions}, {v.Redirect, b.redirect}} {
+			if i >= len(set.sets) || set.sets[i] == nil {
+				continue // nothing of that set: 404
+			}
+			lists := newFamilyLists(set.sets[i].Prefixes)
+			for _, name := range r.Names() {
+				set.into[name] = &lists
+			}
 		}
 	}
 	b.all = newFamilyLists(v.All.Prefixes)
-	b.json = newBody(regionsJSON(v.Table))
+	if v.RedirectAll != nil {
+		b.redirectAll = newFamilyLists(v.RedirectAll.Prefixes)
+	} else {
+		b.redirectAll = newFamilyLists(nil)
+	}
+	b.json = newBody(regionsJSON(v.Table, v.Port))
 	return b
 }
 
@@ -93,18 +113,34 @@ func newFamilyLists(prefixes []netip.Prefix) familyLists {
 	return familyLists{both: newBody(both.Bytes()), v4: newBody(v4.Bytes()), v6: newBody(v6.Bytes())}
 }
 
-// lookupRegion finds a region's lists by any name it answers to, in any case.
-func (b *Bodies) lookupRegion(name string) *familyLists {
-	return b.regions[strings.ToLower(name)]
+// lookup finds a region's lists of one set by any name it answers to, in
+// any case.
+func lookup(lists map[string]*familyLists, name string) *familyLists {
+	return lists[strings.ToLower(name)]
 }
 
 // The schema of /regions.json: docs/http.md.
 type jsonTable struct {
-	Serial    uint32       `json:"serial"`
-	Source    *string      `json:"source"`
-	Published *string      `json:"published"`
-	Regions   []jsonRegion `json:"regions"`
+	Serial            uint32       `json:"serial"`
+	Source            *string      `json:"source"`
+	Published         *string      `json:"published"`
+	RedirectSource    *string      `json:"redirect_source"`
+	RedirectPublished *string      `json:"redirect_published"`
+	Ports             jsonPorts    `json:"ports"`
+	Regions           []jsonRegion `json:"regions"`
 }
+
+// jsonPorts are the TCP ports each set is for: the gateways' (the Proxy
+// policy, and the Redirect policy's first connection) and the Redirect
+// set's.
+type jsonPorts struct {
+	Gateway  uint16 `json:"gateway"`
+	Redirect string `json:"redirect"`
+}
+
+// RedirectPorts are the ports clients under Azure SQL's Redirect policy
+// connect to on the Redirect set's addresses.
+const RedirectPorts = "11000-11999"
 
 type jsonRegion struct {
 	Name            string         `json:"name"`
@@ -112,6 +148,7 @@ type jsonRegion struct {
 	Gateways        []jsonGateway  `json:"gateways"`
 	Subnets         []netip.Prefix `json:"subnets"`
 	Decommissioning []netip.Addr   `json:"decommissioning"`
+	Redirect        []netip.Prefix `json:"redirect"`
 }
 
 type jsonGateway struct {
@@ -119,19 +156,15 @@ type jsonGateway struct {
 	Address netip.Addr `json:"address"`
 }
 
-func regionsJSON(table gwtable.Table) []byte {
-	t := jsonTable{Serial: table.Serial, Regions: make([]jsonRegion, len(table.Regions))}
-	if table.Source != "" {
-		t.Source = &table.Source
-	}
-	if !table.Published.IsZero() {
-		d := table.Published.Format(gwtable.DateLayout)
-		t.Published = &d
-	}
+func regionsJSON(table gwtable.Table, port uint16) []byte {
+	t := jsonTable{Serial: table.Serial, Ports: jsonPorts{port, RedirectPorts}, Regions: make([]jsonRegion, len(table.Regions))}
+	t.Source, t.Published = orNull(table.Source), dateOrNull(table.Published)
+	t.RedirectSource, t.RedirectPublished = orNull(table.RedirectSource), dateOrNull(table.RedirectPublished)
 	for i, r := range table.Regions {
 		jr := jsonRegion{
 			Name: r.Name, Names: r.Names(), Gateways: make([]jsonGateway, len(r.Addrs)),
 			Subnets: append([]netip.Prefix{}, r.Subnets...), Decommissioning: append([]netip.Addr{}, r.Decommissioning...),
+			Redirect: append([]netip.Prefix{}, r.Redirect...),
 		}
 		for k, a := range r.Addrs {
 			jr.Gateways[k] = jsonGateway{Role: gwtable.Role(k).String(), Address: a}
@@ -139,6 +172,22 @@ func regionsJSON(table gwtable.Table) []byte {
 		t.Regions[i] = jr
 	}
 	return marshal(t)
+}
+
+// orNull is s, or null when it is empty.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// dateOrNull is t as YYYY-MM-DD, or null when it is zero.
+func dateOrNull(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	return orNull(t.Format(gwtable.DateLayout))
 }
 
 // marshal is json.Marshal of values that always marshal, with a final newline

@@ -16,11 +16,13 @@ import (
 
 // The kinds of request http_requests_total tells apart.
 const (
-	kindAllow   = "allow"
-	kindAll     = "all"
-	kindRegions = "regions"
-	kindChanges = "changes"
-	kindOther   = "other"
+	kindAllow       = "allow"
+	kindAll         = "all"
+	kindRedirect    = "redirect"
+	kindRedirectAll = "redirect_all"
+	kindRegions     = "regions"
+	kindChanges     = "changes"
+	kindOther       = "other"
 )
 
 // ServeHTTP answers one request in its turn (the pace). It routes on the
@@ -52,8 +54,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (kind string, cod
 	switch {
 	case path == "/all":
 		kind, lists = kindAll, &b.all
+	case path == "/redirect/all":
+		kind, lists = kindRedirectAll, &b.redirectAll
 	case strings.HasPrefix(path, "/allow/"):
 		kind = kindAllow
+	case strings.HasPrefix(path, "/redirect/"):
+		kind = kindRedirect
 	case path == "/regions.json":
 		kind, body, ctype = kindRegions, b.json, "application/json"
 	case path == "/changes":
@@ -74,11 +80,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (kind string, cod
 	switch kind {
 	case kindAllow:
 		name := strings.TrimPrefix(path, "/allow/")
-		if lists = b.lookupRegion(name); lists == nil {
-			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %s here: GET /regions.json lists every name", gwtable.Quote(name)))
+		if lists = lookup(b.regions, name); lists == nil {
+			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %s with an allow set here: GET /regions.json lists every name", gwtable.Quote(name)))
+		}
+	case kindRedirect:
+		name := strings.TrimPrefix(path, "/redirect/")
+		if lists = lookup(b.redirect, name); lists == nil {
+			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %s with a Redirect set here: GET /regions.json lists every name", gwtable.Quote(name)))
 		}
 	case kindOther:
-		return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %s: try /allow/REGION, /all, /regions.json or /changes", gwtable.Quote(path)))
+		return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %s: try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes", gwtable.Quote(path)))
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

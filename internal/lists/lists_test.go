@@ -42,11 +42,21 @@ func version(t testing.TB, table string, prev *Version) Version {
 			tb.Regions[i].Aliases = []string{"lab-alias"}
 		}
 	}
-	v := Version{Table: tb, TTL: 60, Hash: tb.Hash()}
+	v := Version{Table: tb, TTL: 60, Port: 3306, Hash: tb.Hash()}
+	var allow, redirect []*gwtable.Set
 	for _, r := range tb.Regions {
-		v.Sets = append(v.Sets, r.Allow())
+		var a, rd *gwtable.Set
+		if r.HasAllow() {
+			a = r.Allow()
+			allow = append(allow, a)
+		}
+		if len(r.Redirect) > 0 {
+			rd = r.RedirectSet()
+			redirect = append(redirect, rd)
+		}
+		v.Sets, v.Redirect = append(v.Sets, a), append(v.Redirect, rd)
 	}
-	v.All = gwtable.Union(v.Sets)
+	v.All, v.RedirectAll = gwtable.Union(allow), gwtable.Union(redirect)
 	if prev != nil {
 		v.From, v.Diff = prev.Hash, gwtable.Diff("old", prev.Table, "new", tb)
 	}
@@ -130,17 +140,17 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/allow/lab?family=6", 200, "2001:db8::/64\n", ""},
 		{"GET", "/allow/eastus2?family=6", 200, "", ""}, // empty is 200
 		{"GET", "/allow/eastus2", 200, "40.79.84.180/32\n52.167.104.0/32\n191.239.224.107/32\n", ""},
-		{"GET", "/allow/eastus2%20", 404, "no region \"eastus2 \" here: GET /regions.json lists every name\n", ""},
+		{"GET", "/allow/eastus2%20", 404, "no region \"eastus2 \" with an allow set here: GET /regions.json lists every name\n", ""},
 		{"GET", "/allow/lab?family=5", 400, "family must be 4 or 6, got \"5\"\n", ""},
-		{"GET", "/allow/nowhere", 404, "no region \"nowhere\" here: GET /regions.json lists every name\n", ""},
+		{"GET", "/allow/nowhere", 404, "no region \"nowhere\" with an allow set here: GET /regions.json lists every name\n", ""},
 		{"GET", "/allow/", 404, "", ""},
 		{"GET", "/allow/lab/", 404, "", ""},
 		{"GET", "/all?family=4", 200, "", ""},
 		{"GET", "/regions.json", 200, "", "application/json"},
 		{"GET", "/changes", 200, "", "application/json"},
-		{"GET", "/", 404, "no such path \"/\": try /allow/REGION, /all, /regions.json or /changes\n", ""},
+		{"GET", "/", 404, "no such path \"/\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes\n", ""},
 		{"GET", "/allow/../all", 404, "", ""},
-		{"GET", "/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /regions.json or /changes\n", ""},
+		{"GET", "/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes\n", ""},
 		{"GET", "/ALL", 404, "", ""},
 		{"POST", "/all", 405, "only GET and HEAD are allowed\n", ""},
 		{"DELETE", "/allow/lab", 405, "", ""},
@@ -179,8 +189,8 @@ func TestRegionsJSON(t *testing.T) {
 	tb := gwtable.Table{Serial: 7, Source: "https://example.com/x", Regions: []gwtable.Region{
 		{Name: "lab", Aliases: []string{"lab1"}, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
 	}}
-	got := string(regionsJSON(tb))
-	want := `{"serial":7,"source":"https://example.com/x","published":null,"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[]}]}` + "\n"
+	got := string(regionsJSON(tb, 1433))
+	want := `{"serial":7,"source":"https://example.com/x","published":null,"redirect_source":null,"redirect_published":null,"ports":{"gateway":1433,"redirect":"11000-11999"},"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[],"redirect":[]}]}` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -527,4 +537,64 @@ func TestChangesBounded(t *testing.T) {
 		t.Errorf("/changes: %d entries, %d bytes", len(changes), len(body))
 	}
 	t.Logf("/changes after %d changes of 10,000 prefixes each: %d entries, %d bytes", maxChanges+2, len(changes), len(body))
+}
+
+// redirectTable has a region of both sets, one of gateways alone, and one
+// of a Redirect set alone.
+const redirectTable = "$SERIAL 9\n$REDIRECT-SOURCE ServiceTags_Public_20261207.json\n$REDIRECT-PUBLISHED 2026-12-07\n" +
+	"eastus2 subnets 20.62.58.128/27 redirect 20.62.58.128/27 20.42.64.0/24 20.42.65.0/24 2603:1030:40c::/48\n" +
+	"lab 10.0.0.1\n" +
+	"sqlonly redirect 198.51.100.0/24\n"
+
+// TestRedirectLists: /redirect/REGION and /redirect/all serve the Redirect
+// sets as /allow/ does the allow sets; a region without one is 404 there, a
+// region of a Redirect set alone is 404 under /allow/ and adds nothing to
+// /all; /regions.json carries each region's Redirect set and the ports.
+func TestRedirectLists(t *testing.T) {
+	s := newServer(t, Config{}, version(t, redirectTable, nil), time.Now())
+	for _, tc := range []struct {
+		target string
+		code   int
+		body   string
+	}{
+		{"/redirect/eastus2", 200, "20.42.64.0/23\n20.62.58.128/27\n2603:1030:40c::/48\n"},
+		{"/redirect/EastUS2?family=6", 200, "2603:1030:40c::/48\n"},
+		{"/redirect/sqlonly", 200, "198.51.100.0/24\n"},
+		{"/redirect/all?family=4", 200, "20.42.64.0/23\n20.62.58.128/27\n198.51.100.0/24\n"},
+		{"/redirect/lab", 404, "no region \"lab\" with a Redirect set here: GET /regions.json lists every name\n"},
+		{"/allow/sqlonly", 404, "no region \"sqlonly\" with an allow set here: GET /regions.json lists every name\n"},
+		{"/all", 200, "10.0.0.1/32\n20.62.58.128/27\n"},
+		{"/allow/eastus2", 200, "20.62.58.128/27\n"},
+	} {
+		resp := get(t, s, "GET", tc.target)
+		if got := bodyOf(t, resp); resp.StatusCode != tc.code || got != tc.body {
+			t.Errorf("GET %s: %d %q, want %d %q", tc.target, resp.StatusCode, got, tc.code, tc.body)
+		}
+	}
+	var table struct {
+		RedirectSource string `json:"redirect_source"`
+		Ports          struct {
+			Gateway  int    `json:"gateway"`
+			Redirect string `json:"redirect"`
+		} `json:"ports"`
+		Regions []struct {
+			Name     string   `json:"name"`
+			Redirect []string `json:"redirect"`
+		} `json:"regions"`
+	}
+	if err := json.Unmarshal([]byte(bodyOf(t, get(t, s, "GET", "/regions.json"))), &table); err != nil {
+		t.Fatal(err)
+	}
+	if table.Ports.Gateway != 3306 || table.Ports.Redirect != "11000-11999" || table.RedirectSource == "" ||
+		fmt.Sprint(table.Regions[0].Redirect) != "[20.62.58.128/27 20.42.64.0/24 20.42.65.0/24 2603:1030:40c::/48]" || len(table.Regions[1].Redirect) != 0 {
+		t.Errorf("regions.json: %+v", table)
+	}
+	// A change of the Redirect sets says which set: redirect, not prefixes.
+	v := version(t, redirectTable, nil)
+	next := version(t, strings.Replace(redirectTable, " 20.42.65.0/24", "", 1), &v)
+	s.publish(Build(next), time.Now())
+	changes := changesOf(t, s)
+	if c := changes[0]; fmt.Sprint(c.Removed.Redirect) != "[20.42.65.0/24]" || len(c.Removed.Prefixes) != 0 || c.Removed.Total.Redirect != 1 {
+		t.Errorf("the change: %+v", c)
+	}
 }

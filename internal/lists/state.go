@@ -52,29 +52,33 @@ type change struct {
 type jsonDelta struct {
 	Regions   []string       `json:"regions"`
 	Addresses []netip.Addr   `json:"addresses"`
-	Prefixes  []netip.Prefix `json:"prefixes"`
-	Total     jsonTotal      `json:"total"` // how many there are, named or not
+	Prefixes  []netip.Prefix `json:"prefixes"` // subnets: the allow sets'
+	Redirect  []netip.Prefix `json:"redirect"` // the Redirect sets'
+	Total     jsonTotal      `json:"total"`    // how many there are, named or not
 }
 
 type jsonTotal struct {
 	Regions   int `json:"regions"`
 	Addresses int `json:"addresses"`
 	Prefixes  int `json:"prefixes"`
+	Redirect  int `json:"redirect"`
 }
 
 // newDeltas are a change's added and removed as /changes names them: the
-// regions, addresses and prefixes of both, in that order, up to
-// maxChangeNames in all, and the total of each.
+// regions, addresses, subnets and Redirect prefixes of both, in that order,
+// up to maxChangeNames in all, and the total of each.
 func newDeltas(added, removed gwtable.Delta) (jsonDelta, jsonDelta) {
 	room := maxChangeNames
 	take := func(d gwtable.Delta) jsonDelta {
-		j := jsonDelta{Total: jsonTotal{len(d.Regions), len(d.Addresses), len(d.Prefixes)}}
+		j := jsonDelta{Total: jsonTotal{len(d.Regions), len(d.Addresses), len(d.Prefixes), len(d.Redirect)}}
 		j.Regions = append([]string{}, d.Regions[:min(room, len(d.Regions))]...)
 		room -= len(j.Regions)
 		j.Addresses = append([]netip.Addr{}, d.Addresses[:min(room, len(d.Addresses))]...)
 		room -= len(j.Addresses)
 		j.Prefixes = append([]netip.Prefix{}, d.Prefixes[:min(room, len(d.Prefixes))]...)
 		room -= len(j.Prefixes)
+		j.Redirect = append([]netip.Prefix{}, d.Redirect[:min(room, len(d.Redirect))]...)
+		room -= len(j.Redirect)
 		return j
 	}
 	a := take(added)
@@ -105,14 +109,18 @@ func (s *state) record(b *Bodies, now time.Time) {
 	}
 	seen := make(map[string]time.Time)
 	mark := func(x body) { seen[x.etag] = s.firstAt(x.etag, now) }
-	for _, l := range b.regions {
+	for _, ls := range []map[string]*familyLists{b.regions, b.redirect} {
+		for _, l := range ls {
+			mark(l.both)
+			mark(l.v4)
+			mark(l.v6)
+		}
+	}
+	for _, l := range []familyLists{b.all, b.redirectAll} {
 		mark(l.both)
 		mark(l.v4)
 		mark(l.v6)
 	}
-	mark(b.all.both)
-	mark(b.all.v4)
-	mark(b.all.v6)
 	mark(b.json)
 	s.previous, s.firstSeen = s.firstSeen, seen
 }
