@@ -7,8 +7,8 @@ package gwtable
 
 import (
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -74,10 +74,10 @@ func (r Region) Names() []string {
 
 // reservedLabels cannot name a region: they are names of their own under the zone.
 var reservedLabels = map[string]string{
-	"all":   "the all-regions name",
+	"all":      "the all-regions name",
 	"allow":    "the allowlist names",
 	"redirect": "the Redirect sets' names",
-	"dns":   "the name server's own names",
+	"dns":      "the name server's own names",
 }
 
 // CheckRegionName reports why s cannot be a region name or alias, or nil.
