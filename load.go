@@ -80,7 +80,7 @@ func (g *MysqlGW) prepare(table gwtable.Table) (*loaded, error) {
 	l.opt.serial = table.Serial
 	l.opt.facts = tableFacts(table, regions)
 	sets := newTableSets(regions)
-	if err := checkBudget(regions, sets, l.opt, g.file); err != nil {
+	if err := checkBudget(regions, sets, l.opt, g.file, g.http != nil); err != nil {
 		return nil, err
 	}
 	if l.built, err = buildAnswers(regions, sets, l.opt, g.health); err != nil {
