@@ -144,7 +144,10 @@ func (g *MysqlGW) serve(l *loaded) facts {
 	label := tableLabel(g.file)
 	regionsServed.WithLabelValues(label).Set(float64(len(l.table.Regions)))
 	addressesServed.WithLabelValues(label).Set(float64(l.opt.facts.addresses))
-	publishPublished(label, l.table)
+	publishProvenance(label, l.table)
+	if l.diff.Changed {
+		tableChanged.WithLabelValues(label).Set(float64(time.Now().Unix()))
+	}
 	g.logTable(first, l.prev, l.table, l.diff, l.opt.facts)
 	return l.opt.facts
 }

@@ -123,3 +123,23 @@ const (
 	setGateway  = "gateway"
 	setRedirect = "redirect"
 )
+
+// tableChanged is when the served table's content last changed, as Diff
+// says: never set at start-up, nor by a new serial or comment alone, nor
+// by a failover (which moves only the SOA serial), so that an alert on it
+// means Microsoft's table moved.
+var tableChanged = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "mysqlgw",
+	Name:      "table_changed_timestamp_seconds",
+	Help:      "When the served table's content last changed at a reload (addresses, prefixes or regions added or removed), as Unix time; absent until one has.",
+}, []string{"file"})
+
+// tableInfo names the served table: its $SERIAL, $SOURCE and $PUBLISHED
+// (empty when the table does not say), one series a file.
+var tableInfo = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "mysqlgw",
+	Name:      "table_info",
+	Help:      "The served table's serial, source and published date, as labels of a series of value 1.",
+}, []string{"file", "serial", "source", "published"})

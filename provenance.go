@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A table says where it comes from and how old it is wherever it is seen:
@@ -98,13 +99,18 @@ const builtinAdvice = "it is Microsoft's 2019 page for Azure Database for MySQL 
 	"for today's gateways serve Azure SQL Database's table: mysqlgw-regions fetch -o FILE, then regions FILE (docs/regions-file.md)"
 
 // changeLine says what a table change did: serial old → new, and the
-// regions, addresses and prefixes added and removed.
+// regions, addresses and prefixes (of the Redirect sets, when any moved)
+// added and removed.
 func changeLine(label string, oldSerial, newSerial uint32, d gwtable.DiffResult) string {
-	return fmt.Sprintf("Table %s changed: serial %d → %d; regions +%d -%d, addresses +%d -%d, prefixes +%d -%d",
+	line := fmt.Sprintf("Table %s changed: serial %d → %d; regions +%d -%d, addresses +%d -%d, prefixes +%d -%d",
 		label, oldSerial, newSerial,
 		len(d.Added.Regions), len(d.Removed.Regions),
 		len(d.Added.Addresses), len(d.Removed.Addresses),
 		len(d.Added.Prefixes), len(d.Removed.Prefixes))
+	if len(d.Added.Redirect)+len(d.Removed.Redirect) > 0 {
+		line += fmt.Sprintf(", Redirect prefixes +%d -%d", len(d.Added.Redirect), len(d.Removed.Redirect))
+	}
+	return line
 }
 
 // thousands writes n with commas every three digits, as 2,567.
@@ -123,9 +129,10 @@ func thousands(n int) string {
 	return s
 }
 
-// publishPublished sets the table's published date as a metric, or removes
-// it for a table without one.
-func publishPublished(label string, table gwtable.Table) {
+// publishProvenance sets the table's published dates and its info series
+// as metrics, removing the dates a table does not give and the info series
+// of the table served before.
+func publishProvenance(label string, table gwtable.Table) {
 	for set, published := range map[string]time.Time{setGateway: table.Published, setRedirect: table.RedirectPublished} {
 		if published.IsZero() {
 			tablePublished.DeleteLabelValues(label, set)
@@ -133,6 +140,12 @@ func publishPublished(label string, table gwtable.Table) {
 		}
 		tablePublished.WithLabelValues(label, set).Set(float64(published.Unix()))
 	}
+	published := ""
+	if !table.Published.IsZero() {
+		published = table.Published.Format(gwtable.DateLayout)
+	}
+	tableInfo.DeletePartialMatch(prometheus.Labels{"file": label})
+	tableInfo.WithLabelValues(label, strconv.FormatUint(uint64(table.Serial), 10), table.Source, published).Set(1)
 }
 
 // label names the table in log lines: its file, or the built-in table.

@@ -1,13 +1,16 @@
 package mysqlgw
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -133,5 +136,71 @@ func TestThousands(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("%d: %q", n, got)
 		}
+	}
+}
+
+// TestTableChangedMetric: the change time is set by a reload that changes
+// what is served, and by nothing else: not the start, not a new serial or a
+// comment alone. table_info follows the table, one series a file.
+func TestTableChangedMetric(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "regions")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := func() []string {
+		var got []string
+		ch := make(chan prometheus.Metric, 10)
+		tableInfo.Collect(ch)
+		close(ch)
+		for m := range ch {
+			var d dto.Metric
+			m.Write(&d)
+			labels := map[string]string{}
+			for _, l := range d.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["file"] == path {
+				got = append(got, fmt.Sprintf("serial=%s source=%s published=%s %v", labels["serial"], labels["source"], labels["published"], d.GetGauge().GetValue()))
+			}
+		}
+		return got
+	}
+	write("$SERIAL 1\n$SOURCE https://example.com/a\n$PUBLISHED 2026-05-18\nlab 192.0.2.1\n")
+	g := newTestPlugin(t, "mysqlgw {\n regions "+path+"\n reload 1h\n}")
+	var m dto.Metric
+	if err := tableChanged.WithLabelValues(path).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if tableChanged.DeleteLabelValues(path); m.GetGauge().GetValue() != 0 {
+		t.Errorf("start-up set the change time to %v", m.GetGauge().GetValue())
+	}
+	if got := info(); !slices.Equal(got, []string{"serial=1 source=https://example.com/a published=2026-05-18 1"}) {
+		t.Errorf("table_info at start %q", got)
+	}
+	reload := func(content string) {
+		t.Helper()
+		write(content)
+		g.watcher.check()
+		g.watcher.check()
+	}
+	// A new serial and a comment alone.
+	reload("# a comment\n$SERIAL 2\n$SOURCE https://example.com/a\n$PUBLISHED 2026-05-18\nlab 192.0.2.1\n")
+	if tableChanged.DeleteLabelValues(path) {
+		t.Error("a new serial and a comment set the change time")
+	}
+	if got := info(); !slices.Equal(got, []string{"serial=2 source=https://example.com/a published=2026-05-18 1"}) {
+		t.Errorf("table_info after a new serial %q", got)
+	}
+	// An address added.
+	before := time.Now().Unix()
+	reload("$SERIAL 3\nlab 192.0.2.1 192.0.2.2\n")
+	if err := tableChanged.WithLabelValues(path).Write(&m); err != nil || int64(m.GetGauge().GetValue()) < before || int64(m.GetGauge().GetValue()) > time.Now().Unix() {
+		t.Errorf("a change set the change time to %v, want between %d and now (%v)", m.GetGauge().GetValue(), before, err)
+	}
+	if got := info(); !slices.Equal(got, []string{"serial=3 source= published= 1"}) {
+		t.Errorf("table_info after a change %q", got)
 	}
 }
