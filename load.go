@@ -98,7 +98,7 @@ func (g *MysqlGW) prepare(table gwtable.Table) (*loaded, error) {
 	if g.http != nil {
 		l.bodies = lists.Build(lists.Version{
 			Table: l.table, Sets: sets.regions, All: sets.all, Redirect: sets.redirect, RedirectAll: sets.redirectAll,
-			TTL: g.opt.ttl, Port: g.opt.port, Hash: l.hash, From: l.from, Diff: l.diff,
+			TTL: g.opt.ttl, Port: g.opt.port, Zone: g.allZones()[0], Hash: l.hash, From: l.from, Diff: l.diff,
 		})
 	}
 	return l, nil

@@ -183,9 +183,10 @@ func dnsLatency(t *testing.T, addr string) string {
 	return fmt.Sprintf("median %s, p99 %s", took[len(took)/2], took[len(took)*99/100])
 }
 
-// TestHTTPPace: a listener with `http_rate 2` answers a crowd of 40 at most
-// its burst plus two a second for the five seconds a request may wait; the
-// rest get 503 with Retry-After at once, and nothing is left unanswered.
+// TestHTTPPace: a listener with `http_rate 2` answers a crowd of 40 (from
+// four addresses, each within the per-address connection limit) at most its
+// burst plus two a second for the five seconds a request may wait; the
+// rest get 503 with Retry-After, and nothing is left unanswered.
 func TestHTTPPace(t *testing.T) {
 	httpPort := freePort(t)
 	startServer(t, map[string]string{"Corefile": fmt.Sprintf(`gateway.mysql.local:{PORT} {
@@ -206,11 +207,11 @@ func TestHTTPPace(t *testing.T) {
 		mu    sync.Mutex
 		codes = map[string]int{}
 	)
-	for range 40 {
+	for i := range 40 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, retry := httpStatus(httpAddr, "/all")
+			status, retry := httpStatusFrom(fmt.Sprintf("127.0.0.%d", 2+i%4), httpAddr, "/all")
 			mu.Lock()
 			defer mu.Unlock()
 			codes[status+" Retry-After:"+retry]++
@@ -230,9 +231,11 @@ func TestHTTPPace(t *testing.T) {
 	}
 }
 
-// httpStatus sends one GET and returns the status code and Retry-After.
-func httpStatus(addr, path string) (status, retryAfter string) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// httpStatusFrom sends one GET from the address from and returns the status
+// code and Retry-After.
+func httpStatusFrom(from, addr, path string) (status, retryAfter string) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return err.Error(), ""
 	}

@@ -88,10 +88,10 @@ func TestHTTPWithCurl(t *testing.T) {
 		{"/allow/lab2?family=6", 200, ""},
 		{"/all?family=4", 200, "192.0.2.1/32\n192.0.2.2/32\n192.0.2.9/32\n192.0.2.33/32\n198.51.100.0/28\n"},
 		{"/allow/lab?family=7", 400, "family must be 4 or 6, got \"7\"\n"},
-		{"/allow/nowhere", 404, "no region \"nowhere\" here: GET /regions.json lists every name\n"},
-		{"/allow/../all", 404, "no region \"../all\" here: GET /regions.json lists every name\n"},
-		{"/../all", 404, "no such path \"/../all\": try /allow/REGION, /all, /regions.json or /changes\n"},
-		{"/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /regions.json or /changes\n"},
+		{"/allow/nowhere", 404, "no region \"nowhere\" with an allow set here: GET /regions.json lists every name\n"},
+		{"/allow/../all", 404, "no region \"../all\" with an allow set here: GET /regions.json lists every name\n"},
+		{"/../all", 404, "no such path \"/../all\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json, /changes or /changes.atom\n"},
+		{"/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json, /changes or /changes.atom\n"},
 	} {
 		r = curl(t, "--path-as-is", base+tc.path)
 		if r.code != tc.code || r.body != tc.body {

@@ -25,6 +25,7 @@ type Version struct {
 	RedirectAll *gwtable.Set
 	TTL         uint32 // Cache-Control's max-age: the zone's ttl
 	Port        uint16 // the gateways' port, for /regions.json
+	Zone        string // the zone the feed's ids name
 
 	// Hash is the table's content (gwtable's Table.Hash); From is the
 	// content Diff compares it with, zero when there was none.
@@ -59,11 +60,15 @@ type Bodies struct {
 	json        body // /regions.json
 	ttl         uint32
 
-	// What the history records of this version: its serial, its content
-	// and the content its change is from, and the change.
+	// What the history records of this version: its zone, serial, its
+	// content and the content its change is from, and the change, as
+	// /changes names it and as Diff's lines for the feed.
+	zone           string
 	serial         uint32
 	hash, from     [32]byte
 	added, removed jsonDelta
+	lines          []string
+	moreLines      int
 }
 
 // Build turns a version into the bodies the listener serves. It is a pure
@@ -71,9 +76,10 @@ type Bodies struct {
 func Build(v Version) *Bodies {
 	b := &Bodies{
 		regions: make(map[string]*familyLists), redirect: make(map[string]*familyLists), ttl: v.TTL,
-		serial: v.Table.Serial, hash: v.Hash, from: v.From,
+		zone: v.Zone, serial: v.Table.Serial, hash: v.Hash, from: v.From,
 	}
 	b.added, b.removed = newDeltas(v.Diff.Added, v.Diff.Removed)
+	b.lines, b.moreLines = diffLines(v.Diff)
 	for i, r := range v.Table.Regions {
 		for _, set := range []struct {
 			sets []*gwtable.Set
@@ -96,6 +102,25 @@ func Build(v Version) *Bodies {
 	}
 	b.json = newBody(regionsJSON(v.Table, v.Port))
 	return b
+}
+
+// diffLines are d's lines after its two header lines, up to maxChangeNames,
+// copied so that a huge diff's text is not kept, and how many more there
+// are.
+func diffLines(d gwtable.DiffResult) ([]string, int) {
+	if !d.Changed {
+		return nil, 0
+	}
+	lines := strings.SplitN(strings.TrimSuffix(d.Text, "\n"), "\n", 2+maxChangeNames+1)[2:]
+	more := 0
+	if len(lines) > maxChangeNames {
+		more = 1 + strings.Count(lines[maxChangeNames], "\n")
+		lines = lines[:maxChangeNames]
+	}
+	for i, l := range lines {
+		lines[i] = strings.Clone(l)
+	}
+	return lines, more
 }
 
 // newFamilyLists writes aggregated prefixes, IPv4 first, one a line.

@@ -15,7 +15,7 @@ import (
 func FuzzServeHTTP(f *testing.F) {
 	for _, seed := range []string{
 		"GET /all", "HEAD /allow/eastus2?family=4", "GET /allow/Lab-Alias?family=6", "GET /regions.json",
-		"GET /changes", "POST /all", "GET /allow/../all", "GET /allow/%00", "GET /all?family=5",
+		"GET /changes", "GET /changes.atom", "POST /all", "GET /allow/../all", "GET /allow/%00", "GET /all?family=5",
 		"GET /allow/", "GET //all", "GET /all?family=4&family=6", "DELETE /nowhere",
 	} {
 		method, target, _ := strings.Cut(seed, " ")

@@ -22,6 +22,7 @@ const (
 	kindRedirectAll = "redirect_all"
 	kindRegions     = "regions"
 	kindChanges     = "changes"
+	kindChangesAtom = "changes_atom"
 	kindOther       = "other"
 )
 
@@ -64,6 +65,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (kind string, cod
 		kind, body, ctype = kindRegions, b.json, "application/json"
 	case path == "/changes":
 		kind, ctype = kindChanges, "application/json"
+	case path == "/changes.atom":
+		kind, ctype = kindChangesAtom, "application/atom+xml"
 	default:
 		kind = kindOther
 	}
@@ -89,7 +92,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (kind string, cod
 			return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no region %s with a Redirect set here: GET /regions.json lists every name", gwtable.Quote(name)))
 		}
 	case kindOther:
-		return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %s: try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes", gwtable.Quote(path)))
+		return kind, plainError(w, http.StatusNotFound, fmt.Sprintf("no such path %s: try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json, /changes or /changes.atom", gwtable.Quote(path)))
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -109,8 +112,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (kind string, cod
 	}
 	st := s.state.Load()
 	var modified time.Time
-	if kind == kindChanges {
-		body, modified = st.changesBody()
+	if kind == kindChanges || kind == kindChangesAtom {
+		body, modified = st.changesBody(kind == kindChangesAtom)
 	} else {
 		modified = st.modified(body.etag, time.Now())
 	}

@@ -83,9 +83,10 @@ type Server struct {
 
 	state atomic.Pointer[state] // the address's history; the one taken last when closed
 
-	mu  sync.Mutex
-	srv *http.Server // nil while closed
-	ln  net.Listener
+	mu      sync.Mutex
+	srv     *http.Server // nil while closed
+	ln      net.Listener
+	serving chan struct{} // closed when Serve has returned
 }
 
 // New reads the certificate and the password, so a Corefile reload re-reads
@@ -153,8 +154,9 @@ func (s *Server) open(now time.Time) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          stdlog.New(serverLog{s}, "", 0),
 	}
+	serving := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.ln = srv, ln
+	s.srv, s.ln, s.serving = srv, ln, serving
 	st := states.Take(s.addr, s, newState)
 	s.state.Store(st)
 	if b := s.served.Load(); b != nil {
@@ -162,7 +164,9 @@ func (s *Server) open(now time.Time) error {
 	}
 	s.mu.Unlock()
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(serving)
+		// Close closes ln itself, so a closed listener is a close too.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Errorf("http %s: %v", s.addr, err)
 		}
 	}()
@@ -173,7 +177,7 @@ func (s *Server) open(now time.Time) error {
 // address's history stays for the instance that opens it next.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	srv, ln := s.srv, s.ln
+	srv, ln, serving := s.srv, s.ln, s.serving
 	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv == nil {
@@ -182,6 +186,7 @@ func (s *Server) Close() error {
 	// Closed here, not only by Shutdown, which misses a listener that
 	// Serve has not begun to track: the next instance listens at once.
 	ln.Close()
+	<-serving
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

@@ -148,9 +148,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/all?family=4", 200, "", ""},
 		{"GET", "/regions.json", 200, "", "application/json"},
 		{"GET", "/changes", 200, "", "application/json"},
-		{"GET", "/", 404, "no such path \"/\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes\n", ""},
+		{"GET", "/", 404, "no such path \"/\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json, /changes or /changes.atom\n", ""},
 		{"GET", "/allow/../all", 404, "", ""},
-		{"GET", "/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json or /changes\n", ""},
+		{"GET", "/all%00", 404, "no such path \"/all\\x00\": try /allow/REGION, /all, /redirect/REGION, /redirect/all, /regions.json, /changes or /changes.atom\n", ""},
 		{"GET", "/ALL", 404, "", ""},
 		{"POST", "/all", 405, "only GET and HEAD are allowed\n", ""},
 		{"DELETE", "/allow/lab", 405, "", ""},
@@ -357,7 +357,8 @@ func TestStateOutlivesReload(t *testing.T) {
 }
 
 func TestListener(t *testing.T) {
-	s := newServer(t, Config{}, version(t, testTable, nil), time.Now())
+	log := &discard{}
+	s := newServer(t, Config{Log: log}, version(t, testTable, nil), time.Now())
 	url := "http://" + s.addr
 	resp, err := http.Get(url + "/allow/eastus2?family=4")
 	if err != nil || resp.StatusCode != 200 {
@@ -377,6 +378,9 @@ func TestListener(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/all"); err == nil {
 		t.Errorf("still listening after close")
+	}
+	if log.String() != "" {
+		t.Errorf("a close logged: %s", log)
 	}
 	if err := s.Open(); err != nil {
 		t.Fatalf("reopen: %v", err)

@@ -9,9 +9,10 @@ import (
 	"github.com/mysqlgw/mysqlgw/internal/handover"
 )
 
-// Bounds of /changes: how many versions it keeps, how many regions,
-// addresses and prefixes one entry names (the rest are counted), and the
-// most bytes the whole history may take, the oldest entries going first.
+// Bounds of /changes and /changes.atom: how many versions they keep, how
+// many regions, addresses and prefixes (the feed: lines) one entry names
+// (the rest are counted), and the most bytes both may take together, the
+// oldest entries going first.
 const (
 	maxChanges      = 16
 	maxChangeNames  = 1000
@@ -31,11 +32,15 @@ type state struct {
 	changes   []change // newest first
 	changesAt time.Time
 	body      body // changes as JSON
+	atom      body // and as Atom
 	firstSeen map[string]time.Time
 	previous  map[string]time.Time // the version before's, for a request still served from it
 }
 
-func newState() *state { return &state{body: newBody(marshal([]change{}))} }
+func newState() *state {
+	now := time.Now()
+	return &state{body: newBody(marshal([]change{})), atom: newBody(atom(nil, now)), changesAt: now}
+}
 
 // A change is one table version a listener served: /changes. docs/http.md
 // has its schema.
@@ -47,6 +52,12 @@ type change struct {
 	First   bool      `json:"first"`
 	Added   jsonDelta `json:"added"`
 	Removed jsonDelta `json:"removed"`
+
+	// For the feed: the version's zone and id, and Diff's lines.
+	zone      string
+	id        string
+	lines     []string
+	moreLines int
 }
 
 type jsonDelta struct {
@@ -92,19 +103,19 @@ func (s *state) record(b *Bodies, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.changes) == 0 || b.hash != s.last {
-		c := change{Serial: b.serial, Applied: now.UTC().Truncate(time.Second), First: true}
+		c := change{Serial: b.serial, Applied: now.UTC().Truncate(time.Second), First: true, zone: b.zone, id: versionID(b.zone, b.serial, b.hash)}
 		c.Added, c.Removed = newDeltas(gwtable.Delta{}, gwtable.Delta{})
 		if len(s.changes) > 0 && b.from == s.last {
-			c.First, c.Added, c.Removed = false, b.added, b.removed
+			c.First, c.Added, c.Removed, c.lines, c.moreLines = false, b.added, b.removed, b.lines, b.moreLines
 		}
 		s.changes = append([]change{c}, s.changes[:min(len(s.changes), maxChanges-1)]...)
-		data := marshal(s.changes)
-		for len(data) > maxChangesBytes && len(s.changes) > 1 {
+		data, feed := marshal(s.changes), atom(s.changes, now)
+		for len(data)+len(feed) > maxChangesBytes && len(s.changes) > 1 {
 			s.changes = s.changes[:len(s.changes)-1]
-			data = marshal(s.changes)
+			data, feed = marshal(s.changes), atom(s.changes, now)
 		}
 		s.changesAt = now
-		s.body = newBody(data)
+		s.body, s.atom = newBody(data), newBody(feed)
 		s.last = b.hash
 	}
 	seen := make(map[string]time.Time)
@@ -143,8 +154,13 @@ func (s *state) firstAt(etag string, now time.Time) time.Time {
 	return now
 }
 
-func (s *state) changesBody() (body, time.Time) {
+// changesBody is /changes, or with atom /changes.atom, and when it last
+// changed.
+func (s *state) changesBody(atom bool) (body, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if atom {
+		return s.atom, s.changesAt
+	}
 	return s.body, s.changesAt
 }
