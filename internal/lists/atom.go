@@ -55,9 +55,25 @@ type atomEntry struct {
 	Content atomText `xml:"content"`
 }
 
+// atomText is text content, escaped by xmlText so that its lines read as
+// lines with curl (encoding/xml writes a newline as &#xA;).
 type atomText struct {
 	Type string `xml:"type,attr"`
-	Text string `xml:",chardata"`
+	Text string `xml:",innerxml"`
+}
+
+var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// xmlText escapes s as XML character data, any character XML cannot carry
+// replaced by U+FFFD.
+func xmlText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF {
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+	return xmlEscaper.Replace(s)
 }
 
 // atom writes changes, newest first, as a feed; since is when the history
@@ -83,7 +99,7 @@ func atom(changes []change, since time.Time) []byte {
 			ID:      c.id,
 			Title:   c.title(),
 			Updated: c.Applied.Format(time.RFC3339),
-			Content: atomText{Type: "text", Text: c.text()},
+			Content: atomText{Type: "text", Text: xmlText(c.text())},
 		}
 	}
 	data, err := xml.MarshalIndent(f, "", " ")

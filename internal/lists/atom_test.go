@@ -123,3 +123,21 @@ func TestAtomBounded(t *testing.T) {
 	}
 	t.Logf("after %d changes of 10,000 prefixes each: %d entries, /changes.atom %d bytes, /changes %d", maxChanges+2, len(f.Entries), atomBytes, jsonBytes)
 }
+
+func TestXMLText(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\n  + subnet 10.0.0.0/8\n": "a\n  + subnet 10.0.0.0/8\n",
+		"<&>":                        "&lt;&amp;&gt;",
+		"x\x00\x1by\ufffe":           "x\ufffd\ufffdy\ufffd",
+	} {
+		if got := xmlText(in); got != want {
+			t.Errorf("xmlText(%q) = %q, want %q", in, got, want)
+		}
+		var v struct {
+			Text string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal([]byte("<c>"+xmlText(in)+"</c>"), &v); err != nil {
+			t.Errorf("xmlText(%q) does not parse: %v", in, err)
+		}
+	}
+}
