@@ -152,9 +152,11 @@ func TestTableChangedMetric(t *testing.T) {
 	}
 	info := func() []string {
 		var got []string
-		ch := make(chan prometheus.Metric, 10)
-		tableInfo.Collect(ch)
-		close(ch)
+		ch := make(chan prometheus.Metric)
+		go func() {
+			tableInfo.Collect(ch)
+			close(ch)
+		}()
 		for m := range ch {
 			var d dto.Metric
 			m.Write(&d)

@@ -104,7 +104,7 @@ func TestFetchServed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantMetric(`coredns_mysqlgw_table_published_timestamp_seconds{file="azure-sql.regions"} 1.7790624e+09`)
+	wantMetric(`coredns_mysqlgw_table_published_timestamp_seconds{file="azure-sql.regions",set="gateway"} 1.7790624e+09`)
 
 	// A new page: the systemd unit's ExecStart writes it, the server
 	// follows.
@@ -123,7 +123,7 @@ func TestFetchServed(t *testing.T) {
 	}
 	wantTXT(`"serial=2026060201"`, `"published=2026-06-02"`, `"prefixes=250"`)
 	s.waitLog("Table azure-sql.regions changed: serial 2026051801 → 2026060201; regions +0 -0, addresses +0 -0, prefixes +1 -0", 5*time.Second)
-	wantMetric(`coredns_mysqlgw_table_published_timestamp_seconds{file="azure-sql.regions"} 1.7803584e+09`)
+	wantMetric(`coredns_mysqlgw_table_published_timestamp_seconds{file="azure-sql.regions",set="gateway"} 1.7803584e+09`)
 
 	// Unchanged: the file keeps its bytes, and the server logs nothing new.
 	before, _ := os.ReadFile(filepath.Join(s.dir, "azure-sql.regions"))
