@@ -99,6 +99,14 @@ COREFILE
 	(cd "$dir" && exec "$WORK/coredns" -conf Corefile -quiet >log 2>&1) &
 	SERVER=$!
 	PIDS+=("$SERVER")
+	# A table of a million records takes seconds to build, more on a busy
+	# machine, before the server listens: wait_answer's 30 s start then.
+	for _ in $(seq 1500); do
+		if grep -q 'plugin/mysqlgw: Serving' "$dir/log" 2>/dev/null || ! kill -0 "$SERVER" 2>/dev/null; then
+			break
+		fi
+		sleep 0.2
+	done
 	wait_answer "$name" "${PORT[dns]}" "$SERVER"
 }
 
