@@ -1,6 +1,6 @@
 # bench/lib.sh: what bench/run.sh, bench/profile.sh, bench/axfr.sh,
-# bench/http.sh, bench/secondary.sh and robust/run.sh share. Sourced, not
-# run, right after the script has made its
+# bench/http.sh, bench/secondary.sh, bench/memory.sh and robust/run.sh
+# share. Sourced, not run, right after the script has made its
 # work folder $WORK: from then on every process the script starts in the
 # background goes into PIDS, and all of them stop on every way out (the end,
 # a failure, Ctrl-C or a TERM).
