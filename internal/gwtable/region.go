@@ -7,8 +7,8 @@ package gwtable
 
 import (
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
