@@ -2,19 +2,23 @@ package test
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -252,4 +256,193 @@ func TestFetchRedirectsServed(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(dir, "regions")); !bytes.Equal(after, before) {
 		t.Error("the file changed")
 	}
+}
+
+// TestFetchRedirectBothSets runs the built command with -redirect against
+// a loopback stand-in for Microsoft: the include, the Service Tags download
+// page (its link pointed here), the 2026-09-28 file and a later one in
+// which two of Sql.EastUS2's /24s are gone. One run writes both sets (for
+// eastus2, the include's ranges as subnets and exactly Sql.EastUS2's
+// prefixes as its Redirect set), which the server loads without adding
+// the Redirect set to allow.eastus2; the later file's shrink is refused
+// (exit status 3) and FILE keeps its bytes and modification time; diff of
+// the two tables shows the Redirect changes; a failed Service Tags download
+// or one past -timeout exits 2 and leaves FILE; and the flags that do not
+// go with -redirect are errors.
+func TestFetchRedirectBothSets(t *testing.T) {
+	bin := buildRegionsCmd(t)
+	read := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile("../testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	include, page, tags := read("import/sql-2026-include.md"), read("fetch/servicetags-download-page.html"), read("import/servicetags.json")
+	later := read("fetch/ServiceTags_Public_20261005.json")
+	var microsoft *httptest.Server
+	microsoft = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/include.md":
+			w.Write(include)
+		case r.URL.Path == "/details.aspx":
+			w.Write(bytes.ReplaceAll(page, []byte("https://download.microsoft.com"), []byte(microsoft.URL)))
+		case strings.HasSuffix(r.URL.Path, "/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"):
+			w.Write(tags)
+		case r.URL.Path == "/later/ServiceTags_Public_20261005.json":
+			w.Write(later)
+		case strings.HasPrefix(r.URL.Path, "/slow/"):
+			<-r.Context().Done() // answers nothing until the client gives up
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer microsoft.Close()
+	tagsFile := microsoft.URL + "/download/7/1/d/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"
+	dir := t.TempDir()
+	fetch := func(file, tagsURL string, more ...string) regionsRun {
+		args := append([]string{"fetch", "-redirect", "-url", microsoft.URL + "/include.md", "-tags-url", tagsURL, "-o", file}, more...)
+		return runRegions(t, bin, dir, "", args...)
+	}
+	run := fetch("both.regions", microsoft.URL+"/details.aspx?id=56519")
+	if want := "wrote both.regions: 71 regions, 3 with a Redirect set, serial 2026092801, from " + microsoft.URL + "/include.md and " + tagsFile + "\n"; run.status != 0 || run.stdout != want {
+		t.Fatalf("fetch -redirect: %d\n%s%s\nwant %s", run.status, run.stdout, run.stderr, want)
+	}
+	if !strings.Contains(run.stderr, "warning: "+tagsFile+": 68 region(s) of the gateway table have no Sql.<Region> value here; kept without a Redirect set: ") {
+		t.Errorf("no warning names the regions without a Sql.<Region> value:\n%s", run.stderr)
+	}
+	content, err := os.ReadFile(filepath.Join(dir, "both.regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := gwtable.Parse(content, "both.regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eastus2 gwtable.Region
+	for _, r := range table.Regions {
+		if r.Name == "eastus2" {
+			eastus2 = r
+		}
+	}
+	gatewayRanges := prefixes(t, "20.62.58.128/27, 40.70.144.192/29, 52.167.104.192/29, 104.208.150.192/29, 172.210.216.24/29")
+	if !bytes.Contains(include, []byte("| East US 2 | 20.62.58.128/27, 40.70.144.192/29, 52.167.104.192/29, 104.208.150.192/29, 172.210.216.24/29 |")) {
+		t.Fatal("the include's East US 2 row is not the one this test knows")
+	}
+	sql := sqlEastUS2(t, tags)
+	if !slices.Equal(eastus2.Subnets, gatewayRanges) || !slices.Equal(eastus2.Redirect, sql) || !slices.Equal(gwtable.Aggregate(eastus2.Redirect), gwtable.Aggregate(sql)) {
+		t.Errorf("eastus2: subnets %v\nredirect %v\nwant subnets %v\nand Sql.EastUS2's %v", eastus2.Subnets, eastus2.Redirect, gatewayRanges, sql)
+	}
+	if table.RedirectSource != tagsFile || table.RedirectPublished.Format(gwtable.DateLayout) != "2026-09-28" || table.Source != microsoft.URL+"/include.md" {
+		t.Errorf("provenance: %q %v %q", table.RedirectSource, table.RedirectPublished, table.Source)
+	}
+	if _, err := exec.LookPath("dig"); err == nil || os.Getenv("CI") == "true" {
+		// The server loads the table; allow.eastus2 is the gateway set alone.
+		s := startServer(t, map[string]string{"Corefile": importCorefile, "regions": string(content)})
+		var apl []string
+		for _, p := range gatewayRanges {
+			apl = append(apl, "1:"+p.String())
+		}
+		slices.Sort(apl)
+		got := strings.Fields(s.dig("allow.eastus2.gateway.mysql.local", "APL", "+short"))
+		slices.Sort(got)
+		if !slices.Equal(got, apl) {
+			t.Errorf("allow.eastus2 APL %q, want the gateway ranges %q", got, apl)
+		}
+	}
+
+	// The later file: the Redirect set shrinks past -max-drop, the gateway
+	// set does not change. FILE's modification time is set an hour back,
+	// so that a rewrite would show in it.
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "both.regions"), past, past); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "both.regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchanged := func(what string) {
+		t.Helper()
+		after, err := os.ReadFile(filepath.Join(dir, "both.regions"))
+		fi, statErr := os.Stat(filepath.Join(dir, "both.regions"))
+		if err != nil || statErr != nil || !bytes.Equal(after, content) || !fi.ModTime().Equal(info.ModTime()) {
+			t.Errorf("%s: both.regions changed", what)
+		}
+	}
+	run = fetch("both.regions", microsoft.URL+"/later/ServiceTags_Public_20261005.json")
+	wantRefusal := "refused: both.regions left as it is: Redirect set: it would stop covering 512 of 4555 IPv4 addresses (11.2%, more than -max-drop 10%); Redirect set: prefixes no longer listed: 20.15.12.0/24 104.208.198.0/24; review the change, then run again with -force to write it\n"
+	if run.status != 3 || !strings.HasPrefix(run.stdout, wantRefusal) {
+		t.Errorf("a Redirect shrink: %d\n%s%s\nwant 3 and %s", run.status, run.stdout, run.stderr, wantRefusal)
+	}
+	unchanged("a refused Redirect shrink")
+
+	// diff of the two tables, each way.
+	if run := fetch("later.regions", microsoft.URL+"/later/ServiceTags_Public_20261005.json"); run.status != 0 {
+		t.Fatalf("fetch into later.regions: %d\n%s", run.status, run.stderr)
+	}
+	run = runRegions(t, bin, dir, "", "diff", "both.regions", "later.regions")
+	for _, want := range []string{"~ $REDIRECT-SOURCE " + microsoft.URL + "/later/ServiceTags_Public_20261005.json (was " + tagsFile + ")\n", "~ $REDIRECT-PUBLISHED 2026-10-05 (was 2026-09-28)\n", "eastus2\n  - redirect 20.15.12.0/24\n  - redirect 104.208.198.0/24\n"} {
+		if run.status != 1 || !strings.Contains(run.stdout, want) {
+			t.Errorf("diff both.regions later.regions: %d\n%s\nlacks %q", run.status, run.stdout, want)
+		}
+	}
+	if run := runRegions(t, bin, dir, "", "diff", "later.regions", "both.regions"); run.status != 1 || !strings.Contains(run.stdout, "eastus2\n  + redirect 20.15.12.0/24\n  + redirect 104.208.198.0/24\n") {
+		t.Errorf("diff later.regions both.regions: %d\n%s", run.status, run.stdout)
+	}
+
+	// Errors: FILE stays as it is.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fetch", "-redirect", "-url", microsoft.URL + "/include.md", "-tags-url", microsoft.URL + "/gone/ServiceTags_Public_20261012.json", "-o", "both.regions"},
+			"mysqlgw-regions: " + microsoft.URL + "/gone/ServiceTags_Public_20261012.json: HTTP status 404 Not Found\n"},
+		{[]string{"fetch", "-redirect", "-url", microsoft.URL + "/include.md", "-tags-url", microsoft.URL + "/slow/ServiceTags_Public_20261012.json", "-timeout", "1s", "-o", "both.regions"},
+			"mysqlgw-regions: not done within the timeout (while downloading " + microsoft.URL + "/slow/ServiceTags_Public_20261012.json): both.regions is left as it is\n"},
+		{[]string{"fetch", "-redirect", "-source", "service-tags", "-o", "both.regions"},
+			"mysqlgw-regions: -redirect adds the Service Tags file's Sql.<Region> values to Azure SQL's gateway table as Redirect sets: it takes -source azure-sql, not service-tags (which makes a tag's values the gateway set)\n"},
+		{[]string{"fetch", "-redirect", "-tag", "Sql", "-o", "both.regions"},
+			"mysqlgw-regions: -redirect reads the Sql.<Region> values, always: -tag is for -source service-tags\n"},
+		{[]string{"fetch", "-tags-url", microsoft.URL + "/details.aspx", "-o", "both.regions"},
+			"mysqlgw-regions: -tags-url is where -redirect finds the Service Tags file: give -redirect too\n"},
+	} {
+		if run := runRegions(t, bin, dir, "", tc.args...); run.status != 2 || run.stderr != tc.want {
+			t.Errorf("%q: %d %q\nwant 2 %q", tc.args, run.status, run.stderr, tc.want)
+		}
+		unchanged(strings.Join(tc.args, " "))
+	}
+}
+
+// prefixes parses a comma-separated list of prefixes.
+func prefixes(t *testing.T, list string) []netip.Prefix {
+	t.Helper()
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		out = append(out, netip.MustParsePrefix(strings.TrimSpace(s)))
+	}
+	return out
+}
+
+// sqlEastUS2 is Sql.EastUS2's addressPrefixes in a Service Tags file,
+// decoded with encoding/json.
+func sqlEastUS2(t *testing.T, tags []byte) []netip.Prefix {
+	t.Helper()
+	var doc struct {
+		Values []struct {
+			Name       string
+			Properties struct{ AddressPrefixes []string }
+		}
+	}
+	if err := json.Unmarshal(tags, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range doc.Values {
+		if v.Name == "Sql.EastUS2" {
+			return prefixes(t, strings.Join(v.Properties.AddressPrefixes, ","))
+		}
+	}
+	t.Fatal("no Sql.EastUS2 value")
+	return nil
 }

@@ -335,8 +335,24 @@ func TestImportDocs(t *testing.T) {
 	s := startServer(t, map[string]string{"Corefile": corefile, "regions": regionsFile})
 
 	// The page's fetch examples download from a mirror on 127.0.0.1:8080:
-	// here, testdata/ served on a free loopback port.
-	mirror := httptest.NewServer(http.FileServer(http.Dir("../testdata")))
+	// here, testdata/ served on a free loopback port, where Microsoft's
+	// download page links to the mirror's copy of the Service Tags file.
+	files := http.FileServer(http.Dir("../testdata"))
+	downloadPage, err := os.ReadFile("../testdata/fetch/servicetags-download-page.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mirror *httptest.Server
+	mirror = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/fetch/servicetags-download-page.html":
+			w.Write(bytes.ReplaceAll(downloadPage, []byte("https://download.microsoft.com"), []byte(mirror.URL)))
+		case strings.HasPrefix(r.URL.Path, "/download/") && strings.HasSuffix(r.URL.Path, "/ServiceTags_Public_20260928.json"):
+			http.ServeFile(w, r, "../testdata/import/servicetags.json")
+		default:
+			files.ServeHTTP(w, r)
+		}
+	}))
 	defer mirror.Close()
 	mirrorHost := strings.TrimPrefix(mirror.URL, "http://")
 

@@ -25,6 +25,8 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	flags.StringVar(&opt.Source, "source", fetch.AzureSQL, "azure-sql (Azure SQL Database's gateway table) or service-tags (the weekly Service Tags file)")
 	flags.StringVar(&opt.URL, "url", "", "where to download from instead of Microsoft's location (a mirror, a proxy, a test)")
 	flags.StringVar(&opt.Tag, "tag", regionsimport.DefaultTag, "service-tags: the tag whose TAG.<Region> values become regions")
+	flags.BoolVar(&opt.Redirect, "redirect", false, "azure-sql: also download the Service Tags file and write each region's Sql.<Region> prefixes as its Redirect set")
+	flags.StringVar(&opt.TagsURL, "tags-url", "", "-redirect: where to find the Service Tags file instead of Microsoft's download page (the page or the file)")
 	flags.Float64Var(&opt.MaxDrop, "max-drop", 10, "refuse to write when a family would lose more than this percent of the addresses FILE covers")
 	flags.Float64Var(&opt.MaxGrow, "max-grow", 100, "refuse to write when a family would gain more than this percent of the addresses FILE covers")
 	flags.BoolVar(&opt.Force, "force", false, "write even when the guard refuses")
@@ -33,6 +35,9 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	every := flags.Duration("every", 0, "run again at this interval until stopped (for a sidecar); 0: once")
 	if err := flags.Parse(args); err != nil {
 		return 2, err
+	}
+	if opt.Redirect && !given(flags, "tag") {
+		opt.Tag = "" // -tag's default is for -source service-tags; fetch.Run refuses a -tag given with -redirect
 	}
 	switch {
 	case flags.NArg() != 0:
@@ -54,6 +59,13 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	defer stop()
 	fetchEvery(ctx, opt, *timeout, *every, stdout, stderr)
 	return 0, nil
+}
+
+// given reports whether the flag name was set on the command line.
+func given(flags *flag.FlagSet, name string) bool {
+	set := false
+	flags.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // fetchEvery runs fetch at every interval until ctx ends (SIGTERM), each

@@ -81,10 +81,60 @@ func TestFetchCommand(t *testing.T) {
 		{[]string{"-url", url, "-o", file, "-max-grow", "-1"}, "-max-grow must be a finite percentage, 0 or more, got -1"},
 		{[]string{"-url", url, "-o", file, "-max-grow", "1e400"}, `invalid value "1e400" for flag -max-grow`},
 		{[]string{"-source", "aws", "-o", file}, `-source "aws"`},
+		{[]string{"-redirect", "-source", "service-tags", "-o", file}, "mysqlgw-regions: -redirect adds the Service Tags file's Sql.<Region> values to Azure SQL's gateway table as Redirect sets: it takes -source azure-sql, not service-tags"},
+		// -tag given, even as its default, is for -source service-tags.
+		{[]string{"-redirect", "-tag", "Sql", "-o", file}, "mysqlgw-regions: -redirect reads the Sql.<Region> values, always: -tag is for -source service-tags\n"},
+		{[]string{"-url", url, "-tags-url", srv.URL + "/details.aspx", "-o", file}, "mysqlgw-regions: -tags-url is where -redirect finds the Service Tags file: give -redirect too\n"},
+		// Either download failing: FILE stays as it is.
+		{[]string{"-redirect", "-url", url, "-tags-url", srv.URL + "/details.aspx", "-o", file}, "mysqlgw-regions: " + srv.URL + "/details.aspx: HTTP status 404 Not Found\n"},
 	} {
+		before, _ := os.ReadFile(file)
 		if status, _, errOut := fetch(tc.args...); status != 2 || !strings.Contains(errOut, tc.err) {
 			t.Errorf("%q: %d %q, want 2 and %q", tc.args, status, errOut, tc.err)
 		}
+		if after, _ := os.ReadFile(file); !bytes.Equal(after, before) {
+			t.Errorf("%q: FILE changed", tc.args)
+		}
+	}
+}
+
+// TestFetchCommandRedirect: -redirect without -tag (whose default is
+// service-tags') writes both sets, exit status 0; a Redirect set shrunk
+// past -max-drop exits 3 and names the set.
+func TestFetchCommandRedirect(t *testing.T) {
+	include, err := os.ReadFile("../../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := os.ReadFile("../../testdata/import/servicetags.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serving atomic.Value
+	serving.Store(tags)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/include.md":
+			w.Write(include)
+		case "/ServiceTags_Public_20260928.json":
+			w.Write(serving.Load().([]byte))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "regions")
+	fetch := func() (int, string) {
+		var stdout, stderr bytes.Buffer
+		status := run([]string{"fetch", "-redirect", "-url", srv.URL + "/include.md", "-tags-url", srv.URL + "/ServiceTags_Public_20260928.json", "-o", file}, strings.NewReader(""), &stdout, &stderr)
+		return status, stdout.String() + stderr.String()
+	}
+	if status, out := fetch(); status != 0 || !strings.Contains(out, "wrote "+file+": 71 regions, 3 with a Redirect set, serial 2026092801, from ") {
+		t.Fatalf("first: %d %q", status, out)
+	}
+	serving.Store(bytes.Replace(bytes.Replace(tags, []byte(`"20.15.12.0/24",`), nil, 1), []byte(`"104.208.198.0/24",`), nil, 1))
+	if status, out := fetch(); status != 3 || !strings.Contains(out, "left as it is: Redirect set: it would stop covering 512 of 4555 IPv4 addresses") {
+		t.Fatalf("shrink: %d %q", status, out)
 	}
 }
 

@@ -3,7 +3,7 @@
 //
 //	mysqlgw-regions import [-tag NAME] [-serial N] FILE   # FILE "-" is standard input
 //	mysqlgw-regions diff OLD NEW
-//	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
+//	mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-redirect [-tags-url URL]] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
 //	mysqlgw-regions seed -o FILE SRC
 //
 // import reads a connectivity architecture page's Markdown or a Service Tags
@@ -17,7 +17,13 @@
 // region removed, more than -max-drop percent of a family's addresses no
 // longer covered or more than -max-grow percent newly covered, without
 // -force), and 2 on an error, a bad flag or a run past -timeout, with the
-// file untouched; with -every it runs until stopped and exits 0. seed copies
+// file untouched; with -every it runs until stopped and exits 0. With
+// -redirect it also downloads the Service Tags file (Microsoft's download
+// page, or -tags-url) and writes each region's Sql.<Region> prefixes as its
+// Redirect set beside the gateway ranges, in one table; the guard measures
+// the gateway set and the Redirect set each on its own, and a failed
+// download of either source is an error (2). -redirect takes -source
+// azure-sql and no -tag; -tags-url needs -redirect. seed copies
 // the regions file SRC to FILE, after checking that it parses, unless FILE
 // exists already: a pod's init container gives fetch's file a first table
 // that way (deploy/kubernetes); 0, or 2 on an error.
@@ -36,7 +42,7 @@ import (
 
 const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions diff OLD NEW
-       mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
+       mysqlgw-regions fetch [-source azure-sql|service-tags] [-url URL] [-tag NAME] [-redirect [-tags-url URL]] [-max-drop PERCENT] [-max-grow PERCENT] [-force] [-timeout DURATION] [-every DURATION] -o FILE
        mysqlgw-regions seed -o FILE SRC
 `
 

@@ -42,11 +42,17 @@ type Options struct {
 	Source  string  // AzureSQL (when empty) or ServiceTags
 	URL     string  // replaces the source's default location
 	Tag     string  // the service tag, for ServiceTags
-	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent of FILE's
-	MaxGrow float64 // the most a run may add to a family's addresses, in percent of FILE's
+	MaxDrop float64 // the most of a family's addresses a run may stop covering, in percent of FILE's, per set
+	MaxGrow float64 // the most a run may add to a family's addresses, in percent of FILE's, per set
 	Force   bool    // write whatever the guard says
 	Client  *http.Client
 	Now     func() time.Time // today's date, for a table without a published one
+
+	// Redirect adds to AzureSQL's gateway table each region's Redirect set:
+	// its Sql.<Region> value of the Service Tags file, found at TagsURL
+	// (ServiceTagsURL when empty) as ServiceTags finds the file.
+	Redirect bool
+	TagsURL  string
 
 	// hook, when set, is called with each step of a run as it begins, and
 	// with "ended" once the work is over (tests).
@@ -73,6 +79,9 @@ func Run(ctx context.Context, opt Options) (Outcome, error) {
 	case AzureSQL, "", ServiceTags:
 	default:
 		return Outcome{}, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+	}
+	if err := checkRedirectSet(opt); err != nil {
+		return Outcome{}, err
 	}
 	if err := CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
 		return Outcome{}, err
@@ -168,27 +177,16 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 			Proxy: func(r *http.Request) (*url.URL, error) { return proxy(r.URL) },
 		}}
 	}
-	if err := r.step(ctx, "downloading "+shown(from)); err != nil {
-		return out, err
-	}
 	// from becomes the URL the table came from, after redirects: the
 	// $SOURCE written and the name of what was downloaded.
-	body, from, err := download(ctx, client, from)
+	body, from, err := r.get(ctx, client, from, opt.Source == ServiceTags)
 	if err != nil {
 		return out, err
 	}
-	if opt.Source == ServiceTags && !regionsimport.IsJSON(body) {
-		link := serviceTagsLink.Find(body)
-		if link == nil {
-			return out, fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
-		}
-		if strings.HasPrefix(from, "https:") && !bytes.HasPrefix(link, []byte("https:")) {
-			return out, fmt.Errorf("%s links to %s: refused, a download that began over https does not go on over http", shown(from), shown(string(link)))
-		}
-		if err := r.step(ctx, "downloading "+shown(string(link))); err != nil {
-			return out, err
-		}
-		if body, from, err = download(ctx, client, string(link)); err != nil {
+	var tagsBody []byte
+	var tagsFrom string
+	if opt.Redirect {
+		if tagsBody, tagsFrom, err = r.get(ctx, client, cmpOr(opt.TagsURL, ServiceTagsURL), true); err != nil {
 			return out, err
 		}
 	}
@@ -213,7 +211,23 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	serial, why := nextSerial(res.Table.Published, now(), old, exists)
+	if opt.Redirect {
+		if err := r.step(ctx, "importing "+shown(tagsFrom)); err != nil {
+			return out, err
+		}
+		sets, err := regionsimport.Import(ctxReader{ctx, bytes.NewReader(tagsBody)}, tagsFrom, regionsimport.Options{Redirect: true, Source: tagsFrom})
+		if err != nil {
+			return out, err
+		}
+		if res, err = regionsimport.AddRedirect(res, sets); err != nil {
+			return out, err
+		}
+	}
+	sources := shown(from) // where the table came from, as messages name it
+	if opt.Redirect {
+		sources += " and " + shown(tagsFrom)
+	}
+	serial, why := nextSerial(res.Table, now(), old, exists)
 	res.SetSerial(serial, why)
 	// Warnings are for a table about to be written: an unchanged one
 	// repeats the last run's.
@@ -228,14 +242,24 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		if err := writeFile(opt.File, res.Bytes(), r.commit); err != nil {
 			return out, err
 		}
+		regions := fmt.Sprintf("%d regions", len(res.Table.Regions))
+		if opt.Redirect {
+			withSet := 0
+			for _, region := range res.Table.Regions {
+				if len(region.Redirect) > 0 {
+					withSet++
+				}
+			}
+			regions += fmt.Sprintf(", %d with a Redirect set", withSet)
+		}
 		out.Written, out.Warnings = true, warnings
-		out.Text = fmt.Sprintf("wrote %s: %d regions, serial %d, from %s\n", opt.File, len(res.Table.Regions), serial, shown(from))
+		out.Text = fmt.Sprintf("wrote %s: %s, serial %d, from %s\n", opt.File, regions, serial, sources)
 		return out, nil
 	}
 	if err := r.step(ctx, "comparing the table with "+opt.File); err != nil {
 		return out, err
 	}
-	diff := gwtable.Diff(opt.File, old, shown(from), res.Table)
+	diff := gwtable.Diff(opt.File, old, sources, res.Table)
 	if !diff.Changed {
 		out.Text = "unchanged\n"
 		return out, nil
@@ -243,7 +267,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	if err := r.step(ctx, "measuring what the table would remove and add"); err != nil {
 		return out, err
 	}
-	if why := measure(old, res.Table).refuse(opt.MaxDrop, opt.MaxGrow, diff.Added, diff.Removed); why != "" && !opt.Force {
+	if why := guard(old, res.Table, diff, opt); why != "" && !opt.Force {
 		out.Refused, out.Warnings = true, warnings
 		out.Text = fmt.Sprintf("refused: %s left as it is: %s; review the change, then run again with -force to write it\n%s", opt.File, why, diff.Text)
 		return out, nil
@@ -257,6 +281,47 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 	out.Written, out.Warnings = true, warnings
 	out.Text = diff.Text
 	return out, nil
+}
+
+// get downloads rawURL, each step named for the timeout's message, and
+// returns the body and the URL it came from, after redirects. With
+// serviceTags, a body that is not JSON is Microsoft's download page, and
+// the Service Tags file it links to is downloaded in its place.
+func (r *runner) get(ctx context.Context, client *http.Client, rawURL string, serviceTags bool) (body []byte, from string, err error) {
+	if err := r.step(ctx, "downloading "+shown(rawURL)); err != nil {
+		return nil, "", err
+	}
+	if body, from, err = download(ctx, client, rawURL); err != nil {
+		return nil, "", err
+	}
+	if !serviceTags || regionsimport.IsJSON(body) {
+		return body, from, nil
+	}
+	link := serviceTagsLink.Find(body)
+	if link == nil {
+		return nil, "", fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
+	}
+	if strings.HasPrefix(from, "https:") && !bytes.HasPrefix(link, []byte("https:")) {
+		return nil, "", fmt.Errorf("%s links to %s: refused, a download that began over https does not go on over http", shown(from), shown(string(link)))
+	}
+	if err := r.step(ctx, "downloading "+shown(string(link))); err != nil {
+		return nil, "", err
+	}
+	return download(ctx, client, string(link))
+}
+
+// checkRedirectSet reports why opt's -redirect, -tag and -tags-url do not go
+// together, or nil.
+func checkRedirectSet(opt Options) error {
+	switch {
+	case opt.Redirect && opt.Source == ServiceTags:
+		return fmt.Errorf("-redirect adds the Service Tags file's %s.<Region> values to Azure SQL's gateway table as Redirect sets: it takes -source %s, not %s (which makes a tag's values the gateway set)", regionsimport.DefaultTag, AzureSQL, ServiceTags)
+	case opt.Redirect && opt.Tag != "":
+		return fmt.Errorf("-redirect reads the %s.<Region> values, always: -tag is for -source %s", regionsimport.DefaultTag, ServiceTags)
+	case !opt.Redirect && opt.TagsURL != "":
+		return fmt.Errorf("-tags-url is where -redirect finds the Service Tags file: give -redirect too")
+	}
+	return nil
 }
 
 // ctxReader reads r until ctx ends, so that the import of a large body
@@ -307,11 +372,15 @@ func readOld(path string, force bool) (old gwtable.Table, exists bool, err error
 	return old, true, nil
 }
 
-// nextSerial is the serial to write: the published date (today's when the
-// source gives none) as YYYYMMDD01, raised past FILE's serial when that is
+// nextSerial is the serial to write: t's published date (with a Redirect
+// set, the later of $PUBLISHED and $REDIRECT-PUBLISHED; today's when the
+// sources give none) as YYYYMMDD01, raised past FILE's serial when that is
 // not before it in RFC 1982 order. A FILE without $SERIAL imposes nothing.
-func nextSerial(published, now time.Time, old gwtable.Table, exists bool) (uint32, string) {
-	date, from := published, "the published date"
+func nextSerial(t gwtable.Table, now time.Time, old gwtable.Table, exists bool) (uint32, string) {
+	date, from := t.Published, "the published date"
+	if t.RedirectPublished.After(date) {
+		date, from = t.RedirectPublished, "the Service Tags file's date"
+	}
 	if date.IsZero() {
 		date, from = now.UTC(), "today's date"
 	}

@@ -28,13 +28,13 @@ type microsoft struct {
 	*httptest.Server
 	mu      sync.Mutex
 	include []byte // what /include.md serves now
+	tags    []byte // what the download page's link serves now
 }
 
 func newMicrosoft(t *testing.T) *microsoft {
 	t.Helper()
-	m := &microsoft{include: readFixture(t, "import/sql-2026-include.md")}
+	m := &microsoft{include: readFixture(t, "import/sql-2026-include.md"), tags: readFixture(t, "import/servicetags.json")}
 	page := readFixture(t, "fetch/servicetags-download-page.html")
-	tags := readFixture(t, "import/servicetags.json")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/include.md", func(w http.ResponseWriter, r *http.Request) {
 		m.mu.Lock()
@@ -49,7 +49,9 @@ func newMicrosoft(t *testing.T) *microsoft {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write(tags)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		w.Write(m.tags)
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -75,6 +77,14 @@ func (m *microsoft) serve(t *testing.T, edit func(string) string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.include = []byte(edit(string(readFixture(t, "import/sql-2026-include.md"))))
+}
+
+// serveTags makes the download page's link serve the Service Tags fixture
+// with edit applied.
+func (m *microsoft) serveTags(t *testing.T, edit func(string) string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tags = []byte(edit(string(readFixture(t, "import/servicetags.json"))))
 }
 
 func readFixture(t *testing.T, name string) []byte {

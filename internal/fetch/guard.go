@@ -4,17 +4,69 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
-// change is what a new table would do to an old one's coverage: the regions
-// it drops, and per family how many addresses it stops and starts covering.
+// set is one of a table's two sets of addresses, which the guard measures
+// each on its own: the gateway set a firewall opens under the Proxy
+// connection policy, and the Redirect set it opens besides under Redirect.
+type set struct {
+	name  string                            // as a refusal names it
+	of    func(gwtable.Region) *gwtable.Set // a region's addresses in the set
+	has   func(gwtable.Region) bool         // whether a region has the set
+	items func(gwtable.Delta) []string      // what of a Diff delta is in the set, as text
+	what  string                            // what those items are
+}
+
+var (
+	gatewaySet  = set{"gateway set", gwtable.Region.Allow, gwtable.Region.HasAllow, listed, "addresses and prefixes"}
+	redirectSet = set{"Redirect set", gwtable.Region.RedirectSet, hasRedirect, redirectListed, "prefixes"}
+)
+
+func hasRedirect(r gwtable.Region) bool { return len(r.Redirect) > 0 }
+
+// anyHas reports whether a region of t has the set s.
+func anyHas(t gwtable.Table, s set) bool { return slices.ContainsFunc(t.Regions, s.has) }
+
+// guard reports why new is more than an unattended run may change of old,
+// or "": each set measured on its own (see change.refuse). A set old has in
+// no region is not measured, as a FILE absent is not: there is nothing to
+// measure it by (the first run with -redirect adds every Redirect set).
+// When either table has a Redirect set, each reason names its set.
+func guard(old, new gwtable.Table, diff gwtable.DiffResult, opt Options) string {
+	labelled := anyHas(old, redirectSet) || anyHas(new, redirectSet)
+	var why []string
+	for _, s := range []set{gatewaySet, redirectSet} {
+		if !anyHas(old, s) {
+			continue
+		}
+		reasons := measure(old, new, s, diff).refuse(opt.MaxDrop, opt.MaxGrow, labelled)
+		if len(reasons) > 0 && s.name == redirectSet.name && !opt.Redirect {
+			reasons = append(reasons, "FILE has Redirect sets, which fetch writes only with -redirect")
+		}
+		for _, r := range reasons {
+			if labelled {
+				r = s.name + ": " + r
+			}
+			why = append(why, r)
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// change is what a new table would do to one set of an old one: the
+// regions that had the set and no longer do, per family how many addresses
+// it stops and starts covering, and the set's items it no longer and newly
+// lists.
 type change struct {
-	regions []string
-	v4, v6  family
+	set        set
+	regions    []string
+	v4, v6     family
+	gone, come []string
 }
 
 // family counts, for one address family, what an old table covered (had),
@@ -44,21 +96,24 @@ func (f family) gainedPercent() float64 {
 	return 100 * f.gained / f.had
 }
 
-// measure compares what old and new cover (gwtable's prefix arithmetic). An
-// address that moves between regions, roles or kinds, or prefixes merged
-// into a wider one, take nothing away and add nothing.
-func measure(old, new gwtable.Table) change {
-	var c change
+// measure compares what old and new cover of the set s (gwtable's prefix
+// arithmetic), and takes the set's items of diff's deltas. An address that
+// moves between regions, roles or kinds, or prefixes merged into a wider
+// one, take nothing away and add nothing.
+func measure(old, new gwtable.Table, s set, diff gwtable.DiffResult) change {
+	c := change{set: s, gone: s.items(diff.Removed), come: s.items(diff.Added)}
 	names := make(map[string]bool, len(new.Regions))
 	for _, r := range new.Regions {
-		names[r.Name] = true
+		if s.has(r) {
+			names[r.Name] = true
+		}
 	}
 	for _, r := range old.Regions {
-		if !names[r.Name] {
+		if s.has(r) && !names[r.Name] {
 			c.regions = append(c.regions, r.Name)
 		}
 	}
-	was, now := covered(old), covered(new)
+	was, now := covered(old, s), covered(new, s)
 	had4, had6 := gwtable.Size(was)
 	has4, has6 := gwtable.Size(now)
 	kept4, kept6 := gwtable.Overlap(was, now)
@@ -67,23 +122,27 @@ func measure(old, new gwtable.Table) change {
 	return c
 }
 
-// covered is every address t allows (gateways, decommissioning addresses,
-// subnets), aggregated.
-func covered(t gwtable.Table) []netip.Prefix {
+// covered is every address of t in the set s, aggregated.
+func covered(t gwtable.Table, s set) []netip.Prefix {
 	sets := make([]*gwtable.Set, len(t.Regions))
 	for i, r := range t.Regions {
-		sets[i] = r.Allow()
+		sets[i] = s.of(r)
 	}
 	return gwtable.Union(sets).Prefixes
 }
 
-// refuse reports why c is more than an unattended run may change, or "":
-// a region removed, more than maxDrop percent of a family's addresses no
-// longer covered, or more than maxGrow percent newly covered. The
-// comparisons are written so that a NaN limit refuses.
-func (c change) refuse(maxDrop, maxGrow float64, added, removed gwtable.Delta) string {
+// refuse says why c is more than an unattended run may change, a reason
+// each, or nothing: a region that no longer has the set, more than maxDrop
+// percent of a family's addresses no longer covered, or more than maxGrow
+// percent newly covered. labelled words a region's loss for a table of two
+// sets, whose regions may keep the other. The comparisons are written so
+// that a NaN limit refuses.
+func (c change) refuse(maxDrop, maxGrow float64, labelled bool) []string {
 	var why []string
-	if len(c.regions) > 0 {
+	switch {
+	case len(c.regions) > 0 && labelled:
+		why = append(why, fmt.Sprintf("%d region(s) would no longer have one: %s", len(c.regions), gwtable.Listed(c.regions)))
+	case len(c.regions) > 0:
 		why = append(why, fmt.Sprintf("it would remove %d region(s): %s", len(c.regions), gwtable.Listed(c.regions)))
 	}
 	shrinks, grows := false, false
@@ -106,28 +165,34 @@ func (c change) refuse(maxDrop, maxGrow float64, added, removed gwtable.Delta) s
 		}
 	}
 	if len(why) == 0 {
-		return ""
+		return nil
 	}
-	if len(c.regions) > 0 || shrinks {
-		if gone := listed(removed); len(gone) > 0 {
-			why = append(why, "addresses and prefixes no longer listed: "+gwtable.Listed(gone))
-		}
+	if (len(c.regions) > 0 || shrinks) && len(c.gone) > 0 {
+		why = append(why, c.set.what+" no longer listed: "+gwtable.Listed(c.gone))
 	}
-	if grows {
-		if come := listed(added); len(come) > 0 {
-			why = append(why, "addresses and prefixes newly listed: "+gwtable.Listed(come))
-		}
+	if grows && len(c.come) > 0 {
+		why = append(why, c.set.what+" newly listed: "+gwtable.Listed(c.come))
 	}
-	return strings.Join(why, "; ")
+	return why
 }
 
-// listed is d's addresses, then its prefixes, as text.
+// listed is d's addresses, then its prefixes (subnets), as text: the
+// gateway set's items.
 func listed(d gwtable.Delta) []string {
 	var items []string
 	for _, a := range d.Addresses {
 		items = append(items, a.String())
 	}
 	for _, p := range d.Prefixes {
+		items = append(items, p.String())
+	}
+	return items
+}
+
+// redirectListed is d's Redirect prefixes, as text.
+func redirectListed(d gwtable.Delta) []string {
+	var items []string
+	for _, p := range d.Redirect {
 		items = append(items, p.String())
 	}
 	return items

@@ -32,7 +32,7 @@ func TestMeasure(t *testing.T) {
 		{"a subnets 198.51.100.0/28\n", "a subnets 203.0.113.0/28\n", "16", "0", "16", "0", "16", "0", 0},
 	} {
 		old, new := parseTable(t, tc.old), parseTable(t, tc.new)
-		c := measure(old, new)
+		c := measure(old, new, gatewaySet, gwtable.Diff("old", old, "new", new))
 		if count(c.v4.lost) != tc.lost4 || count(c.v6.lost) != tc.lost6 || count(c.v4.gained) != tc.gained4 || count(c.v6.gained) != tc.gained6 ||
 			count(c.v4.had) != tc.had4 || count(c.v6.had) != tc.had6 || len(c.regions) != tc.removedRegions {
 			t.Errorf("%q → %q: v4 -%.0f +%.0f of %.0f, v6 -%.0f +%.0f of %.0f, regions %v", tc.old, tc.new, c.v4.lost, c.v4.gained, c.v4.had, c.v6.lost, c.v6.gained, c.v6.had, c.regions)
@@ -69,7 +69,7 @@ func TestRefuse(t *testing.T) {
 		{"NaN -max-drop", change{v4: had}, math.NaN(), 100, "more than -max-drop NaN%"},
 		{"NaN -max-grow", change{v4: had}, 10, math.NaN(), "more than -max-grow NaN%"},
 	} {
-		got := tc.c.refuse(tc.maxDrop, tc.maxGrow, gwtable.Delta{}, gwtable.Delta{})
+		got := strings.Join(tc.c.refuse(tc.maxDrop, tc.maxGrow, false), "; ")
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}

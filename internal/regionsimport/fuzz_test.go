@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,5 +131,61 @@ func FuzzImportServiceTags(f *testing.F) {
 			t.Fatalf("imported %d regions from input that is not JSON", len(res.Table.Regions))
 		}
 		checkImported(t, res, "in.json")
+	})
+}
+
+// FuzzImportRedirect reads any JSON input as Redirect sets and adds them to
+// the include's gateway table: no panic; an error is one line naming the
+// input and comes without a table; otherwise the table of both sets loads,
+// holds every region of either source, each with its Redirect set as read
+// and its gateway ranges as they were, and every warning is one line.
+func FuzzImportRedirect(f *testing.F) {
+	addFixtures(f, ".json")
+	f.Add([]byte(`{"values": [{"name": "Sql.EastUS2", "properties": {"addressPrefixes": ["192.0.2.1/32", "2001:db8::/64", "192.0.2.1/32"]}}, {"name": "sql.Nowhere", "properties": {"addressPrefixes": []}}]}`))
+	include, err := os.ReadFile(filepath.Join(fixtures, "sql-2026-include.md"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	gateways, err := Import(bytes.NewReader(include), "include.md", Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		sets, err := Import(bytes.NewReader(content), "in.json", Options{Redirect: true})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "in.json: ") {
+				t.Fatalf("error %q does not name the input", err)
+			}
+			checkOneLine(t, "error", err.Error())
+			if len(sets.Table.Regions) != 0 {
+				t.Fatalf("an error came with %d regions", len(sets.Table.Regions))
+			}
+			return
+		}
+		res, err := AddRedirect(gateways, sets)
+		if err != nil {
+			t.Fatalf("AddRedirect: %v", err)
+		}
+		back, err := gwtable.Parse(res.Bytes(), "out")
+		if err != nil {
+			t.Fatalf("the table of both sets does not load: %v", err)
+		}
+		byName := make(map[string]gwtable.Region)
+		for _, r := range back.Regions {
+			byName[r.Name] = r
+		}
+		for _, r := range gateways.Table.Regions {
+			if got, ok := byName[r.Name]; !ok || !slices.Equal(got.Subnets, r.Subnets) {
+				t.Fatalf("gateway region %s read back as %+v", r.Name, got)
+			}
+		}
+		for _, r := range sets.Table.Regions {
+			if got, ok := byName[r.Name]; !ok || !slices.Equal(got.Redirect, r.Redirect) {
+				t.Fatalf("Redirect set of %s read back as %+v, read %v", r.Name, got, r.Redirect)
+			}
+		}
+		for _, w := range res.Warnings {
+			checkOneLine(t, "warning", w.String())
+		}
 	})
 }

@@ -41,8 +41,12 @@ type Options struct {
 	Serial    uint32
 	HasSerial bool
 	// Source is the $SOURCE to write: the input's file name or URL; empty
-	// for none.
+	// for none. With Redirect, it is the $REDIRECT-SOURCE.
 	Source string
+	// Redirect reads a Service Tags file's Sql.<Region> values as Redirect
+	// sets (redirect.go): the tag is always DefaultTag, so Tag must be empty
+	// or DefaultTag, and a page is an error.
+	Redirect bool
 }
 
 // serviceTagsName is the weekly Service Tags file's name, which carries the
@@ -65,6 +69,8 @@ type Result struct {
 	Table    gwtable.Table
 	Header   []string // comment lines, without the leading "# "
 	Warnings []Warning
+	// Name is the input as the header, warnings and errors name it.
+	Name string
 }
 
 // Bytes is the regions file: the header as comments, then the table in the
@@ -82,7 +88,11 @@ func (r Result) Bytes() []byte {
 		b.Write(table[:i])
 		table = table[i:]
 	}
-	b.WriteString("# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]\n")
+	b.WriteString("# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]")
+	if slices.ContainsFunc(r.Table.Regions, func(region gwtable.Region) bool { return len(region.Redirect) > 0 }) {
+		b.WriteString(" [redirect PREFIX ...]")
+	}
+	b.WriteString("\n")
 	b.Write(table)
 	return b.Bytes()
 }
@@ -104,6 +114,9 @@ func importLimited(r io.Reader, source string, opt Options, limit int64) (Result
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", source, err)
 	}
+	if opt.Redirect {
+		return importRedirect(in, first, int64(len(blanks)), source, opt, limit)
+	}
 	var res Result
 	if startsJSON(first) {
 		res, err = readServiceTags(&limitCheck{r: in, n: int64(len(blanks)), limit: limit, source: source}, source, opt)
@@ -124,6 +137,7 @@ func importLimited(r io.Reader, source string, opt Options, limit int64) (Result
 	if err != nil {
 		return Result{}, err
 	}
+	res.Name = source
 	return finish(res, source, opt)
 }
 
@@ -195,11 +209,9 @@ func finish(res Result, source string, opt Options) (Result, error) {
 			res.Table.Source = opt.Source
 		}
 	}
-	if m := serviceTagsName.FindStringSubmatch(opt.Source + " " + source); m != nil && res.Table.Published.IsZero() {
-		if d, err := time.Parse("20060102", m[1]); err == nil {
-			res.Table.Published = d
-			res.Header = append(res.Header, "$PUBLISHED "+d.Format(gwtable.DateLayout)+" from the file name "+m[0])
-		}
+	if d, name, ok := fileDate(opt.Source + " " + source); ok && res.Table.Published.IsZero() {
+		res.Table.Published = d
+		res.Header = append(res.Header, "$PUBLISHED "+d.Format(gwtable.DateLayout)+" from the file name "+name)
 	}
 	switch {
 	case opt.HasSerial:
@@ -207,6 +219,13 @@ func finish(res Result, source string, opt Options) (Result, error) {
 	case !res.Table.HasSerial:
 		res.Header = append(res.Header, "no $SERIAL: the source has none and -serial was not given; the server uses a hash of the content")
 	}
+	return check(res, source)
+}
+
+// check makes sure res is a regions file the server reads: no larger than
+// it reads, and read back by its own parser. A table without $SERIAL gets
+// the serial the server would give it.
+func check(res Result, source string) (Result, error) {
 	out := res.Bytes()
 	if len(out) > gwtable.MaxFileSize {
 		return Result{}, fmt.Errorf("%s: the regions file written would be %d bytes, more than the %d the server reads", source, len(out), gwtable.MaxFileSize)
@@ -219,6 +238,17 @@ func finish(res Result, source string, opt Options) (Result, error) {
 		res.Table.Serial = back.Serial
 	}
 	return res, nil
+}
+
+// fileDate is the date a Service Tags file's name in names carries
+// (ServiceTags_Public_20260928.json), and that name.
+func fileDate(names string) (date time.Time, name string, ok bool) {
+	m := serviceTagsName.FindStringSubmatch(names)
+	if m == nil {
+		return time.Time{}, "", false
+	}
+	d, err := time.Parse("20060102", m[1])
+	return d, m[0], err == nil
 }
 
 // SetSerial gives the table serial, saying in the header where it comes from
@@ -251,6 +281,8 @@ type regionBuilder struct {
 	gateways        []entry[netip.Addr]
 	subnets         []entry[netip.Prefix]
 	decommissioning []entry[netip.Addr]
+	redirect        []entry[netip.Prefix]
+	redirectSet     bool // a Service Tags value read as a Redirect set
 }
 
 // build returns the region, or ok false (with a warning) when it has nothing
@@ -284,20 +316,33 @@ func (b *regionBuilder) build(warn func(where, format string, args ...any)) (gwt
 		kind[e.value] = "decommissioning"
 		r.Decommissioning = append(r.Decommissioning, e.value)
 	}
-	seen := make(map[netip.Prefix]bool)
-	for _, e := range b.subnets {
-		if seen[e.value] {
-			warn(e.where, "%s: subnet %s is listed twice; kept once", b.name, e.value)
-			continue
-		}
-		seen[e.value] = true
-		r.Subnets = append(r.Subnets, e.value)
-	}
-	if len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning) == 0 {
+	r.Subnets = uniquePrefixes(b.name, "subnet", b.subnets, warn)
+	r.Redirect = uniquePrefixes(b.name, "redirect", b.redirect, warn)
+	switch {
+	case b.redirectSet && len(r.Redirect) == 0:
+		warn(b.where, "%s lists no prefix; no Redirect set", b.name)
+		return r, false
+	case len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+len(r.Redirect) == 0:
 		warn(b.where, "%s has no gateway, subnet or decommissioning address; left out", b.name)
 		return r, false
 	}
 	return r, true
+}
+
+// uniquePrefixes is entries' prefixes, each once, with a warning for each
+// repeat naming the region and the set (kind).
+func uniquePrefixes(region, kind string, entries []entry[netip.Prefix], warn func(where, format string, args ...any)) []netip.Prefix {
+	var prefixes []netip.Prefix
+	seen := make(map[netip.Prefix]bool)
+	for _, e := range entries {
+		if seen[e.value] {
+			warn(e.where, "%s: %s %s is listed twice; kept once", region, kind, e.value)
+			continue
+		}
+		seen[e.value] = true
+		prefixes = append(prefixes, e.value)
+	}
+	return prefixes
 }
 
 // warnings collects warnings; add has the signature build wants.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
@@ -26,8 +27,11 @@ type tagsReader struct {
 	dec    *json.Decoder
 	source string
 	prefix string // "Sql.", compared without regard to case
-	warn   warnings
-	kept   int // bytes of the selected values' region names and prefixes
+	// redirect reads each value as its region's Redirect set (redirect.go)
+	// rather than as gateways and subnets.
+	redirect bool
+	warn     warnings
+	kept     int // bytes of the selected values' region names and prefixes
 }
 
 // readServiceTags imports the <tag>.<Region> values of a Service Tags file.
@@ -36,7 +40,7 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 	if tag == "" {
 		tag = DefaultTag
 	}
-	r := &tagsReader{dec: json.NewDecoder(in), source: source, prefix: tag + "."}
+	r := &tagsReader{dec: json.NewDecoder(in), source: source, prefix: tag + ".", redirect: opt.Redirect}
 	r.dec.UseNumber()
 	var (
 		res       Result
@@ -112,6 +116,15 @@ func readServiceTags(in io.Reader, source string, opt Options) (Result, error) {
 		return Result{}, r.errorf("values", "missing: this is not a Service Tags file")
 	}
 	res.Warnings = r.warn
+	if r.redirect {
+		// The serial is the gateway table's: changeNumber is only told.
+		res.Header = []string{
+			"Redirect sets imported by mysqlgw-regions from " + source,
+			fmt.Sprintf("Service Tags, cloud %s, changeNumber %s: %d of %d values are %s<Region>; each one's prefixes are its region's Redirect set",
+				gwtable.Quote(cloud), orNone(change), len(res.Table.Regions), total, tag+"."),
+		}
+		return res, nil
+	}
 	res.Header = []string{
 		"Imported by mysqlgw-regions from " + source,
 		fmt.Sprintf("Service Tags, cloud %s, changeNumber %s: %d of %d values are %s<Region>; /32 and /128 prefixes are gateways, wider ones subnets",
@@ -205,7 +218,15 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 	case !props:
 		return nil, r.errorf(path, "%s has no properties", gwtable.Quote(name))
 	}
-	b := &regionBuilder{name: strings.ToLower(name[len(r.prefix):]), where: r.source + ": " + path}
+	suffix := name[len(r.prefix):]
+	b := &regionBuilder{name: strings.ToLower(suffix), where: r.source + ": " + path, redirectSet: r.redirect}
+	if r.redirect && !strings.ContainsFunc(suffix, unicode.IsSpace) {
+		// Matched with the gateway table's regions, whose names are
+		// Azure's: Sql.FranceCentral is francecentral, whatever its
+		// properties.region says. A name with blanks stays as it is, and
+		// CheckRegionName refuses it: AzureRegionName would drop them.
+		b.name = gwtable.AzureRegionName(suffix)
+	}
 	if err := gwtable.CheckRegionName(b.name); err != nil {
 		return nil, r.errorf(path+".name", "%s: %v", gwtable.Quote(name), err)
 	}
@@ -217,6 +238,10 @@ func (r *tagsReader) value(path string) (*regionBuilder, error) {
 		p, err := gwtable.ParseSubnet(s)
 		if err != nil {
 			return nil, r.errorf(where, "%v", err)
+		}
+		if r.redirect {
+			b.redirect = append(b.redirect, entry[netip.Prefix]{p, r.source + ": " + where})
+			continue
 		}
 		if p.IsSingleIP() { // ParseSubnet has checked the address as ParseAddress would
 			b.gateways = append(b.gateways, entry[netip.Addr]{p.Addr(), r.source + ": " + where})
