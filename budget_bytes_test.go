@@ -10,43 +10,20 @@ import (
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/lists"
+	"github.com/mysqlgw/mysqlgw/internal/shapes"
 )
 
-// shapes are the tables whose cost the budget must model: bench/memory.sh
-// measures the same three in a running server.
-var shapes = []struct {
-	name    string
-	regions int
-	line    func(i int) string
-}{
-	// Record-heavy: every /24 listed address by address.
-	{"ipv4-24", 600, func(i int) string {
-		return fmt.Sprintf("r%d 10.%d.%d.1 subnets 10.%d.%d.0/24", i, i>>8&255, i&255, 100+i>>8&127, i&255)
-	}},
-	// Gateway-heavy: each address its TXT, roles, SRV, PTR and active names.
-	{"gateways", 2000, func(i int) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "r%d", i)
-		for k := range 16 {
-			if k%2 == 0 {
-				fmt.Fprintf(&b, " 10.%d.%d.%d", i>>8&255, i&255, k+1)
-			} else {
-				fmt.Fprintf(&b, " 2001:db8:%x::%x", i, k+1)
-			}
-		}
-		fmt.Fprintf(&b, " decommissioning 11.%d.%d.1 11.%d.%d.2", i>>8&255, i&255, i>>8&255, i&255)
-		return b.String()
-	}},
-	// Prefix-heavy: /64s are served in TXT and APL only, so few records
-	// carry many prefixes and long texts.
-	{"ipv6-64", 600, func(i int) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "r%d subnets", i)
-		for k := range 100 {
-			fmt.Fprintf(&b, " 2001:db8:%x:%x::/64", i, k)
-		}
-		return b.String()
-	}},
+// shapeRegions are the shapes' sizes here: each some tens of MB built.
+var shapeRegions = map[string]int{"ipv4-24": 300, "gateways": 2000, "ipv6-64": 600}
+
+// shapeText is a table of a shape, as bench/memory.sh measures it in a
+// running server.
+func shapeText(t testing.TB, shape string) string {
+	var b strings.Builder
+	if _, _, err := shapes.Write(&b, shape, shapeRegions[shape], 0); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // liveHeap is the heap still in use after a full collection.
@@ -84,28 +61,19 @@ func budgetCost(t testing.TB, text string) (records int, model, live int64) {
 	return c.records, int64(c.bytes + tableBytes(table.Regions, sets, true)), live
 }
 
-func shapeText(n int, line func(int) string) string {
-	var b strings.Builder
-	for i := range n {
-		b.WriteString(line(i))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // The budget counts memory, not only records: for every shape, what it
 // counts is within 0.8 and 1.25 times what the build keeps, so that the
 // bytes a budget unit costs (docs/operations.md) hold across shapes. When
 // a change to the answers or the lists moves the heap, this fails until
 // the costs in budget.go follow.
 func TestBudgetCountsMemory(t *testing.T) {
-	for _, s := range shapes {
-		records, model, live := budgetCost(t, shapeText(s.regions, s.line))
+	for _, shape := range shapes.Names {
+		records, model, live := budgetCost(t, shapeText(t, shape))
 		ratio := float64(model) / float64(live)
 		t.Logf("%s: %d records, %d units; live heap %.1f MB, counted %.1f MB (%.2fx), %d live bytes a unit",
-			s.name, records, model/recordBytes, float64(live)/1e6, float64(model)/1e6, ratio, live/(model/recordBytes))
+			shape, records, model/recordBytes, float64(live)/1e6, float64(model)/1e6, ratio, live/(model/recordBytes))
 		if ratio < 0.8 || ratio > 1.25 {
-			t.Errorf("%s: the budget counts %d bytes for a table that keeps %d (%.2fx), want 0.8x to 1.25x", s.name, model, live, ratio)
+			t.Errorf("%s: the budget counts %d bytes for a table that keeps %d (%.2fx), want 0.8x to 1.25x", shape, model, live, ratio)
 		}
 	}
 }
@@ -113,9 +81,9 @@ func TestBudgetCountsMemory(t *testing.T) {
 // BenchmarkBudgetBytes reports, for each shape, the heap a build keeps per
 // unit of max_records and the counted bytes over the live ones.
 func BenchmarkBudgetBytes(b *testing.B) {
-	for _, s := range shapes {
-		text := shapeText(s.regions, s.line)
-		b.Run(s.name, func(b *testing.B) {
+	for _, shape := range shapes.Names {
+		text := shapeText(b, shape)
+		b.Run(shape, func(b *testing.B) {
 			var model, live int64
 			for b.Loop() {
 				_, model, live = budgetCost(b, text)
@@ -128,10 +96,10 @@ func BenchmarkBudgetBytes(b *testing.B) {
 
 // A table of few records but many long texts and prefixes is refused by
 // what it takes, not only by its count: 600 regions of 100 IPv6 /64s build
-// 62,413 records, and those records' texts and the table's prefixes take
-// three times what as many address records do.
+// about 62,000 records, and those records' texts and the table's prefixes
+// take several times what as many address records do.
 func TestBudgetRefusesByMemory(t *testing.T) {
-	table, err := gwtable.Parse([]byte(shapeText(shapes[2].regions, shapes[2].line)), "shape")
+	table, err := gwtable.Parse([]byte(shapeText(t, "ipv6-64")), "shape")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/memory.sh: what a table costs the server in memory, by shape. For
-# each shape, bench/memgen writes a regions file sized to build about
-# RECORDS records (counted by the server itself: started with max_records 1,
-# it refuses the table and names its count), CoreDNS serves it with the HTTP
+# each shape, bench/memgen writes a regions file that max_records counts at
+# about RECORDS (the larger of its records and its bytes at 100 a record, as
+# the server counts them: started with max_records 1, it refuses the table
+# and names its count), CoreDNS serves it with the HTTP
 # lists, prometheus and pprof on loopback ports, and the script reads
 # VmRSS at steady state, then rewrites the file with a table of the same
 # shape and size but other addresses and reads VmHWM, the peak, over the
@@ -13,7 +14,7 @@
 #   RECORDS=2000000 SHAPES=ipv4-24 bench/memory.sh
 #
 # Environment:
-#   RECORDS=1000000   records to aim each table at (within about 1%)
+#   RECORDS=1000000   max_records count to aim each table at (within about 1%)
 #   SHORT=1           RECORDS=100000 SETTLE=3
 #   SHAPES="ipv4-24 gateways ipv6-64"   which shapes, in this order (bench/memgen)
 #   SETTLE=5          seconds to wait after start-up and after the reload
@@ -115,8 +116,9 @@ stop() {
 	reap "$SERVER" || true
 }
 
-# count FILE: the records the server would build for FILE ("" for the
-# built-in table), from its refusal at max_records 1, into COUNT.
+# count FILE: what max_records counts for FILE ("" for the built-in table)
+# into COUNT, and the records it would build into RECS, from the server's
+# refusal at max_records 1, with the HTTP lists on as in start.
 count() {
 	local file=$1 dir="$WORK/count" pid
 	mkdir -p "$dir"
@@ -126,6 +128,7 @@ count() {
 		echo "    mysqlgw {"
 		[[ -z $file ]] || echo "        regions $file"
 		echo "        max_records 1"
+		echo "        http 127.0.0.1:$(free_port)"
 		echo "    }"
 		echo "}"
 	} >"$dir/Corefile"
@@ -138,7 +141,9 @@ count() {
 	done
 	kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
 	reap "$pid" || true
-	COUNT=$(sed -n 's/.*the table would build \([0-9][0-9]*\) records.*/\1/p' "$dir/log")
+	RECS=$(sed -n 's/.*the table would build \([0-9][0-9]*\) records.*/\1/p' "$dir/log")
+	COUNT=$(sed -n 's/.*take the memory of \([0-9][0-9]*\) .*/\1/p' "$dir/log")
+	COUNT=${COUNT:-$RECS}
 	if [[ -z $COUNT ]]; then
 		echo "memory.sh: the server did not refuse ${file:-the built-in table} at max_records 1 with a count:" >&2
 		cat "$dir/log" >&2
@@ -171,7 +176,7 @@ size() {
 		generate "$shape" "$r1" 0 "$file"
 		count "$file"
 		c1=$COUNT
-		log "$shape: $r1 regions build $c1 records"
+		log "$shape: $r1 regions count $c1 for max_records"
 		if (((c1 - RECORDS) ** 2 < (best_c - RECORDS) ** 2)); then
 			best_r=$r1 best_c=$c1
 		fi
@@ -180,7 +185,7 @@ size() {
 		read -r r0 c0 r1 <<<"$r1 $c1 $((r1 + (RECORDS - c1) * (r1 - r0) / (c1 - c0)))"
 	done
 	generate "$shape" "$best_r" 0 "$file"
-	COUNT=$best_c
+	count "$file"
 }
 
 # settle PID: waits SETTLE seconds, then until VmRSS grows by less than 1%
@@ -229,7 +234,7 @@ BASE_RSS=$(status "$SERVER" VmRSS)
 heap builtin
 BASE_LIVE=$LIVE
 stop
-log "built-in table: $BASE_RECORDS records, VmRSS $(mib "$BASE_RSS") MiB, heap live $(mib_bytes "$BASE_LIVE") MiB"
+log "built-in table: counted $BASE_RECORDS, VmRSS $(mib "$BASE_RSS") MiB, heap live $(mib_bytes "$BASE_LIVE") MiB"
 
 : >"$WORK/rows.tsv"
 for shape in $SHAPES; do
@@ -237,10 +242,10 @@ for shape in $SHAPES; do
 	mkdir -p "$dir"
 	size "$shape" "$dir/regions"
 	read -r regions addrs prefixes bytes <<<"$GEN"
-	records=$COUNT
+	units=$COUNT records=$RECS
 	generate "$shape" "$regions" 1 "$dir/regions.next"
 	count "$dir/regions.next"
-	log "$shape: $regions regions, $records records, $bytes bytes; the reload's table $COUNT records"
+	log "$shape: $regions regions, $records records counted as $units, $bytes bytes; the reload's table $RECS counted as $COUNT"
 
 	start "$shape" "        regions $dir/regions
         reload 1s"
@@ -289,7 +294,7 @@ for shape in $SHAPES; do
 	live_after=$LIVE
 	stop
 	log "$shape: reload applied ${took} s after the rename; peak $(mib "$peak") MiB$hwm_note, VmRSS $(mib "$rss_after") MiB after"
-	printf '%s\t' "$shape" "$regions" "$addrs" "$prefixes" "$records" "$bytes" "$rss" "$startup_hwm" "$peak" \
+	printf '%s\t' "$shape" "$regions" "$addrs" "$prefixes" "$records" "$units" "$bytes" "$rss" "$startup_hwm" "$peak" \
 		"$rss_after" "$took" "$inuse" "$live" "$inuse_after" "$live_after" "$all_bytes" >>"$WORK/rows.tsv"
 	echo >>"$WORK/rows.tsv"
 done
@@ -304,28 +309,28 @@ MEM=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 echo "# mysqlgw memory by table shape, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "Commit $COMMIT; $(go env GOVERSION); $CPU, $(nproc) cores, $MEM; $(uname -sr); GOGC=${GOGC:-default} GOMEMLIMIT=${GOMEMLIMIT:-default}."
-echo "Tables of about $(commas "$RECORDS") records (bench/memgen; records as the server counts them for max_records), served with \`http\`, \`prometheus\` and \`pprof\`, \`reload 1s\`."
+echo "Tables that max_records counts at about $(commas "$RECORDS") (bench/memgen; the larger of their records and their bytes at 100 a record, as the server counts them), served with \`http\`, \`prometheus\` and \`pprof\`, \`reload 1s\`."
 echo "Steady: VmRSS $SETTLE s or more after start-up, once it grows by less than 1% a second. Reload peak: VmHWM from a reset (clear_refs) to the same wait after the reload to a table of the same shape and size with other addresses.$hwm_note"
-echo "Floor: the same Corefile with the built-in table ($(commas "$BASE_RECORDS") records): VmRSS $(mib "$BASE_RSS") MiB, heap live $(mib_bytes "$BASE_LIVE") MiB. Bytes a record below are the whole process's, floor included."
+echo "Floor: the same Corefile with the built-in table (counted $(commas "$BASE_RECORDS")): VmRSS $(mib "$BASE_RSS") MiB, heap live $(mib_bytes "$BASE_LIVE") MiB. Bytes a unit (of max_records) below are the whole process's, floor included."
 echo "Load average before/after: $LOAD_BEFORE / $LOAD_AFTER."
 echo
-echo "| shape | regions | addresses | prefixes | records | file | VmRSS steady | B/record | start-up peak | reload peak | B/record at peak | VmRSS after reload | reload applied after |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-while IFS=$'\t' read -r shape regions addrs prefixes records bytes rss startup_hwm peak rss_after took _; do
-	printf '| %s | %s | %s | %s | %s | %s | %s MiB | %s | %s MiB | %s MiB | %s | %s MiB | %s s |\n' \
-		"$shape" "$(commas "$regions")" "$(commas "$addrs")" "$(commas "$prefixes")" "$(commas "$records")" \
-		"$(size_text "$bytes")" "$(mib "$rss")" "$(per_record "$rss" "$records")" \
-		"$(mib "$startup_hwm")" "$(mib "$peak")" "$(per_record "$peak" "$records")" "$(mib "$rss_after")" "$took"
+echo "| shape | regions | addresses | prefixes | records | max_records count | file | VmRSS steady | B/unit | start-up peak | reload peak | B/unit at peak | VmRSS after reload | reload applied after |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+while IFS=$'\t' read -r shape regions addrs prefixes records units bytes rss startup_hwm peak rss_after took _; do
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s MiB | %s | %s MiB | %s MiB | %s | %s MiB | %s s |\n' \
+		"$shape" "$(commas "$regions")" "$(commas "$addrs")" "$(commas "$prefixes")" "$(commas "$records")" "$(commas "$units")" \
+		"$(size_text "$bytes")" "$(mib "$rss")" "$(per_record "$rss" "$units")" \
+		"$(mib "$startup_hwm")" "$(mib "$peak")" "$(per_record "$peak" "$units")" "$(mib "$rss_after")" "$took"
 done <"$WORK/rows.tsv"
 echo
 echo "Go heap (prometheus \`go_memstats_heap_inuse_bytes\`, and \`go_memstats_heap_alloc_bytes\` right after a collection, \`/debug/pprof/heap?gc=1\`: what is live):"
 echo
-echo "| shape | records | heap in use, steady | heap live, steady | live B/record | heap in use, after reload | heap live, after reload | /all body |"
+echo "| shape | max_records count | heap in use, steady | heap live, steady | live B/unit | heap in use, after reload | heap live, after reload | /all body |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-while IFS=$'\t' read -r shape _ _ _ records _ _ _ _ _ _ inuse live inuse_after live_after all_bytes _; do
+while IFS=$'\t' read -r shape _ _ _ _ units _ _ _ _ _ _ inuse live inuse_after live_after all_bytes _; do
 	printf '| %s | %s | %s MiB | %s MiB | %s | %s MiB | %s MiB | %s |\n' \
-		"$shape" "$(commas "$records")" "$(mib_bytes "$inuse")" "$(mib_bytes "$live")" \
-		"$(awk -v b="$live" -v n="$records" 'BEGIN { printf "%.0f", b / n }')" \
+		"$shape" "$(commas "$units")" "$(mib_bytes "$inuse")" "$(mib_bytes "$live")" \
+		"$(awk -v b="$live" -v n="$units" 'BEGIN { printf "%.0f", b / n }')" \
 		"$(mib_bytes "$inuse_after")" "$(mib_bytes "$live_after")" \
 		"$(size_text "$all_bytes")"
 done <"$WORK/rows.tsv"
