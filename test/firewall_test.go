@@ -46,8 +46,8 @@ func readFirewallRecipe(t *testing.T) firewallRecipe {
 	var r firewallRecipe
 	found := map[string]int{}
 	for _, b := range docBlocks(t) {
-		if b.file != firewallDoc {
-			continue
+		if b.file != firewallDoc || b.section == policySection || b.section == jsonFeedsSection {
+			continue // readPolicyRecipe and TestFirewallJSONFeeds read these
 		}
 		var field *string
 		what := b.info
@@ -283,26 +283,38 @@ func listen(t *testing.T, addr string) {
 
 func checkConnects(t *testing.T, addr string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr+":3306", 5*time.Second)
+	checkConnectsTo(t, net.JoinHostPort(addr, "3306"))
+}
+
+// checkConnectsTo expects a connection to hostport to go through.
+func checkConnectsTo(t *testing.T, hostport string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", hostport, 5*time.Second)
 	if err != nil {
-		t.Errorf("connect to %s:3306: %v, want a connection", addr, err)
+		t.Errorf("connect to %s: %v, want a connection", hostport, err)
 		return
 	}
 	c.Close()
 }
 
-// checkDropped expects a connection to time out: the SYN dropped, not
-// refused.
+// checkDropped expects a connection to port 3306 to time out: the SYN
+// dropped, not refused.
 func checkDropped(t *testing.T, addr string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr+":3306", 2*time.Second)
+	checkDroppedAt(t, net.JoinHostPort(addr, "3306"))
+}
+
+// checkDroppedAt expects a connection to hostport to time out.
+func checkDroppedAt(t *testing.T, hostport string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", hostport, 2*time.Second)
 	var nerr net.Error
 	switch {
 	case err == nil:
 		c.Close()
-		t.Errorf("connect to %s:3306 went through; want it dropped", addr)
+		t.Errorf("connect to %s went through; want it dropped", hostport)
 	case !errors.As(err, &nerr) || !nerr.Timeout():
-		t.Errorf("connect to %s:3306: %v; want a timeout (dropped)", addr, err)
+		t.Errorf("connect to %s: %v; want a timeout (dropped)", hostport, err)
 	}
 }
 

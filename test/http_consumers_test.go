@@ -7,14 +7,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // Real consumers of the HTTP lists, in a network namespace of their own:
-// docs/http.md's nftables recipe, run word for word, and FireHOL's
-// update-ipsets.
+// docs/http.md's nftables recipe, run word for word; FireHOL's update-ipsets
+// with docs/firewalls.md's lines; and curl, with every command docs/http.md
+// shows.
 
 const httpDoc = "docs/http.md"
 
@@ -73,7 +79,7 @@ func TestHTTPNftablesRecipe(t *testing.T) {
 	shell(t, filepath.Join(dir, "mysqlgw-http-nft"))
 
 	list := fetchList(t, "http://127.0.0.1:8053/allow/eastus2")
-	got4, got6 := nftSetRanges(t, "allow4"), nftSetRanges(t, "allow6")
+	got4, got6 := nftSetRanges(t, "mysqlgw_http", "allow4"), nftSetRanges(t, "mysqlgw_http", "allow6")
 	if want := ranges(list); !slices.Equal(append(got4, got6...), want) {
 		t.Errorf("the sets hold %v %v; the list %v", got4, got6, want)
 	}
@@ -142,10 +148,10 @@ func ranges(ps []netip.Prefix) []addrRange {
 	return joinRanges(rs)
 }
 
-// nftSetRanges reads a set of table inet mysqlgw_http as address spans.
-func nftSetRanges(t *testing.T, set string) []addrRange {
+// nftSetRanges reads a set of an inet table as address spans.
+func nftSetRanges(t *testing.T, table, set string) []addrRange {
 	t.Helper()
-	out := run(t, "nft", "-j", "list", "set", "inet", "mysqlgw_http", set)
+	out := run(t, "nft", "-j", "list", "set", "inet", table, set)
 	var doc struct {
 		Nftables []struct {
 			Set *struct {
@@ -186,10 +192,47 @@ func nftSetRanges(t *testing.T, set string) []addrRange {
 	return joinRanges(rs)
 }
 
-// TestHTTPUpdateIpsets has FireHOL's update-ipsets fetch eastus2's IPv4 list
-// into a kernel ipset: the set's addresses are the list's (update-ipsets
-// aggregates, so address sets are compared, not lines).
+// ipsetRanges reads a kernel ipset as address spans.
+func ipsetRanges(t *testing.T, name string) []addrRange {
+	t.Helper()
+	var got []addrRange
+	for _, line := range strings.Split(run(t, "ipset", "save", name), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "add" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[2])
+		if err != nil {
+			a := netip.MustParseAddr(f[2])
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		got = append(got, prefixRange(p))
+	}
+	return joinRanges(got)
+}
+
+// ipsetsLine matches an update line of FireHOL's ipsets.d: the ipset's name
+// and its URL.
+var ipsetsLine = regexp.MustCompile(`^update (\S+) \d+ \d+ ipv4 both "([^"]+)" `)
+
+// TestHTTPUpdateIpsets has FireHOL's update-ipsets fetch the lists of
+// docs/firewalls.md's configuration (eastus2's gateway and Redirect sets,
+// IPv4) into the kernel ipsets the page creates: each holds its list's
+// addresses (update-ipsets aggregates, so address sets are compared, not
+// lines). With mysqlgw stopped, a run that checks again keeps both.
 func TestHTTPUpdateIpsets(t *testing.T) {
+	recipe := readPolicyRecipe(t)
+	lists := map[string]string{} // ipset: URL
+	for _, line := range strings.Split(strings.TrimSpace(recipe.ipsetsConf), "\n") {
+		m := ipsetsLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("%s: an update-ipsets line this test does not read: %s", firewallDoc, line)
+		}
+		lists[m[1]] = m[2]
+	}
+	if len(lists) != 2 {
+		t.Fatalf("%s: %d update-ipsets lines, want the gateway set's and the Redirect set's", firewallDoc, len(lists))
+	}
 	if !inOwnNamespace(t, "ip", "ipset", "update-ipsets", "curl") {
 		return
 	}
@@ -209,67 +252,123 @@ func TestHTTPUpdateIpsets(t *testing.T) {
 	}
 	conf.WriteString("DISTRIBUTION_SUPPLIED_IPSETS=\"\"\nUSER_SUPPLIED_IPSETS=\"\"\n")
 	writeConfig(t, dir, "update-ipsets.conf", conf.String())
-	writeConfig(t, dir, "ipsets.d/mysqlgw.conf",
-		`update mysqlgw_eastus2 5 0 ipv4 both "http://127.0.0.1:8053/allow/eastus2?family=4" remove_comments "allowlist" "Azure gateways of eastus2, from mysqlgw" "mysqlgw" "http://127.0.0.1:8053/"`+"\n")
-	startServer(t, map[string]string{"Corefile": consumerCorefile, "regions": consumerRegions})
+	writeConfig(t, dir, "ipsets.d/mysqlgw.conf", recipe.ipsetsConf)
+	s := startServer(t, map[string]string{"Corefile": strings.Replace(sqlCorefile, "HTTP", "127.0.0.1:8053", 1), "regions": sqlRegions})
 
 	updateIpsets := requireTool(t, "update-ipsets")
 	config := filepath.Join(dir, "update-ipsets.conf")
-	run(t, updateIpsets, "--config", config, "enable", "mysqlgw_eastus2")
+	for name := range lists {
+		run(t, updateIpsets, "--config", config, "enable", name)
+	}
 	// update-ipsets loads only sets the kernel already has, as FireHOL's
-	// firewall creates them.
-	run(t, "ipset", "create", "mysqlgw_eastus2", "hash:net")
+	// firewall creates them: the page's commands.
+	shell(t, recipe.ipsetCreate)
 	out := run(t, updateIpsets, "--config", config, "-s")
 	t.Logf("update-ipsets:\n%s", out)
 
-	var got []addrRange
-	for _, line := range strings.Split(run(t, "ipset", "save", "mysqlgw_eastus2"), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 3 || f[0] != "add" {
-			continue
+	held := map[string][]addrRange{}
+	for name, url := range lists {
+		held[name] = ipsetRanges(t, name)
+		want := ranges(fetchList(t, url))
+		if len(want) == 0 || !slices.Equal(held[name], want) {
+			t.Errorf("ipset %s holds %v; %s is %v", name, held[name], url, want)
 		}
-		p, err := netip.ParsePrefix(f[2])
-		if err != nil {
-			a := netip.MustParseAddr(f[2])
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		got = append(got, prefixRange(p))
 	}
-	got = joinRanges(got)
-	want := ranges(fetchList(t, "http://127.0.0.1:8053/allow/eastus2?family=4"))
-	if len(want) == 0 || !slices.Equal(got, want) {
-		t.Errorf("ipset mysqlgw_eastus2 holds %v; the list %v", got, want)
+
+	// mysqlgw stops; an hour later (the downloads' times moved back, and -i
+	// so that update-ipsets goes by them) update-ipsets fetches again, fails,
+	// and keeps both sets.
+	s.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.proc.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("mysqlgw did not stop")
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	for name := range lists {
+		if err := os.Chtimes(filepath.Join(dir, "base", name+".source"), hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _ := exec.Command(updateIpsets, "--config", config, "-s", "-i").CombinedOutput()
+	t.Logf("update-ipsets with mysqlgw stopped:\n%s", again)
+	if !strings.Contains(string(again), "consecutive failures") {
+		t.Errorf("update-ipsets with mysqlgw stopped reports no failed download:\n%s", again)
+	}
+	for name := range lists {
+		if got := ipsetRanges(t, name); !slices.Equal(got, held[name]) {
+			t.Errorf("with mysqlgw stopped, ipset %s holds %v; want it kept, %v", name, got, held[name])
+		}
 	}
 }
 
-// TestHTTPDocCurl runs docs/http.md's Corefile (the built-in table, http on
+// curlSession is a Corefile of docs/http.md (with the regions file shown
+// before it, if it reads one) and the commands shown after it.
+type curlSession struct {
+	corefile, regions string
+	commands          []string // each "$ COMMAND\n" followed by its output
+}
+
+// TestHTTPDocCurl runs each Corefile of docs/http.md (http on
 // 127.0.0.1:8053, in a namespace of its own so the port is free) and every
-// `$ curl` shown there, comparing the output with the page's.
+// `$ ` command shown after it, comparing the output with the page's.
 func TestHTTPDocCurl(t *testing.T) {
-	var corefile string
-	var shown []string
+	var sessions []curlSession
+	regions := ""
 	for _, b := range docBlocks(t) {
 		switch {
 		case b.file != httpDoc:
+		case b.info == "txt" && (strings.HasPrefix(b.text, "# NAME") || strings.HasPrefix(b.text, "$SERIAL")):
+			regions = b.text
 		case b.info == "corefile":
-			corefile = b.text
+			sessions = append(sessions, curlSession{corefile: b.text, regions: regions})
 		case strings.HasPrefix(b.text, "$ curl "):
-			shown = append(shown, b.text)
+			if len(sessions) == 0 {
+				t.Fatalf("%s: a command before any Corefile:\n%s", httpDoc, b.text)
+			}
+			last := &sessions[len(sessions)-1]
+			for _, line := range strings.SplitAfter(b.text, "\n") {
+				if strings.HasPrefix(line, "$ ") {
+					last.commands = append(last.commands, "")
+				}
+				last.commands[len(last.commands)-1] += line
+			}
 		}
 	}
-	if corefile == "" || len(shown) == 0 {
-		t.Fatalf("%s: no Corefile or no curl example", httpDoc)
+	ran := 0
+	for _, session := range sessions {
+		ran += len(session.commands)
 	}
-	if !inOwnNamespace(t, "ip", "curl") {
+	if len(sessions) < 2 || ran < 8 {
+		t.Fatalf("%s: %d Corefiles and %d commands, want the built-in table's and the Redirect sets' and their commands", httpDoc, len(sessions), ran)
+	}
+	if !inOwnNamespace(t, "ip", "curl", "jq") {
 		return
 	}
 	run(t, "ip", "link", "set", "lo", "up")
-	startServer(t, map[string]string{"Corefile": serverKey.ReplaceAllString(corefile, "$1:{PORT} {\n    bind 127.0.0.1")})
-	for _, block := range shown {
-		command, want, _ := strings.Cut(block, "\n")
-		out, err := exec.Command("sh", "-c", strings.TrimPrefix(command, "$ ")).CombinedOutput()
-		if err != nil || string(out) != want {
-			t.Errorf("%s: %v\ngot:\n%s\nthe page shows:\n%s", command, err, out, want)
-		}
+	for i, session := range sessions {
+		t.Run(fmt.Sprintf("corefile#%d", i+1), func(t *testing.T) {
+			files := map[string]string{"Corefile": strings.Replace(
+				serverKey.ReplaceAllString(session.corefile, "$1:{PORT} {\n    bind 127.0.0.1"),
+				"/etc/coredns/regions", "regions", 1)}
+			if strings.Contains(session.corefile, "/etc/coredns/regions") {
+				if session.regions == "" {
+					t.Fatalf("%s: this Corefile reads a regions file the page does not show before it:\n%s", httpDoc, session.corefile)
+				}
+				files["regions"] = session.regions
+			}
+			startServer(t, files)
+			testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool {
+				out, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8053/regions.json").Output()
+				return err == nil && string(out) == "200"
+			})
+			for _, shown := range session.commands {
+				command, want, _ := strings.Cut(shown, "\n")
+				out, err := exec.Command("sh", "-c", strings.TrimPrefix(command, "$ ")).CombinedOutput()
+				if err != nil || string(out) != want {
+					t.Errorf("%s: %v\ngot:\n%s\nthe page shows:\n%s", command, err, out, want)
+				}
+			}
+		})
 	}
 }

@@ -24,9 +24,10 @@ import (
 
 // doc is one fenced block of a documentation file.
 type doc struct {
-	file string // README.md or docs/NAME.md
-	info string // the fence's info string: "corefile", "txt", "" …
-	text string // the lines between the fences, each ending in a newline
+	file    string // README.md or docs/NAME.md
+	section string // the "## " heading the block is under, "" before the first
+	info    string // the fence's info string: "corefile", "txt", "" …
+	text    string // the lines between the fences, each ending in a newline
 }
 
 // docBlocks returns the fenced blocks of README.md and of every docs/*.md.
@@ -45,12 +46,15 @@ func docBlocks(t *testing.T) []doc {
 		}
 		name := strings.TrimPrefix(path, "../")
 		var open *doc
+		section := ""
 		for _, line := range strings.SplitAfter(string(content), "\n") {
 			trimmed := strings.TrimRight(line, "\n")
 			fence := strings.HasPrefix(trimmed, "~~~") || strings.HasPrefix(trimmed, "```")
 			switch {
+			case open == nil && strings.HasPrefix(trimmed, "## "):
+				section = strings.TrimPrefix(trimmed, "## ")
 			case open == nil && fence:
-				open = &doc{file: name, info: strings.TrimSpace(trimmed[3:])}
+				open = &doc{file: name, section: section, info: strings.TrimSpace(trimmed[3:])}
 			case open != nil && (trimmed == "~~~" || trimmed == "```"):
 				blocks = append(blocks, *open)
 				open = nil
