@@ -145,7 +145,7 @@ func (c *counter) apl(at place, _ uint32, prefixes []netip.Prefix) {
 func (c *counter) srv(at place, _ uint32, _ uint16, targets []srvTarget, _ uint32) {
 	c.placed(at)
 	c.records += 2 * len(targets) // each SRV and its target's address
-	c.bytes += len(targets) * (srvBytes + aBytes)
+	c.bytes += len(targets) * srvBytes
 }
 
 func (c *counter) ptr(z, name string, _ uint32, targets []string) {
@@ -190,15 +190,18 @@ const (
 	aplBytes        = 80  // *dns.APL and its slot
 	aplPrefixBytes  = 64  // one dns.APLPrefix with an IPv4 address and mask
 	aplPrefixBytes6 = 24  // more for IPv6
-	srvBytes        = 80  // *dns.SRV and its slot
+	srvBytes        = 125 // *dns.SRV, its slot, and its target's address in the additional section (a slot: the record is the name's own)
 	ptrBytes        = 64  // *dns.PTR and its slot
 	soaBytes        = 160 // *dns.SOA and *dns.NS
 	rrsetBytes      = 80  // an rrset in its name's slice
 	nameBytes       = 104 // a node and its entry in the names map
 	activeNameBytes = 480 // an activeName: every possible answer's slice headers
 	regionBytes     = 200 // a gwtable.Region, parsed, and its share of the sets
-	prefixBytes     = 112 // a prefix or address in the parsed table and its sets
+	addrBytes       = 90  // a gateway or decommissioning address in the parsed table and its sets
+	prefixBytes     = 220 // a subnet or Redirect prefix in the parsed table, its region's and all's sets, listed and wide
 	bodyNameBytes   = 240 // a name of the HTTP lists: its three bodies' ETags and map entry
+	jsonAddrBytes   = 56  // an address in /regions.json, with its role
+	jsonPrefixBytes = 26  // a prefix in /regions.json
 )
 
 // recordBytes is what max_records counts as one record: about what an
@@ -212,39 +215,45 @@ const recordBytes = 100
 func stringBytes(s string) int { return stringSlotBytes + (len(s)+7)&^7 }
 
 // tableBytes is what a table costs outside its answers: the parsed regions,
-// their sets and, with the HTTP lists, the lists' bodies (each prefix in
-// two bodies, its family's and both families') and /regions.json.
+// their sets and, with the HTTP lists, the lists' bodies and
+// /regions.json.
 func tableBytes(regions []gwtable.Region, sets tableSets, lists bool) int {
 	n := 0
 	for i, r := range regions {
-		items := len(r.Addrs) + len(r.Decommissioning) + len(r.Subnets) + len(r.Redirect)
-		n += regionBytes + items*prefixBytes
+		addrs, prefixes := len(r.Addrs)+len(r.Decommissioning), len(r.Subnets)+len(r.Redirect)
+		n += regionBytes + addrs*addrBytes + prefixes*prefixBytes
 		if !lists {
 			continue
 		}
 		names := 1 + len(r.Aliases)
-		n += 2*names*bodyNameBytes + items*48 // /regions.json
+		n += 2*names*bodyNameBytes + addrs*jsonAddrBytes + prefixes*jsonPrefixBytes // /regions.json
 		for _, s := range []*gwtable.Set{sets.regions[i], sets.redirect[i]} {
 			if s != nil {
-				n += 2 * bodyBytes(s.Prefixes)
+				n += bodyBytes(s.Prefixes)
 			}
 		}
 	}
 	if lists {
-		n += 2 * (bodyBytes(sets.all.Prefixes) + bodyBytes(sets.redirectAll.Prefixes))
+		n += bodyBytes(sets.all.Prefixes) + bodyBytes(sets.redirectAll.Prefixes)
 	}
 	return n
 }
 
-// bodyBytes is the length of a list of prefixes, one a line.
+// bodyBytes is the length of a set's lists, one prefix a line: its
+// family's list, and with both families the list of both.
 func bodyBytes(prefixes []netip.Prefix) int {
-	n := 0
+	n, v4, v6 := 0, false, false
 	for _, p := range prefixes {
 		if p.Addr().Is4() {
 			n += 17 // 255.255.255.255/32 at most, 13 on average
+			v4 = true
 		} else {
-			n += 28
+			n += 24
+			v6 = true
 		}
+	}
+	if v4 && v6 {
+		return 2 * n
 	}
 	return n
 }

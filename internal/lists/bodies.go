@@ -123,19 +123,28 @@ func diffLines(d gwtable.DiffResult) ([]string, int) {
 	return lines, more
 }
 
-// newFamilyLists writes aggregated prefixes, IPv4 first, one a line.
+// newFamilyLists writes aggregated prefixes, IPv4 first, one a line. Each
+// body is copied to its own size, as a body lives a whole table version; a
+// set of one family is its family's list, one body and not two copies.
 func newFamilyLists(prefixes []netip.Prefix) familyLists {
-	var both, v4, v6 bytes.Buffer
+	var v4, v6 []byte
 	for _, p := range prefixes {
-		line := p.String() + "\n"
-		both.WriteString(line)
 		if p.Addr().Is4() {
-			v4.WriteString(line)
+			v4 = append(p.AppendTo(v4), '\n')
 		} else {
-			v6.WriteString(line)
+			v6 = append(p.AppendTo(v6), '\n')
 		}
 	}
-	return familyLists{both: newBody(both.Bytes()), v4: newBody(v4.Bytes()), v6: newBody(v6.Bytes())}
+	l := familyLists{v4: newBody(bytes.Clone(v4)), v6: newBody(bytes.Clone(v6))}
+	switch {
+	case len(v6) == 0:
+		l.both = l.v4
+	case len(v4) == 0:
+		l.both = l.v6
+	default:
+		l.both = newBody(append(append(make([]byte, 0, len(v4)+len(v6)), v4...), v6...))
+	}
+	return l
 }
 
 // lookup finds a region's lists of one set by any name it answers to, in
@@ -216,11 +225,15 @@ func dateOrNull(t time.Time) *string {
 }
 
 // marshal is json.Marshal of values that always marshal, with a final newline
-// as curl users expect.
+// as curl users expect, in a slice of its own size (append would keep up to
+// a quarter more for a body kept a whole table version).
 func marshal(v any) []byte {
 	data, err := json.Marshal(v)
 	if err != nil {
 		panic("lists: marshalling " + err.Error()) // only plain types: cannot happen
 	}
-	return append(data, '\n')
+	out := make([]byte, len(data)+1)
+	copy(out, data)
+	out[len(data)] = '\n'
+	return out
 }
