@@ -2,10 +2,12 @@ package mysqlgw
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/miekg/dns"
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
@@ -61,8 +63,7 @@ func (w *walker) setName(z, name string, set *gwtable.Set, sz shardSizes) {
 	ttl := w.opt.ttl
 	at := place{zone: z, name: name, choice: static}
 	w.addrs(at, ttl, addrList{set: set, to4: -1, to6: -1})
-	spf := append(append([]string{"v=spf1"}, spfTerms(set.Prefixes)...), "-all")
-	w.txt(at, ttl, splitTXT(spf))
+	w.spf(at, ttl, set.Prefixes)
 	w.apl(at, ttl, set.Prefixes)
 	v4, v6 := set.Count()
 	count := sz.count(v4, v6)
@@ -71,6 +72,27 @@ func (w *walker) setName(z, name string, set *gwtable.Set, sz shardSizes) {
 		w.addrs(place{zone: z, name: name, choice: static, shard: k + 1}, ttl, shard)
 	}
 	w.texts(place{zone: z, name: shardsLabel + "." + name, choice: static}, ttl, []string{strconv.Itoa(count)})
+}
+
+// spf is the prefixes whole as one SPF TXT record. A set whose text could
+// not fit in a message (all.Z of a large table) is left out before its
+// strings are made: a reload of such a table would otherwise make them
+// twice (the budget's count, the answers) only to drop them.
+func (w *walker) spf(at place, ttl uint32, prefixes []netip.Prefix) {
+	var buf [64]byte
+	joined := len("v=spf1 -all")
+	for _, p := range prefixes {
+		if p.IsSingleIP() {
+			joined += len(" ip4:") + len(p.Addr().AppendTo(buf[:0]))
+		} else {
+			joined += len(" ip4:") + len(p.AppendTo(buf[:0]))
+		}
+	}
+	// Each 255 bytes of text take a length byte at least.
+	if !w.fits(at.name, dns.TypeTXT, 1, joined+joined/maxTXTString) {
+		return
+	}
+	w.txt(at, ttl, splitTXT(append(append([]string{"v=spf1"}, spfTerms(prefixes)...), "-all")))
 }
 
 // shardSizes are the most A and AAAA records a shard of a zone holds.

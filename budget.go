@@ -198,7 +198,7 @@ const (
 	activeNameBytes = 480 // an activeName: every possible answer's slice headers
 	regionBytes     = 200 // a gwtable.Region, parsed, and its share of the sets
 	addrBytes       = 90  // a gateway or decommissioning address in the parsed table and its sets
-	prefixBytes     = 220 // a subnet or Redirect prefix in the parsed table, its region's and all's sets, listed and wide
+	prefixBytes     = 330 // a subnet or Redirect prefix: 220 in the parsed table, its region's and all's sets (listed and wide), and its share of a reload's diff
 	bodyNameBytes   = 240 // a name of the HTTP lists: its three bodies' ETags and map entry
 	jsonAddrBytes   = 56  // an address in /regions.json, with its role
 	jsonPrefixBytes = 26  // a prefix in /regions.json

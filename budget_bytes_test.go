@@ -14,7 +14,7 @@ import (
 )
 
 // shapeRegions are the shapes' sizes here: each some tens of MB built.
-var shapeRegions = map[string]int{"ipv4-24": 300, "gateways": 2000, "ipv6-64": 600}
+var shapeRegions = map[string]int{"ipv4-24": 300, "gateways": 2000, "ipv6-64": 600, "redirect": 60}
 
 // shapeText is a table of a shape, as bench/memory.sh measures it in a
 // running server.
@@ -62,18 +62,19 @@ func budgetCost(t testing.TB, text string) (records int, model, live int64) {
 }
 
 // The budget counts memory, not only records: for every shape, what it
-// counts is within 0.8 and 1.25 times what the build keeps, so that the
-// bytes a budget unit costs (docs/operations.md) hold across shapes. When
-// a change to the answers or the lists moves the heap, this fails until
-// the costs in budget.go follow.
+// counts is within 0.8 and 1.3 times what the build keeps (a prefix counts
+// its share of a reload's diff too, which the build does not keep), so
+// that the bytes a budget unit costs (docs/operations.md) hold across
+// shapes. When a change to the answers or the lists moves the heap, this
+// fails until the costs in budget.go follow.
 func TestBudgetCountsMemory(t *testing.T) {
 	for _, shape := range shapes.Names {
 		records, model, live := budgetCost(t, shapeText(t, shape))
 		ratio := float64(model) / float64(live)
 		t.Logf("%s: %d records, %d units; live heap %.1f MB, counted %.1f MB (%.2fx), %d live bytes a unit",
 			shape, records, model/recordBytes, float64(live)/1e6, float64(model)/1e6, ratio, live/(model/recordBytes))
-		if ratio < 0.8 || ratio > 1.25 {
-			t.Errorf("%s: the budget counts %d bytes for a table that keeps %d (%.2fx), want 0.8x to 1.25x", shape, model, live, ratio)
+		if ratio < 0.8 || ratio > 1.3 {
+			t.Errorf("%s: the budget counts %d bytes for a table that keeps %d (%.2fx), want 0.8x to 1.3x", shape, model, live, ratio)
 		}
 	}
 }

@@ -16,7 +16,7 @@
 # Environment:
 #   RECORDS=1000000   max_records count to aim each table at (within about 1%)
 #   SHORT=1           RECORDS=100000 SETTLE=3
-#   SHAPES="ipv4-24 gateways ipv6-64"   which shapes, in this order (bench/memgen)
+#   SHAPES="ipv4-24 gateways ipv6-64 redirect" which shapes, in this order (bench/memgen)
 #   SETTLE=5          seconds to wait after start-up and after the reload
 #                     before VmRSS counts as steady (then until it stops
 #                     growing by more than 1% a second, at most 60 s more)
@@ -37,7 +37,7 @@ if [[ $SHORT == 1 ]]; then
 fi
 RECORDS=${RECORDS:-1000000}
 SETTLE=${SETTLE:-5}
-SHAPES=${SHAPES:-ipv4-24 gateways ipv6-64}
+SHAPES=${SHAPES:-ipv4-24 gateways ipv6-64 redirect}
 TOP=${TOP:-12}
 ZONE=gateway.mysql.local.
 
@@ -46,8 +46,8 @@ for tool in go dig curl; do
 done
 for shape in $SHAPES; do
 	case $shape in
-	ipv4-24 | gateways | ipv6-64) ;;
-	*) echo "memory.sh: unknown shape $shape (ipv4-24, gateways, ipv6-64)" >&2; exit 1 ;;
+	ipv4-24 | gateways | ipv6-64 | redirect) ;;
+	*) echo "memory.sh: unknown shape $shape (ipv4-24, gateways, ipv6-64, redirect)" >&2; exit 1 ;;
 	esac
 done
 if ! [[ $RECORDS =~ ^[0-9]+$ ]] || ((RECORDS < 1000)); then

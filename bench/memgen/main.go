@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	shape := flag.String("shape", "ipv4-24", "table shape: ipv4-24, gateways or ipv6-64")
+	shape := flag.String("shape", "ipv4-24", "table shape: ipv4-24, gateways, ipv6-64 or redirect")
 	regions := flag.Int("regions", 100, "number of regions")
 	variant := flag.Int("variant", 0, "0 or 1: the two variants share no address")
 	out := flag.String("o", "", "regions file to write")

@@ -315,8 +315,7 @@ func TestTransferHealth(t *testing.T) {
 
 // TestExtraValues: the places for more configuration render where they
 // belong and the server starts with them: Corefile lines for the server
-// block and the mysqlgw block, and fetch flags after the chart's own (where
-// fetch's Redirect-set choice will go).
+// block and the mysqlgw block, and fetch flags after the chart's own.
 func TestExtraValues(t *testing.T) {
 	m := render(t, map[string]any{
 		"extraPlugins":   "log\nacl {\n    allow net 127.0.0.0/8\n    drop\n}\n",
@@ -350,6 +349,25 @@ func TestExtraValues(t *testing.T) {
 	t.Run("Pod", func(t *testing.T) {
 		k8scheck.StartPod(t, m, imageBinaries(t))
 	})
+}
+
+// TestFetchRedirect: fetch.redirect runs fetch -redirect, before the extra
+// flags; by default fetch writes the gateway table alone.
+func TestFetchRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		values map[string]any
+		want   []string
+	}{
+		{nil, []string{"/mysqlgw-regions", "fetch", "-every", "24h", "-o", k8scheck.TableFile}},
+		{map[string]any{"fetch": map[string]any{"redirect": true, "extraArgs": []any{"-max-drop", "5"}}},
+			[]string{"/mysqlgw-regions", "fetch", "-every", "24h", "-o", k8scheck.TableFile, "-redirect", "-max-drop", "5"}},
+	} {
+		m := render(t, tc.values)
+		fetch := k8scheck.FindContainer(t, m.Deployment.Spec.Template.Spec.Containers, k8scheck.FetchName)
+		if !slices.Equal(fetch.Command, tc.want) {
+			t.Errorf("values %v: fetch command %q, want %q", tc.values, fetch.Command, tc.want)
+		}
+	}
 }
 
 // TestRefusedValues: values that cannot work stop the render with a reason.

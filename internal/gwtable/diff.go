@@ -264,8 +264,11 @@ type Sizes struct{ Addresses, Prefixes, Redirect int }
 // Count is the sizes of Contents' lists, without keeping them (a table's
 // facts need the numbers alone).
 func Count(regions []Region) Sizes {
-	var addrs []netip.Addr
-	var ps, rs []netip.Prefix
+	na, np, nr := 0, 0, 0
+	for _, r := range regions {
+		na, np, nr = na+len(r.Addrs)+len(r.Decommissioning), np+len(r.Subnets), nr+len(r.Redirect)
+	}
+	addrs, ps, rs := make([]netip.Addr, 0, na), make([]netip.Prefix, 0, np), make([]netip.Prefix, 0, nr)
 	for _, r := range regions {
 		addrs = append(append(addrs, r.Addrs...), r.Decommissioning...)
 		ps = append(ps, r.Subnets...)

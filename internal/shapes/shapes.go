@@ -10,6 +10,12 @@
 //	ipv6-64   each region 100 IPv6 /64 subnets and no gateway (like Azure
 //	          SQL's ranges-only table): wide prefixes, served in TXT and APL
 //	          and the region's TXT, not address by address
+//	redirect  Azure SQL with both policies: each region its four gateway
+//	          ranges (two /27, a /28, a /29) and a Redirect set of 57
+//	          prefixes shaped like a Sql.<Region> service tag (46 IPv4 from
+//	          /24 to /32, 11 IPv6 from /120 to /123, in the proportions of
+//	          testdata/fetch's recorded tags); 60 regions are the whole
+//	          weekly Sql tag's 3,400 prefixes
 //
 // Every address is in space that nothing connects to: subnets in
 // 198.18.0.0/15 (benchmarking), then 10.0.0.0/8 and 172.16.0.0/12; IPv4
@@ -29,7 +35,7 @@ import (
 )
 
 // Names are the shapes, in the order bench/memory.sh measures them.
-var Names = []string{"ipv4-24", "gateways", "ipv6-64"}
+var Names = []string{"ipv4-24", "gateways", "ipv6-64", "redirect"}
 
 // Write writes a table of shape with n regions, of variant 0 or 1, to w,
 // and returns how many gateway and decommissioning addresses and how many
@@ -43,8 +49,10 @@ func Write(w io.Writer, shape string, n, variant int) (addrs, prefixes int, err 
 		write = gatewaysRegion
 	case "ipv6-64":
 		write = ipv6Region
+	case "redirect":
+		write = redirectRegion
 	default:
-		return 0, 0, fmt.Errorf("unknown shape %q (ipv4-24, gateways, ipv6-64)", shape)
+		return 0, 0, fmt.Errorf("unknown shape %q (ipv4-24, gateways, ipv6-64, redirect)", shape)
 	}
 	if variant != 0 && variant != 1 {
 		return 0, 0, fmt.Errorf("variant %d: 0 or 1", variant)
@@ -179,4 +187,36 @@ func ipv6Region(g *gen, w *bufio.Writer, i int) (addrs, prefixes int) {
 	}
 	w.WriteByte('\n')
 	return 0, 100
+}
+
+// sqlTag is a Sql.<Region> tag's prefix lengths and how many of each: IPv4,
+// then IPv6 (bits above 32).
+var sqlTag = []struct{ bits, n int }{
+	{26, 12}, {32, 10}, {27, 9}, {25, 7}, {29, 4}, {31, 1}, {28, 1}, {24, 1}, {30, 1},
+	{123, 8}, {121, 2}, {120, 1},
+}
+
+// redirectRegion: four gateway ranges and a Redirect set shaped like a
+// Sql.<Region> tag, each prefix in a /24 or /64 of its own.
+func redirectRegion(g *gen, w *bufio.Writer, i int) (addrs, prefixes int) {
+	gw := g.net24().Addr().As4()
+	fmt.Fprintf(w, "%s subnets", name(i))
+	for _, r := range []struct{ off, bits int }{{0, 27}, {32, 27}, {64, 28}, {80, 29}} {
+		a := gw
+		a[3] = byte(r.off)
+		fmt.Fprintf(w, " %s", netip.PrefixFrom(netip.AddrFrom4(a), r.bits))
+	}
+	w.WriteString(" redirect")
+	for _, t := range sqlTag {
+		for range t.n {
+			if t.bits <= 32 {
+				fmt.Fprintf(w, " %s", netip.PrefixFrom(g.net24().Addr(), t.bits))
+			} else {
+				fmt.Fprintf(w, " %s", netip.PrefixFrom(g.net64().Addr(), t.bits))
+			}
+			prefixes++
+		}
+	}
+	w.WriteByte('\n')
+	return 0, prefixes + 4
 }
