@@ -248,3 +248,19 @@ func TestRedirectNames(t *testing.T) {
 		t.Errorf("all A holds %d addresses: the Redirect sets are not part of it", len(got))
 	}
 }
+
+// A Corefile region line replaces the whole region, its Redirect set
+// included: one that gives none leaves the region without one, and one
+// that gives one serves it.
+func TestRegionLineReplacesRedirect(t *testing.T) {
+	file := loopbackTable(t, redirectTable)
+	z := ".gateway.mysql.local."
+	g := newTestPlugin(t, "mysqlgw {\n regions "+file+"\n reload 0\n region eastus2 192.0.2.1\n}")
+	if _, _, resp := answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeA); resp.Rcode != dns.RcodeNameError {
+		t.Errorf("redirect.eastus2 after a region line without redirect: %s, want NXDOMAIN", dns.RcodeToString[resp.Rcode])
+	}
+	g = newTestPlugin(t, "mysqlgw {\n regions "+file+"\n reload 0\n region eastus2 192.0.2.1 redirect 198.51.100.0/30\n}")
+	if _, got, _ := answerAddrs(t, g, "redirect.eastus2"+z, dns.TypeA); !slices.Equal(got, expand(t, "198.51.100.0/30")) {
+		t.Errorf("redirect.eastus2 after a region line with redirect: %v", got)
+	}
+}

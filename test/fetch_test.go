@@ -271,34 +271,7 @@ func TestFetchRedirectsServed(t *testing.T) {
 // go with -redirect are errors.
 func TestFetchRedirectBothSets(t *testing.T) {
 	bin := buildRegionsCmd(t)
-	read := func(name string) []byte {
-		t.Helper()
-		b, err := os.ReadFile("../testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	include, page, tags := read("import/sql-2026-include.md"), read("fetch/servicetags-download-page.html"), read("import/servicetags.json")
-	later := read("fetch/ServiceTags_Public_20261005.json")
-	var microsoft *httptest.Server
-	microsoft = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/include.md":
-			w.Write(include)
-		case r.URL.Path == "/details.aspx":
-			w.Write(bytes.ReplaceAll(page, []byte("https://download.microsoft.com"), []byte(microsoft.URL)))
-		case strings.HasSuffix(r.URL.Path, "/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"):
-			w.Write(tags)
-		case r.URL.Path == "/later/ServiceTags_Public_20261005.json":
-			w.Write(later)
-		case strings.HasPrefix(r.URL.Path, "/slow/"):
-			<-r.Context().Done() // answers nothing until the client gives up
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer microsoft.Close()
+	microsoft, include, tags := newRedirectMicrosoft(t)
 	tagsFile := microsoft.URL + "/download/7/1/d/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"
 	dir := t.TempDir()
 	fetch := func(file, tagsURL string, more ...string) regionsRun {
@@ -414,6 +387,44 @@ func TestFetchRedirectBothSets(t *testing.T) {
 		unchanged(strings.Join(tc.args, " "))
 	}
 }
+
+// newRedirectMicrosoft is Microsoft as fetch -redirect meets it, serving real
+// copies: the 2026 gateway include at /include.md, the Service Tags download
+// page at /details.aspx (its link pointed here) and the file it links to,
+// a later week's file at /later/, and under /slow/ nothing until the client
+// gives up. It returns the server, the include and the tags file.
+func newRedirectMicrosoft(t *testing.T) (microsoft *httptest.Server, include, tags []byte) {
+	t.Helper()
+	read := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile("../testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	include, page, tags := read("import/sql-2026-include.md"), read("fetch/servicetags-download-page.html"), read("import/servicetags.json")
+	later := read("fetch/ServiceTags_Public_20261005.json")
+	microsoft = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/include.md":
+			w.Write(include)
+		case r.URL.Path == "/details.aspx":
+			w.Write(bytes.ReplaceAll(page, []byte("https://download.microsoft.com"), []byte(microsoft.URL)))
+		case strings.HasSuffix(r.URL.Path, "/71d86715-5596-4529-9b13-da13a5de5b63/ServiceTags_Public_20260928.json"):
+			w.Write(tags)
+		case r.URL.Path == "/later/ServiceTags_Public_20261005.json":
+			w.Write(later)
+		case strings.HasPrefix(r.URL.Path, "/slow/"):
+			<-r.Context().Done() // answers nothing until the client gives up
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(microsoft.Close)
+	return microsoft, include, tags
+}
+
 
 // prefixes parses a comma-separated list of prefixes.
 func prefixes(t *testing.T, list string) []netip.Prefix {
