@@ -18,14 +18,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-func prefixes(s ...string) []netip.Prefix {
-	out := make([]netip.Prefix, len(s))
-	for i, x := range s {
-		out[i] = netip.MustParsePrefix(x)
-	}
-	return out
-}
-
 // TestListsMatchDNS checks that the addresses each list covers are exactly
 // the DNS side's: the union of the name's shards plus the subnets too wide to
 // serve address by address.

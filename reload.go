@@ -35,7 +35,6 @@ type fileWatcher struct {
 	prepare  func(gwtable.Table) (*loaded, error) // builds a new table, without side effects
 	serve    func(*loaded) facts                  // serves it
 	reader   gwtable.Reader                       // one read at a time, abandoned when stuck
-	timeout  time.Duration                        // a poll's wait for the read; 0: pollReadTimeout
 
 	serialRises bool // transfer_health: a serial not above the last is continued, not served as it is
 

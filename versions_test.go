@@ -84,11 +84,6 @@ func servedSOA(t *testing.T, g *MysqlGW, zone string) uint32 {
 	return resp.Answer[0].(*dns.SOA).Serial
 }
 
-func waitSerial(t *testing.T, g *MysqlGW, zone string, want uint32) {
-	t.Helper()
-	testutil.Until(t, 10*time.Second, fmt.Sprintf("serial %d", want), func() bool { return servedSOA(t, g, zone) == want })
-}
-
 // lines renders records one a line, TTLs and all, for comparing.
 func lines(rrs []dns.RR) string {
 	var b strings.Builder

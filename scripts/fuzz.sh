@@ -14,6 +14,7 @@ targets=(
 	./internal/gwtable:FuzzRegionsFile
 	./internal/regionsimport:FuzzImportMarkdown
 	./internal/regionsimport:FuzzImportServiceTags
+	./internal/regionsimport:FuzzImportRedirect
 )
 for t in "${targets[@]}"; do
 	pkg=${t%%:*} name=${t#*:}
