@@ -22,7 +22,9 @@
 #                     the work folder) and measure it as mysqlgw-base in the
 #                     same interleaved rounds: before and after in one run
 #
-# Servers: mysqlgw (built-in table), mysqlgw-multisocket, whoami, file, hosts,
+# Servers: mysqlgw (built-in table), mysqlgw-redirect (the same beside the
+# whole Sql service tag as Redirect sets: 60 regions, 381,000 records more),
+# mysqlgw-multisocket, whoami, file, hosts,
 # template, knot, chain-mysqlgw and chain-whoami (errors and prometheus in
 # front); mysqlgw-base with BASE. Needs dnsperf, dig, knotd and iproute2's ss
 # (Debian: dnsperf bind9-dnsutils knot iproute2).
@@ -46,7 +48,7 @@ OUTSTANDING=${OUTSTANDING:-100}
 NICE=${NICE:-0}
 WAIT_IDLE=${WAIT_IDLE:-0}
 IDLE_LOAD=${IDLE_LOAD:-1.0}
-ALL_SERVERS="mysqlgw mysqlgw-multisocket whoami file hosts template knot chain-mysqlgw chain-whoami"
+ALL_SERVERS="mysqlgw mysqlgw-redirect mysqlgw-multisocket whoami file hosts template knot chain-mysqlgw chain-whoami"
 SERVERS=${SERVERS:-$ALL_SERVERS}
 ZONE=gateway.mysql.local.
 BASE=${BASE:-}
@@ -199,6 +201,7 @@ describe() {
 	case $1 in
 	mysqlgw) echo "CoreDNS + mysqlgw, built-in table" ;;
 	mysqlgw-base) echo "the same at BASE $BASE_SHORT" ;;
+	mysqlgw-redirect) echo "the same beside 60 regions of Redirect sets" ;;
 	mysqlgw-multisocket) echo "CoreDNS + multisocket + mysqlgw" ;;
 	whoami) echo "CoreDNS + whoami (the framework's floor)" ;;
 	file) echo "CoreDNS + file, same records" ;;
@@ -227,6 +230,16 @@ for name in $SERVERS; do
 	case $name in
 	mysqlgw) ;;
 	mysqlgw-base) start_coredns "$name" "    mysqlgw" ;;
+	mysqlgw-redirect)
+		# bench/memgen's redirect shape, its Redirect sets alone as Corefile
+		# region lines: new regions beside the built-in ones, which answer
+		# as before (a Redirect set adds nothing to all).
+		go build -o "$WORK/memgen" ./bench/memgen
+		"$WORK/memgen" -shape redirect -regions 60 -o "$WORK/redirect.regions" >/dev/null
+		start_coredns "$name" "    mysqlgw {
+$(awk '/^region/ { sub(/ subnets .* redirect /, " redirect "); print "        region " $0 }' "$WORK/redirect.regions")
+    }"
+		;;
 	mysqlgw-multisocket) start_coredns "$name" "    multisocket
     mysqlgw" ;;
 	whoami) start_coredns "$name" "    whoami" ;;
@@ -337,6 +350,10 @@ DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 			else print "no difference beyond 2%"
 		}')
 		echo "| mysqlgw ÷ mysqlgw-base (this commit ÷ BASE) | $r | $change |"
+	fi
+	r=$(ratio mysqlgw-redirect mysqlgw)
+	if [[ $r != n/a ]]; then
+		echo "| mysqlgw-redirect ÷ mysqlgw ≥ 0.97 (Redirect sets cost DNS nothing) | $r | $(verdict "$r" ">=" 0.97) |"
 	fi
 	r=$(ratio mysqlgw-multisocket mysqlgw)
 	if [[ $r != n/a ]]; then
