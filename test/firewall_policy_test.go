@@ -262,14 +262,14 @@ func feedEntries(t *testing.T, out string) []addrRange {
 
 // jsonPath matches the JSONPaths FortiGate's mapping uses here: members from
 // the root, which jq writes without the $.
-var jsonPath = regexp.MustCompile(`^\$((\.[a-z_]+)+)$`)
+var jsonPath = regexp.MustCompile(`^\$((\.[a-z_0-9]+)+)$`)
 
 // TestFirewallJSONFeeds runs docs/firewalls.md's path expressions with jq
 // against /regions.json of a server with sqlRegions: the gateway-set
 // expression covers exactly /allow/REGION's addresses and the Redirect one
 // /redirect/REGION's, for eastus2 (subnets alone) and westeurope (gateways,
 // a decommissioning address, IPv6); FortiGate's mapping, run as jq, selects
-// exactly /allow/eastus2?family=4.
+// exactly /allow/REGION?family=4, and with $.redirect4 /redirect/REGION's.
 func TestFirewallJSONFeeds(t *testing.T) {
 	var expressions []string
 	var mapping string
@@ -318,7 +318,7 @@ func TestFirewallJSONFeeds(t *testing.T) {
 			t.Fatalf("%s: the expression names no \"eastus2\": %s", firewallDoc, expression)
 		}
 		set := "allow"
-		if strings.Contains(expression, ".redirect[]") {
+		if strings.Contains(expression, ".redirect") {
 			set = "redirect"
 		}
 		for _, region := range []string{"eastus2", "westeurope"} {
@@ -347,11 +347,17 @@ func TestFirewallJSONFeeds(t *testing.T) {
 		}
 		paths = append(paths, m[1])
 	}
-	program := fmt.Sprintf(`%s[] | select(%s == "eastus2") | %s[]`, paths[0], paths[1], paths[2])
-	got := runJQ(program)
-	want := ranges(fetchList(t, base+"/allow/eastus2?family=4"))
-	if len(want) == 0 || !slices.Equal(got, want) {
-		t.Errorf("FortiGate's mapping (%s) covers %v; /allow/eastus2?family=4 covers %v", program, got, want)
+	if paths[2] != ".allow4" {
+		t.Fatalf("FortiGate's address-data-field is %q, want $.allow4", fields["address-data-field"])
 	}
-	t.Logf("FortiGate's mapping run as %s: %d spans, /allow/eastus2?family=4's", program, len(got))
+	for _, set := range []string{"allow", "redirect"} {
+		for _, region := range []string{"eastus2", "westeurope"} {
+			program := fmt.Sprintf(`%s[] | select(%s == "%s") | .%s4[]`, paths[0], paths[1], region, set)
+			got := runJQ(program)
+			want := ranges(fetchList(t, base+"/"+set+"/"+region+"?family=4"))
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("FortiGate's mapping (%s) covers %v; /%s/%s?family=4 covers %v", program, got, set, region, want)
+			}
+		}
+	}
 }

@@ -100,7 +100,7 @@ func Build(v Version) *Bodies {
 	} else {
 		b.redirectAll = newFamilyLists(nil)
 	}
-	b.json = newBody(regionsJSON(v.Table, v.Port))
+	b.json = newBody(regionsJSON(v.Table, v.Sets, v.Redirect, v.Port))
 	return b
 }
 
@@ -183,6 +183,30 @@ type jsonRegion struct {
 	Subnets         []netip.Prefix `json:"subnets"`
 	Decommissioning []netip.Addr   `json:"decommissioning"`
 	Redirect        []netip.Prefix `json:"redirect"`
+	// The region's sets as its lists serve them, a family each: for
+	// firewalls whose JSON mapping takes one field and IPv4 alone
+	// (FortiGate's generic connector).
+	Allow4    []netip.Prefix `json:"allow4"`
+	Allow6    []netip.Prefix `json:"allow6"`
+	Redirect4 []netip.Prefix `json:"redirect4"`
+	Redirect6 []netip.Prefix `json:"redirect6"`
+}
+
+// families splits a set's aggregated prefixes by family; empty, not null,
+// for a region without the set.
+func families(set *gwtable.Set) (v4, v6 []netip.Prefix) {
+	v4, v6 = []netip.Prefix{}, []netip.Prefix{}
+	if set == nil {
+		return v4, v6
+	}
+	for _, p := range set.Prefixes {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	return v4, v6
 }
 
 type jsonGateway struct {
@@ -190,7 +214,10 @@ type jsonGateway struct {
 	Address netip.Addr `json:"address"`
 }
 
-func regionsJSON(table gwtable.Table, port uint16) []byte {
+// regionsJSON is /regions.json: the table, and each region's allow and
+// Redirect sets (allow and redirect, in Table.Regions order; nil for a
+// region without one) as its lists serve them.
+func regionsJSON(table gwtable.Table, allow, redirect []*gwtable.Set, port uint16) []byte {
 	t := jsonTable{Serial: table.Serial, Ports: jsonPorts{port, RedirectPorts}, Regions: make([]jsonRegion, len(table.Regions))}
 	t.Source, t.Published = orNull(table.Source), dateOrNull(table.Published)
 	t.RedirectSource, t.RedirectPublished = orNull(table.RedirectSource), dateOrNull(table.RedirectPublished)
@@ -203,9 +230,19 @@ func regionsJSON(table gwtable.Table, port uint16) []byte {
 		for k, a := range r.Addrs {
 			jr.Gateways[k] = jsonGateway{Role: gwtable.Role(k).String(), Address: a}
 		}
+		jr.Allow4, jr.Allow6 = families(setAt(allow, i))
+		jr.Redirect4, jr.Redirect6 = families(setAt(redirect, i))
 		t.Regions[i] = jr
 	}
 	return marshal(t)
+}
+
+// setAt is sets[i], or nil past its end.
+func setAt(sets []*gwtable.Set, i int) *gwtable.Set {
+	if i < len(sets) {
+		return sets[i]
+	}
+	return nil
 }
 
 // orNull is s, or null when it is empty.

@@ -189,31 +189,51 @@ func TestRegionsJSON(t *testing.T) {
 	tb := gwtable.Table{Serial: 7, Source: "https://example.com/x", Regions: []gwtable.Region{
 		{Name: "lab", Aliases: []string{"lab1"}, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
 	}}
-	got := string(regionsJSON(tb, 1433))
-	want := `{"serial":7,"source":"https://example.com/x","published":null,"redirect_source":null,"redirect_published":null,"ports":{"gateway":1433,"redirect":"11000-11999"},"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[],"redirect":[]}]}` + "\n"
+	got := string(regionsJSON(tb, []*gwtable.Set{tb.Regions[0].Allow()}, nil, 1433))
+	want := `{"serial":7,"source":"https://example.com/x","published":null,"redirect_source":null,"redirect_published":null,"ports":{"gateway":1433,"redirect":"11000-11999"},"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[],"redirect":[],"allow4":["10.0.0.1/32","10.0.0.2/32"],"allow6":[],"redirect4":[],"redirect6":[]}]}` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	// served: every name the JSON gives answers on /allow/
-	s := newServer(t, Config{}, version(t, testTable, nil), time.Now())
+	// served: every name the JSON gives answers on /allow/, and each
+	// region's allow4, allow6, redirect4 and redirect6 are its lists
+	s := newServer(t, Config{}, version(t, testTable+"sql redirect 20.42.64.0/24 20.42.65.0/24 2603:1030:40c::/48\n", nil), time.Now())
 	var table struct {
 		Serial  uint32 `json:"serial"`
 		Regions []struct {
-			Names []string `json:"names"`
+			Names                                []string `json:"names"`
+			Allow4, Allow6, Redirect4, Redirect6 []string
 		} `json:"regions"`
 	}
 	if err := json.Unmarshal([]byte(bodyOf(t, get(t, s, "GET", "/regions.json"))), &table); err != nil {
 		t.Fatal(err)
 	}
-	if len(table.Regions) != 2 || table.Serial != 7 {
+	if len(table.Regions) != 3 || table.Serial != 7 {
 		t.Errorf("regions.json has %d regions, serial %d", len(table.Regions), table.Serial)
 	}
 	for _, r := range table.Regions {
 		for _, name := range r.Names {
-			if resp := get(t, s, "GET", "/allow/"+name); resp.StatusCode != 200 {
+			if resp := get(t, s, "GET", "/allow/"+name); resp.StatusCode != 200 && len(r.Allow4)+len(r.Allow6) > 0 {
 				t.Errorf("/allow/%s: %d", name, resp.StatusCode)
 			}
 		}
+		for _, l := range []struct {
+			path     string
+			prefixes []string
+		}{
+			{"/allow/" + r.Names[0] + "?family=4", r.Allow4}, {"/allow/" + r.Names[0] + "?family=6", r.Allow6},
+			{"/redirect/" + r.Names[0] + "?family=4", r.Redirect4}, {"/redirect/" + r.Names[0] + "?family=6", r.Redirect6},
+		} {
+			want := ""
+			for _, p := range l.prefixes {
+				want += p + "\n"
+			}
+			if resp := get(t, s, "GET", l.path); resp.StatusCode == 200 && bodyOf(t, resp) != want || resp.StatusCode == 404 && want != "" {
+				t.Errorf("%s is not what /regions.json gives: %v", l.path, l.prefixes)
+			}
+		}
+	}
+	if r := table.Regions[2]; len(r.Redirect4) != 1 || r.Redirect4[0] != "20.42.64.0/23" || len(r.Allow4) != 0 {
+		t.Errorf("sql in /regions.json: %+v", r)
 	}
 }
 
