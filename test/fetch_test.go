@@ -425,7 +425,6 @@ func newRedirectMicrosoft(t *testing.T) (microsoft *httptest.Server, include, ta
 	return microsoft, include, tags
 }
 
-
 // prefixes parses a comma-separated list of prefixes.
 func prefixes(t *testing.T, list string) []netip.Prefix {
 	t.Helper()
