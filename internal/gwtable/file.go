@@ -146,9 +146,9 @@ func (t *Table) source(name string, field *string, text string, regions map[stri
 	return nil
 }
 
-// CheckSource reports why text cannot be a table's $SOURCE (or
+// CheckSource reports why text cannot follow header ($SOURCE or
 // $REDIRECT-SOURCE), or nil.
-func CheckSource(text string) error { return checkText("$SOURCE", text) }
+func CheckSource(header, text string) error { return checkText(header, text) }
 
 // checkText reports why text cannot follow the header name: printable
 // ASCII, at most MaxSourceLen bytes.

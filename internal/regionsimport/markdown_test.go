@@ -411,8 +411,16 @@ func TestImportProvenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Table.Source != "" || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1].Text, "no $SOURCE written") {
+	if res.Table.Source != "" || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1].Text, "no $SOURCE written: $SOURCE: byte 4 is 0x09") {
 		t.Errorf("source %q warnings %v", res.Table.Source, res.Warnings)
+	}
+	// A Redirect import's source is $REDIRECT-SOURCE, and so named.
+	res, err = importFile(t, "servicetags.json", Options{Redirect: true, Source: "bad\tname"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Table.RedirectSource != "" || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0].Text, "no $REDIRECT-SOURCE written: $REDIRECT-SOURCE: byte 4 is 0x09") {
+		t.Errorf("redirect source %q warnings %v", res.Table.RedirectSource, res.Warnings)
 	}
 }
 

@@ -39,7 +39,7 @@ func importRedirect(in *bufio.Reader, first byte, read int64, source string, opt
 	}
 	res.Name = source
 	if opt.Source != "" {
-		if err := gwtable.CheckSource(opt.Source); err != nil {
+		if err := gwtable.CheckSource("$REDIRECT-SOURCE", opt.Source); err != nil {
 			res.Warnings = append(res.Warnings, Warning{Where: source, Text: fmt.Sprintf("no $REDIRECT-SOURCE written: %v", err)})
 		} else {
 			res.Table.RedirectSource = opt.Source

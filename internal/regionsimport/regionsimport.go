@@ -203,7 +203,7 @@ func finish(res Result, source string, opt Options) (Result, error) {
 		return Result{}, fmt.Errorf("%s: no regions to import", source)
 	}
 	if opt.Source != "" {
-		if err := gwtable.CheckSource(opt.Source); err != nil {
+		if err := gwtable.CheckSource("$SOURCE", opt.Source); err != nil {
 			res.Warnings = append(res.Warnings, Warning{Where: source, Text: fmt.Sprintf("no $SOURCE written: %v", err)})
 		} else {
 			res.Table.Source = opt.Source
