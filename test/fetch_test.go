@@ -405,7 +405,8 @@ func newRedirectMicrosoft(t *testing.T) (microsoft *httptest.Server, include, ta
 	}
 	include, page, tags := read("import/sql-2026-include.md"), read("fetch/servicetags-download-page.html"), read("import/servicetags.json")
 	later := read("fetch/ServiceTags_Public_20261005.json")
-	microsoft = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Unstarted until microsoft is set: the handler reads its URL.
+	microsoft = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/include.md":
 			w.Write(include)
@@ -421,6 +422,7 @@ func newRedirectMicrosoft(t *testing.T) (microsoft *httptest.Server, include, ta
 			http.NotFound(w, r)
 		}
 	}))
+	microsoft.Start()
 	t.Cleanup(microsoft.Close)
 	return microsoft, include, tags
 }

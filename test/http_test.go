@@ -46,10 +46,21 @@ type curlResult struct {
 
 func curl(t *testing.T, args ...string) curlResult {
 	t.Helper()
+	r, err := tryCurl(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryCurl is curl that returns curl's failure (a listener closed for a
+// Corefile reload, say) instead of ending the test: for polls.
+func tryCurl(t *testing.T, args ...string) (curlResult, error) {
+	t.Helper()
 	bin := requireTool(t, "curl")
 	out, err := exec.Command(bin, append([]string{"-sS", "-i", "--max-time", "10"}, args...)...).Output()
 	if err != nil {
-		t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
+		return curlResult{}, fmt.Errorf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	head, body, _ := strings.Cut(strings.ReplaceAll(string(out), "\r\n", "\n"), "\n\n")
 	lines := strings.Split(head, "\n")
@@ -60,7 +71,7 @@ func curl(t *testing.T, args ...string) curlResult {
 			r.header[strings.ToLower(k)] = v
 		}
 	}
-	return r
+	return r, nil
 }
 
 func TestHTTPWithCurl(t *testing.T) {
@@ -127,8 +138,9 @@ func TestHTTPWithCurl(t *testing.T) {
 	s.writeFile("Corefile", httpCorefile(httpPort, 301))
 	s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
 	testutil.Until(t, 30*time.Second, "the reloaded Corefile's ttl", func() bool {
-		r = curl(t, "-I", base+"/allow/lab")
-		return r.header["cache-control"] == "max-age=301"
+		var err error
+		r, err = tryCurl(t, "-I", base+"/allow/lab")
+		return err == nil && r.header["cache-control"] == "max-age=301"
 	})
 	if r.header["etag"] != etag || r.header["last-modified"] != modified {
 		t.Errorf("a Corefile reload with the same table moved ETag %s → %s, Last-Modified %s → %s", etag, r.header["etag"], modified, r.header["last-modified"])
@@ -271,8 +283,9 @@ func TestHTTPTLSAuth(t *testing.T) {
 	url := fmt.Sprintf("https://127.0.0.1:%d/allow/eastus2?family=4", httpPort)
 	var r curlResult
 	testutil.Until(t, 10*time.Second, "the HTTPS listener", func() bool {
-		r = curl(t, "--cacert", cert, "-u", "firewall:first secret", url)
-		return r.code == 200
+		var err error
+		r, err = tryCurl(t, "--cacert", cert, "-u", "firewall:first secret", url)
+		return err == nil && r.code == 200
 	})
 	if r.body != "40.79.84.180/32\n52.167.104.0/32\n191.239.224.107/32\n" {
 		t.Errorf("over HTTPS: %q", r.body)
@@ -291,7 +304,8 @@ func TestHTTPTLSAuth(t *testing.T) {
 	s.writeFile("password", "second secret\n")
 	s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
 	testutil.Until(t, 30*time.Second, "the new password after a Corefile reload", func() bool {
-		return curl(t, "--cacert", cert, "-u", "firewall:second secret", url).code == 200
+		r, err := tryCurl(t, "--cacert", cert, "-u", "firewall:second secret", url)
+		return err == nil && r.code == 200
 	})
 	if r = curl(t, "--cacert", cert, "-u", "firewall:first secret", url); r.code != 401 {
 		t.Errorf("the old password after the reload: %d", r.code)

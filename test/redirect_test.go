@@ -55,7 +55,7 @@ func TestFetchRedirectServed(t *testing.T) {
 	httpPort := freePort(t)
 	s := startServer(t, map[string]string{"Corefile": fmt.Sprintf(redirectCorefile, httpPort), "azure-sql.regions": string(content)})
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool { return curl(t, base+"/regions.json").code == 200 })
+	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool { r, err := tryCurl(t, base+"/regions.json"); return err == nil && r.code == 200 })
 
 	both := 0
 	for _, r := range table.Regions {
