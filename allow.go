@@ -3,12 +3,12 @@ package mysqlgw
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/miekg/dns"
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
+	"github.com/miekg/dns"
 )
 
 // Allowlists: allow.<region>.Z and all.Z name every address a firewall must
@@ -123,24 +123,16 @@ func (sz shardSizes) count(v4, v6 int) int {
 // needs.
 func (w *walker) zoneShards(z string) (shardSizes, error) {
 	longest := "all." + z
-	label, prefix := "", allowLabel
 	for i, r := range w.regions {
-		p := allowLabel
+		label := allowLabel
 		if w.sets.redirect[i] != nil {
-			p = redirectLabel // the longer of the two
+			label = redirectLabel // the longer of the two
 		}
-		for k := -1; k < len(r.Aliases); k++ { // the name, then each alias
-			l := r.Name
-			if k >= 0 {
-				l = r.Aliases[k]
-			}
-			if len(p)+1+len(l)+1+len(z) > len(longest) && len(p)+len(l) > len(prefix)+len(label) {
-				label, prefix = l, p
+		for _, name := range r.Names() {
+			if n := label + "." + name + "." + z; len(n) > len(longest) {
+				longest = n
 			}
 		}
-	}
-	if label != "" {
-		longest = prefix + "." + label + "." + z
 	}
 	for digits := 1; ; digits++ {
 		sz, err := fitShards(strings.Repeat("9", digits)+"."+longest, w.opt.shard)
@@ -148,9 +140,11 @@ func (w *walker) zoneShards(z string) (shardSizes, error) {
 			return shardSizes{}, fmt.Errorf("%s: %w", w.opt.shardWhere, err)
 		}
 		most := sz.count(w.sets.all.Count())
-		for _, s := range append(slices.Clone(w.sets.regions), w.sets.redirect...) {
-			if s != nil {
-				most = max(most, sz.count(s.Count()))
+		for _, sets := range [][]*gwtable.Set{w.sets.regions, w.sets.redirect} {
+			for _, s := range sets {
+				if s != nil {
+					most = max(most, sz.count(s.Count()))
+				}
 			}
 		}
 		if len(strconv.Itoa(most)) <= digits {

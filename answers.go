@@ -8,8 +8,6 @@ import (
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 
-	"github.com/coredns/coredns/plugin"
-
 	"github.com/miekg/dns"
 )
 
@@ -18,7 +16,6 @@ import (
 // whole. It is the walk's answers sink: walk.go decides what it holds.
 type answers struct {
 	nodes    map[string]*node // lower-case FQDN -> what exists there
-	zones    plugin.Zones     // every zone, for NXDOMAIN outside the table
 	apex     map[string]*zoneInfo
 	regions  []gwtable.Region // the table these answers were built from
 	oversize []string         // the RRsets left out, too large for one message: "name TYPE", sorted
@@ -132,7 +129,6 @@ func buildAnswers(regions []gwtable.Region, sets tableSets, opt options, health 
 		regions: regions,
 		checker: health,
 	}
-	n.zones = append(append(plugin.Zones{}, opt.zones...), opt.reverse...)
 	if err := walk(n, regions, sets, opt); err != nil {
 		return nil, err
 	}
@@ -224,8 +220,8 @@ func (n *answers) add(at place, set rrset) {
 }
 
 // node returns the node for name, creating it and every empty non-terminal
-// between it and the apex of z that no more specific zone served here
-// holds. The walk hands over only names that are z's own.
+// between it and the apex of z. The walk hands over only names that are z's
+// own, so no name between one and z belongs to a more specific zone.
 func (n *answers) node(z, name string) *node {
 	if nd, ok := n.nodes[name]; ok {
 		return nd
@@ -238,7 +234,7 @@ func (n *answers) node(z, name string) *node {
 			break
 		}
 		parent = parent[i:]
-		if _, ok := n.nodes[parent]; ok || zoneOf(n.zones, parent) != z {
+		if _, ok := n.nodes[parent]; ok {
 			break
 		}
 		n.nodes[parent] = &node{zone: n.apex[z]}

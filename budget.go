@@ -62,7 +62,7 @@ func (w *walker) fits(name string, qtype uint16, n, rdata int) bool {
 	if messageSize(name, n, rdata) <= maxRRsetSize {
 		return true
 	}
-	w.leftOut(name + " " + dns.TypeToString[qtype])
+	w.sink.leftOut(name + " " + dns.TypeToString[qtype])
 	return false
 }
 
@@ -262,7 +262,7 @@ func bodyBytes(prefixes []netip.Prefix) int {
 // (0: defaultMaxRecords) records of recordBytes each: its records, or the
 // bytes of its answers and, outside them, of its parsed sets and (with
 // lists, the HTTP lists on) their bodies, whichever is more. where names the
-// table (its file) for the error. A transfer lists these same records, not
+// table for the error (MysqlGW.label). A transfer lists these same records, not
 // copies, plus ns.dns.Z's addresses when the Corefile names none.
 func checkBudget(regions []gwtable.Region, sets tableSets, opt options, where string, lists bool) error {
 	var c counter
@@ -276,9 +276,6 @@ func checkBudget(regions []gwtable.Region, sets tableSets, opt options, where st
 	units := max(c.records, (c.bytes+tableBytes(regions, sets, lists))/recordBytes)
 	if units <= budget {
 		return nil
-	}
-	if where == "" {
-		where = "the built-in table"
 	}
 	if units == c.records {
 		return fmt.Errorf("%s: the table would build %d records, above max_records %d", where, c.records, budget)

@@ -162,12 +162,12 @@ func TestBudgetSetup(t *testing.T) {
 	for i := 0; counted(t, with(), opt) <= defaultMaxRecords; i++ {
 		big.Subnets = append(big.Subnets, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 7), byte(i<<1) & 0xff, 0}), 24))
 	}
-	err := checkBudget(with(), newTableSets(with()), opt, "", false)
+	err := checkBudget(with(), newTableSets(with()), opt, "the built-in table", false)
 	if want := fmt.Sprintf("the built-in table: the table would build %d records, above max_records %d", counted(t, with(), opt), defaultMaxRecords); err == nil || err.Error() != want {
 		t.Errorf("no max_records: %v, want %q", err, want)
 	}
 	big.Subnets = big.Subnets[:len(big.Subnets)-1]
-	if err := checkBudget(with(), newTableSets(with()), opt, "", false); err != nil {
+	if err := checkBudget(with(), newTableSets(with()), opt, "the built-in table", false); err != nil {
 		t.Errorf("no max_records, %d /24s: %v", len(big.Subnets), err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 
@@ -112,7 +113,7 @@ func checkServeDNS(t *testing.T, g *MysqlGW, r *dns.Msg) {
 
 	inZone := ""
 	if len(query.Question) == 1 && query.Opcode == dns.OpcodeQuery && query.Question[0].Qclass == dns.ClassINET {
-		inZone = g.answers.Load().zones.Matches(lowerASCII(query.Question[0].Name))
+		inZone = plugin.Zones(g.allZones()).Matches(lowerASCII(query.Question[0].Name))
 	}
 	if inZone == "" {
 		// Not ours: passed on untouched, nothing written.

@@ -297,7 +297,7 @@ func TestHealthReloadWhileProbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.swap(table); err != nil {
+	if err := g.swap(table); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, g, gwSecondary)

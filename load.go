@@ -18,8 +18,7 @@ import (
 // the server.
 func (g *MysqlGW) load() error {
 	if g.file == "" {
-		_, err := g.swap(builtinTable())
-		return err
+		return g.swap(builtinTable())
 	}
 	// A reader of its own: a read stuck on a hung mount is left behind, and
 	// start-up or the Corefile reload fails instead of hanging.
@@ -32,7 +31,7 @@ func (g *MysqlGW) load() error {
 	if err != nil {
 		return err
 	}
-	if _, err := g.swap(table); err != nil {
+	if err := g.swap(table); err != nil {
 		return err
 	}
 	if g.watcher != nil {
@@ -56,14 +55,15 @@ type loaded struct {
 
 // swap builds the answers for table plus the Corefile's overrides and serves
 // them from the next query on; the health checker, NOTIFY and the HTTP lists
-// follow. It returns what the table holds, for the log. On error nothing
-// changes: the last good answers stay, and no probe has started.
-func (g *MysqlGW) swap(table gwtable.Table) (facts, error) {
+// follow. On error nothing changes: the last good answers stay, and no probe
+// has started.
+func (g *MysqlGW) swap(table gwtable.Table) error {
 	l, err := g.prepare(table)
 	if err != nil {
-		return facts{}, err
+		return err
 	}
-	return g.serve(l), nil
+	g.serve(l)
+	return nil
 }
 
 // prepare builds what serving table takes: the regions with the overrides,
@@ -80,7 +80,7 @@ func (g *MysqlGW) prepare(table gwtable.Table) (*loaded, error) {
 	l.opt.serial = table.Serial
 	l.opt.facts = tableFacts(table, regions)
 	sets := newTableSets(regions)
-	if err := checkBudget(regions, sets, l.opt, g.file, g.http != nil); err != nil {
+	if err := checkBudget(regions, sets, l.opt, g.label(), g.http != nil); err != nil {
 		return nil, err
 	}
 	if l.built, err = buildAnswers(regions, sets, l.opt, g.health); err != nil {
@@ -131,8 +131,8 @@ func (g *MysqlGW) serve(l *loaded) facts {
 		g.publishSerials(st, l.built)
 		st.mu.Unlock()
 	}
-	first := !g.hasTable
-	g.table, g.hasTable = l.table, true
+	first := g.hash == [32]byte{}
+	g.table, g.hash = l.table, l.hash
 	if g.health != nil {
 		// Probes follow the swap, so a rejected table never started one.
 		g.health.sync(l.table.Regions, l.built.gateways)
@@ -159,8 +159,8 @@ func (g *MysqlGW) serve(l *loaded) facts {
 func (g *MysqlGW) previous() (gwtable.Table, [32]byte, bool) {
 	st := g.state.Load()
 	switch {
-	case st == nil && g.hasTable:
-		return g.table, g.table.Hash(), true
+	case st == nil && g.hash != [32]byte{}:
+		return g.table, g.hash, true
 	case st == nil:
 		st, _ = blocks.Peek(g.key)
 	}

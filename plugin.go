@@ -14,6 +14,7 @@ import (
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/lists"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -39,7 +40,8 @@ type MysqlGW struct {
 	health    *healthChecker // nil unless healthcheck is configured
 	xfr       notifier       // the transfer plugin, which sends NOTIFY; nil without one
 	notifies  notifyQueue
-	http      *lists.Server // nil unless http is configured
+	stalls    *ratelimit.Lines // lines of transfers abandoned, which a client can cause at will
+	http      *lists.Server    // nil unless http is configured
 
 	key     blockKey                   // the server block, for its state across Corefile reloads
 	servers []string                   // its values of CoreDNS's server label
@@ -56,9 +58,10 @@ type MysqlGW struct {
 	answers atomic.Pointer[answers]
 
 	// table is the table being served, the Corefile's overrides laid over
-	// its regions; swap runs at setup, then only on the watcher's goroutine.
-	table    gwtable.Table
-	hasTable bool
+	// its regions, and hash its content (gwtable's Table.Hash; zero before
+	// the first); swap runs at setup, then only on the watcher's goroutine.
+	table gwtable.Table
+	hash  [32]byte
 }
 
 // Name implements plugin.Handler.

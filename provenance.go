@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -158,7 +158,7 @@ func BenchmarkScaleHealth(b *testing.B) {
 			g := &MysqlGW{opt: scaleOptions, health: newHealthChecker(healthConfig{interval: time.Hour, probe: prober{port: defaultPort}, rise: 2, fall: 3}, testServers)}
 			g.key = blockKey{zone: b.Name()} // a block of its own
 			g.opt.transferHealth = tc.follow
-			if _, err := g.swap(table); err != nil {
+			if err := g.swap(table); err != nil {
 				b.Fatal(err)
 			}
 			g.take(time.Now())
@@ -166,7 +166,7 @@ func BenchmarkScaleHealth(b *testing.B) {
 			b.ReportAllocs()
 			cpu := startCPU()
 			for b.Loop() {
-				if _, err := g.swap(table); err != nil {
+				if err := g.swap(table); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 	"github.com/mysqlgw/mysqlgw/internal/lists"
+	"github.com/mysqlgw/mysqlgw/internal/ratelimit"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -125,7 +126,7 @@ type reloadConfig struct {
 }
 
 func parse(c *caddy.Controller) (*MysqlGW, error) {
-	g := &MysqlGW{opt: options{
+	g := &MysqlGW{stalls: ratelimit.LogLines(), opt: options{
 		ttl:       defaultTTL,
 		activeTTL: defaultActiveTTL,
 		port:      defaultPort,

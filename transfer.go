@@ -78,7 +78,9 @@ func (g *MysqlGW) transfer(zone string, serial uint32, stall time.Duration) (<-c
 			case ch <- rrs:
 				return true
 			case <-timer.C:
-				log.Warningf("Abandoned a transfer of %s: no progress for %s, the client is not reading", zone, stall)
+				if ok, held := g.stalls.Allow(time.Now()); ok {
+					log.Warningf("Abandoned a transfer of %s: no progress for %s, the client is not reading%s", zone, stall, ratelimit.Note(held, "line"))
+				}
 				return false
 			}
 		}

@@ -122,7 +122,7 @@ func (g *MysqlGW) take(now time.Time) {
 	defer st.mu.Unlock()
 	g.state.Store(st)
 	st.owner = g
-	st.served, st.hash = g.table, g.table.Hash()
+	st.served, st.hash = g.table, g.hash
 	if !g.opt.transferHealth {
 		st.zones = nil
 	} else {

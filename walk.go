@@ -15,8 +15,8 @@ import (
 // every RRset, and the rules that decide them (which zone a name belongs to,
 // which sets are too large for a message). It hands each RRset to a sink:
 // the budget's counting sink tallies them without making a record
-// (budget.go), and the answers sink makes them (answers.go). buildAnswers
-// walks twice: counting, then, within max_records, building.
+// (budget.go), and the answers sink makes them (answers.go). A load walks
+// twice: checkBudget counts, then, within max_records, buildAnswers builds.
 
 // sink takes what the walk makes, RRset by RRset.
 type sink interface {
@@ -62,9 +62,11 @@ func (at place) owner() string {
 // static is the choice of every name but the active ones.
 const static = -1
 
-// walker walks one table under one set of options.
+// walker walks one table under one set of options. Its addrs, texts, txt,
+// apl and srv check that a set is the zone's own and fits a message before
+// handing it to the sink; the sink's own methods take it as it is.
 type walker struct {
-	sink
+	sink    sink
 	regions []gwtable.Region
 	sets    tableSets
 	opt     options

@@ -48,8 +48,7 @@ func BenchmarkDiffSubnets(b *testing.B) {
 }
 
 // BenchmarkParseSubnets parses, and BenchmarkFormatSubnets writes, a file
-// of one region of 25,000, 100,000 and 400,000 subnets; BenchmarkContents
-// lists them.
+// of one region of 25,000, 100,000 and 400,000 subnets.
 func BenchmarkParseSubnets(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
@@ -72,18 +71,6 @@ func BenchmarkFormatSubnets(b *testing.B) {
 			old, _ := bigTables(n)
 			for b.Loop() {
 				old.Format()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subnet")
-		})
-	}
-}
-
-func BenchmarkContents(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			old, _ := bigTables(n)
-			for b.Loop() {
-				Contents(old.Regions)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subnet")
 		})

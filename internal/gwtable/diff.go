@@ -220,49 +220,12 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, " ")
 }
 
-// Contents lists every region name, address (gateway or decommissioning),
-// subnet and Redirect prefix of regions once, in table order.
-func Contents(regions []Region) Delta {
-	var d Delta
-	nAddrs, nPrefixes := 0, 0
-	for _, r := range regions {
-		nAddrs += len(r.Addrs) + len(r.Decommissioning)
-		nPrefixes += len(r.Subnets)
-	}
-	// Sized once, rather than grown a doubling at a time.
-	addrs := make(map[netip.Addr]bool, nAddrs)
-	prefixes := make(map[netip.Prefix]bool, nPrefixes)
-	redirect := make(map[netip.Prefix]bool)
-	for _, r := range regions {
-		d.Regions = append(d.Regions, r.Name)
-		for _, a := range r.addresses() {
-			if !addrs[a] {
-				addrs[a] = true
-				d.Addresses = append(d.Addresses, a)
-			}
-		}
-		for _, p := range r.Subnets {
-			if !prefixes[p] {
-				prefixes[p] = true
-				d.Prefixes = append(d.Prefixes, p)
-			}
-		}
-		for _, p := range r.Redirect {
-			if !redirect[p] {
-				redirect[p] = true
-				d.Redirect = append(d.Redirect, p)
-			}
-		}
-	}
-	return d
-}
-
 // Sizes are how many distinct addresses (gateway or decommissioning),
 // subnets and Redirect prefixes a table holds.
 type Sizes struct{ Addresses, Prefixes, Redirect int }
 
-// Count is the sizes of Contents' lists, without keeping them (a table's
-// facts need the numbers alone).
+// Count is how many distinct addresses, subnets and Redirect prefixes
+// regions hold.
 func Count(regions []Region) Sizes {
 	na, np, nr := 0, 0, 0
 	for _, r := range regions {

@@ -139,20 +139,17 @@ func (t *Table) source(name string, field *string, text string, regions map[stri
 	if err := header(name, *field != "", regions); err != nil {
 		return err
 	}
-	if err := checkText(name, text); err != nil {
+	if err := CheckSource(name, text); err != nil {
 		return err
 	}
 	*field = text
 	return nil
 }
 
-// CheckSource reports why text cannot follow header ($SOURCE or
-// $REDIRECT-SOURCE), or nil.
-func CheckSource(header, text string) error { return checkText(header, text) }
-
-// checkText reports why text cannot follow the header name: printable
-// ASCII, at most MaxSourceLen bytes.
-func checkText(name, text string) error {
+// CheckSource reports why text cannot follow the header name ($SOURCE or
+// $REDIRECT-SOURCE): printable ASCII, at most MaxSourceLen bytes; nil when
+// it can.
+func CheckSource(name, text string) error {
 	switch {
 	case text == "":
 		return fmt.Errorf("want %s TEXT, got nothing after it", name)

@@ -253,18 +253,3 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 	}
 	return p, nil
 }
-
-// Addresses returns every gateway address of regions once, in table order.
-func Addresses(regions []Region) []netip.Addr {
-	var all []netip.Addr
-	seen := make(map[netip.Addr]bool)
-	for _, r := range regions {
-		for _, a := range r.Addrs {
-			if !seen[a] {
-				seen[a] = true
-				all = append(all, a)
-			}
-		}
-	}
-	return all
-}

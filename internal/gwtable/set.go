@@ -20,7 +20,8 @@ const (
 )
 
 // Set is a set of addresses to allow: some regions' gateway and
-// decommissioning addresses and subnets.
+// decommissioning addresses and subnets (Region.Allow), or their Redirect
+// prefixes (Region.RedirectSet).
 type Set struct {
 	// Prefixes is every address of the set as the fewest prefixes
 	// (Aggregate).
