@@ -213,7 +213,9 @@ beside() {
 
 # flooded BLOCK: DNS q/s while FLOOD connections ask BLOCK's
 # /allow/eastus2 as fast as they are answered, refusals (503) included;
-# sets LOADED, FETCHED (answers a second) and REFUSED (503s in all).
+# sets LOADED, FETCHED (answers a second), REFUSED (503s in all) and CLOSED
+# (wrk's socket errors: from one address the listener keeps 32 connections
+# and closes the others as they come, so the rest of the flood reconnects).
 flooded() {
 	wrk -d "$((DURATION + 5))s" -t 2 -c "$FLOOD" --timeout 10s "http://127.0.0.1:${PORT[$1]}/allow/eastus2" >"$WORK/flood.out" 2>&1 &
 	LOAD_PID=$!
@@ -224,6 +226,8 @@ flooded() {
 	FETCHED=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$WORK/flood.out")
 	REFUSED=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$WORK/flood.out")
 	REFUSED=${REFUSED:-0}
+	CLOSED=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 }' "$WORK/flood.out")
+	CLOSED=${CLOSED:-0}
 }
 
 quiet=$(dns_qps)
@@ -235,11 +239,11 @@ beside sql2026
 unpaced=$LOADED unpaced_fetched=$FETCHED
 log "DNS beside a client fetching the unpaced /all: $unpaced q/s (the client: $unpaced_fetched req/s)"
 flooded paced
-flood_paced=$LOADED flood_paced_fetched=$FETCHED flood_paced_refused=$REFUSED
-log "DNS beside $FLOOD connections flooding at the default pace: $flood_paced q/s (answers $flood_paced_fetched/s, $flood_paced_refused refused)"
+flood_paced=$LOADED flood_paced_fetched=$FETCHED flood_paced_refused=$REFUSED flood_paced_closed=$CLOSED
+log "DNS beside $FLOOD connections flooding at the default pace: $flood_paced q/s (answers $flood_paced_fetched/s, $flood_paced_refused refused, $flood_paced_closed closed)"
 flooded slow
-flood_slow=$LOADED flood_slow_fetched=$FETCHED flood_slow_refused=$REFUSED
-log "DNS beside $FLOOD connections flooding at http_rate 10: $flood_slow q/s (answers $flood_slow_fetched/s, $flood_slow_refused refused)"
+flood_slow=$LOADED flood_slow_fetched=$FETCHED flood_slow_refused=$REFUSED flood_slow_closed=$CLOSED
+log "DNS beside $FLOOD connections flooding at http_rate 10: $flood_slow q/s (answers $flood_slow_fetched/s, $flood_slow_refused refused, $flood_slow_closed closed)"
 
 # ---------------------------------------------------------------------------
 
@@ -274,5 +278,5 @@ echo "|---|---:|---:|"
 echo "| alone | $quiet | 1.00 |"
 awk -v q="$paced" -v q0="$quiet" -v f="$paced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, default http_rate (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
 awk -v q="$unpaced" -v q0="$quiet" -v f="$unpaced_fetched" 'BEGIN { printf "| beside one client fetching the 2026 /all, http_rate 0 (%d req/s) | %d | %.2f |\n", f, q, q / q0 }'
-awk -v q="$flood_paced" -v q0="$quiet" -v f="$flood_paced_fetched" -v r="$flood_paced_refused" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections flooding /allow/eastus2, default http_rate (%d answers/s; 503s: %d) | %d | %.2f |\n", c, f, r, q, q / q0 }'
-awk -v q="$flood_slow" -v q0="$quiet" -v f="$flood_slow_fetched" -v r="$flood_slow_refused" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections flooding /allow/eastus2, http_rate 10 (%d answers/s; 503s: %d) | %d | %.2f |\n", c, f, r, q, q / q0 }'
+awk -v q="$flood_paced" -v q0="$quiet" -v f="$flood_paced_fetched" -v r="$flood_paced_refused" -v x="$flood_paced_closed" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections from one address flooding /allow/eastus2, default http_rate (%d answers/s; 503s: %d; closed at the per-address limit: %d) | %d | %.2f |\n", c, f, r, x, q, q / q0 }'
+awk -v q="$flood_slow" -v q0="$quiet" -v f="$flood_slow_fetched" -v r="$flood_slow_refused" -v x="$flood_slow_closed" -v c="$FLOOD" 'BEGIN { printf "| beside %d connections from one address flooding /allow/eastus2, http_rate 10 (%d answers/s; 503s: %d; closed at the per-address limit: %d) | %d | %.2f |\n", c, f, r, x, q, q / q0 }'

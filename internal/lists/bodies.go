@@ -85,21 +85,16 @@ func Build(v Version) *Bodies {
 			sets []*gwtable.Set
 			into map[string]*familyLists
 		}{{v.Sets, b.regions}, {v.Redirect, b.redirect}} {
-			if i >= len(set.sets) || set.sets[i] == nil {
+			if set.sets[i] == nil {
 				continue // nothing of that set: 404
 			}
-			lists := newFamilyLists(set.sets[i].Prefixes)
+			lists := newFamilyLists(set.sets[i])
 			for _, name := range r.Names() {
 				set.into[name] = &lists
 			}
 		}
 	}
-	b.all = newFamilyLists(v.All.Prefixes)
-	if v.RedirectAll != nil {
-		b.redirectAll = newFamilyLists(v.RedirectAll.Prefixes)
-	} else {
-		b.redirectAll = newFamilyLists(nil)
-	}
+	b.all, b.redirectAll = newFamilyLists(v.All), newFamilyLists(v.RedirectAll)
 	b.json = newBody(regionsJSON(v.Table, v.Sets, v.Redirect, v.Port))
 	return b
 }
@@ -123,19 +118,14 @@ func diffLines(d gwtable.DiffResult) ([]string, int) {
 	return lines, more
 }
 
-// newFamilyLists writes aggregated prefixes, IPv4 first, one a line. Each
-// body is copied to its own size, as a body lives a whole table version; a
-// set of one family is its family's list, one body and not two copies.
-func newFamilyLists(prefixes []netip.Prefix) familyLists {
-	var v4, v6 []byte
-	for _, p := range prefixes {
-		if p.Addr().Is4() {
-			v4 = append(p.AppendTo(v4), '\n')
-		} else {
-			v6 = append(p.AppendTo(v6), '\n')
-		}
-	}
-	l := familyLists{v4: newBody(bytes.Clone(v4)), v6: newBody(bytes.Clone(v6))}
+// newFamilyLists writes a set's aggregated prefixes, IPv4 first, one a
+// line. Each body is copied to its own size, as a body lives a whole table
+// version; a set of one family is its family's list, one body and not two
+// copies.
+func newFamilyLists(set *gwtable.Set) familyLists {
+	prefixes4, prefixes6 := set.Families()
+	v4, v6 := lines(prefixes4), lines(prefixes6)
+	l := familyLists{v4: newBody(v4), v6: newBody(v6)}
 	switch {
 	case len(v6) == 0:
 		l.both = l.v4
@@ -145,6 +135,15 @@ func newFamilyLists(prefixes []netip.Prefix) familyLists {
 		l.both = newBody(append(append(make([]byte, 0, len(v4)+len(v6)), v4...), v6...))
 	}
 	return l
+}
+
+// lines writes prefixes one a line, in a slice of its own size.
+func lines(prefixes []netip.Prefix) []byte {
+	var b []byte
+	for _, p := range prefixes {
+		b = append(p.AppendTo(b), '\n')
+	}
+	return bytes.Clone(b)
 }
 
 // lookup finds a region's lists of one set by any name it answers to, in
@@ -192,21 +191,14 @@ type jsonRegion struct {
 	Redirect6 []netip.Prefix `json:"redirect6"`
 }
 
-// families splits a set's aggregated prefixes by family; empty, not null,
-// for a region without the set.
+// families is a set's aggregated prefixes by family; empty, not null, for
+// a region without the set.
 func families(set *gwtable.Set) (v4, v6 []netip.Prefix) {
-	v4, v6 = []netip.Prefix{}, []netip.Prefix{}
 	if set == nil {
-		return v4, v6
+		return []netip.Prefix{}, []netip.Prefix{}
 	}
-	for _, p := range set.Prefixes {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	return v4, v6
+	v4, v6 = set.Families()
+	return append([]netip.Prefix{}, v4...), append([]netip.Prefix{}, v6...)
 }
 
 type jsonGateway struct {
@@ -230,19 +222,11 @@ func regionsJSON(table gwtable.Table, allow, redirect []*gwtable.Set, port uint1
 		for k, a := range r.Addrs {
 			jr.Gateways[k] = jsonGateway{Role: gwtable.Role(k).String(), Address: a}
 		}
-		jr.Allow4, jr.Allow6 = families(setAt(allow, i))
-		jr.Redirect4, jr.Redirect6 = families(setAt(redirect, i))
+		jr.Allow4, jr.Allow6 = families(allow[i])
+		jr.Redirect4, jr.Redirect6 = families(redirect[i])
 		t.Regions[i] = jr
 	}
 	return marshal(t)
-}
-
-// setAt is sets[i], or nil past its end.
-func setAt(sets []*gwtable.Set, i int) *gwtable.Set {
-	if i < len(sets) {
-		return sets[i]
-	}
-	return nil
 }
 
 // orNull is s, or null when it is empty.

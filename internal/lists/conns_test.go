@@ -2,10 +2,14 @@ package lists
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,16 +65,28 @@ func getFrom(t *testing.T, from, addr string) {
 // each, idle, do not keep a newcomer out: the one idle longest makes room.
 func TestIdleConnectionsCannotLockOut(t *testing.T) {
 	s := newServer(t, Config{Rate: 0}, version(t, testTable, nil), time.Now())
-	kept := 0
-	for range 256 {
-		if keepAlive(dialFrom(t, "127.0.0.1", s.addr)) {
-			kept++
-		}
+	// Asked all at once: a refused connection answers nothing until it
+	// is closed, holdRefused later.
+	conns := make([]net.Conn, 256)
+	for i := range conns {
+		conns[i] = dialFrom(t, "127.0.0.1", s.addr)
 	}
+	var kept atomic.Int32
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			if keepAlive(c) {
+				kept.Add(1)
+			}
+		})
+	}
+	wg.Wait()
 	for range 5000 {
 		dialFrom(t, "127.0.0.1", s.addr) // and never send
 	}
-	t.Logf("one address kept %d of 256 keep-alive connections", kept)
+	if kept.Load() != maxConnsPerAddr {
+		t.Errorf("one address kept %d of 256 keep-alive connections, want %d", kept.Load(), maxConnsPerAddr)
+	}
 	getFrom(t, "127.0.0.2", s.addr)
 
 	many := newServer(t, Config{Rate: 0}, version(t, testTable, nil), time.Now())
@@ -93,7 +109,8 @@ func TestIdleConnectionsCannotLockOut(t *testing.T) {
 }
 
 // TestPerAddressLimit: one address holds at most maxConnsPerAddr
-// connections; the next is closed at once, and another address is served.
+// connections; the next is held unserved, then closed, and another address
+// is served meanwhile.
 func TestPerAddressLimit(t *testing.T) {
 	s := newServer(t, Config{Rate: 0}, version(t, testTable, nil), time.Now())
 	for i := range maxConnsPerAddr {
@@ -102,9 +119,13 @@ func TestPerAddressLimit(t *testing.T) {
 		}
 	}
 	extra := dialFrom(t, "127.0.0.3", s.addr)
-	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := extra.Read(make([]byte, 1)); err == nil {
-		t.Errorf("connection %d from one address read %d bytes, want it closed", maxConnsPerAddr+1, n)
-	}
 	getFrom(t, "127.0.0.4", s.addr)
+	if _, err := fmt.Fprint(extra, "GET /all HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	extra.SetReadDeadline(time.Now().Add(holdRefused + 5*time.Second))
+	// Closed with the request unread: a reset, or the end.
+	if n, err := extra.Read(make([]byte, 1)); n != 0 || err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection %d from one address: read %d bytes, %v; want it closed unserved", maxConnsPerAddr+1, n, err)
+	}
 }

@@ -189,7 +189,7 @@ func TestRegionsJSON(t *testing.T) {
 	tb := gwtable.Table{Serial: 7, Source: "https://example.com/x", Regions: []gwtable.Region{
 		{Name: "lab", Aliases: []string{"lab1"}, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}},
 	}}
-	got := string(regionsJSON(tb, []*gwtable.Set{tb.Regions[0].Allow()}, nil, 1433))
+	got := string(regionsJSON(tb, []*gwtable.Set{tb.Regions[0].Allow()}, []*gwtable.Set{nil}, 1433))
 	want := `{"serial":7,"source":"https://example.com/x","published":null,"redirect_source":null,"redirect_published":null,"ports":{"gateway":1433,"redirect":"11000-11999"},"regions":[{"name":"lab","names":["lab","lab1"],"gateways":[{"role":"primary","address":"10.0.0.1"},{"role":"secondary","address":"10.0.0.2"}],"subnets":[],"decommissioning":[],"redirect":[],"allow4":["10.0.0.1/32","10.0.0.2/32"],"allow6":[],"redirect4":[],"redirect6":[]}]}` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
