@@ -47,7 +47,7 @@ func newTableSets(regions []gwtable.Region) tableSets {
 			s.regions[i] = r.Allow()
 			allow = append(allow, s.regions[i])
 		}
-		if len(r.Redirect) > 0 {
+		if r.HasRedirect() {
 			s.redirect[i] = r.RedirectSet()
 			redirect = append(redirect, s.redirect[i])
 		}

@@ -10,11 +10,11 @@
 # reload. See bench/README.md.
 #
 #   bench/memory.sh                                # RECORDS=1000000, every shape
-#   SHORT=1 bench/memory.sh                        # CI: RECORDS=100000, a minute or two
+#   SHORT=1 bench/memory.sh                        # CI: RECORDS=100000, about a minute
 #   RECORDS=2000000 SHAPES=ipv4-24 bench/memory.sh
 #
 # Environment:
-#   RECORDS=1000000   max_records count to aim each table at (within about 1%)
+#   RECORDS=1000000   max_records count to aim each table at (within about 0.5%)
 #   SHORT=1           RECORDS=100000 SETTLE=3
 #   SHAPES="ipv4-24 gateways ipv6-64 redirect" which shapes, in this order (bench/memgen)
 #   SETTLE=5          seconds to wait after start-up and after the reload
@@ -151,9 +151,9 @@ count() {
 	fi
 }
 
-# generate SHAPE REGIONS VARIANT FILE: bench/memgen's table, its figures in
+# memgen_table SHAPE REGIONS VARIANT FILE: bench/memgen's table, its figures in
 # GEN (regions addresses prefixes bytes).
-generate() {
+memgen_table() {
 	GEN=$("$WORK/memgen" -shape "$1" -regions "$2" -variant "$3" -o "$4")
 }
 
@@ -165,7 +165,7 @@ size() {
 	local shape=$1 file=$2 r0 c0 r1 c1 best_r best_c
 	local -A tried=()
 	r0=$((RECORDS > 200000 ? 100 : 20))
-	generate "$shape" "$r0" 0 "$file"
+	memgen_table "$shape" "$r0" 0 "$file"
 	count "$file"
 	c0=$COUNT best_r=$r0 best_c=$COUNT tried[$r0]=1
 	r1=$(((RECORDS * r0 + c0 / 2) / c0))
@@ -173,7 +173,7 @@ size() {
 		((r1 >= 1)) || r1=1
 		[[ -z ${tried[$r1]:-} ]] || break
 		tried[$r1]=1
-		generate "$shape" "$r1" 0 "$file"
+		memgen_table "$shape" "$r1" 0 "$file"
 		count "$file"
 		c1=$COUNT
 		log "$shape: $r1 regions count $c1 for max_records"
@@ -184,7 +184,7 @@ size() {
 		((c1 != c0)) || break
 		read -r r0 c0 r1 <<<"$r1 $c1 $((r1 + (RECORDS - c1) * (r1 - r0) / (c1 - c0)))"
 	done
-	generate "$shape" "$best_r" 0 "$file"
+	memgen_table "$shape" "$best_r" 0 "$file"
 	count "$file"
 }
 
@@ -243,7 +243,7 @@ for shape in $SHAPES; do
 	size "$shape" "$dir/regions"
 	read -r regions addrs prefixes bytes <<<"$GEN"
 	units=$COUNT records=$RECS
-	generate "$shape" "$regions" 1 "$dir/regions.next"
+	memgen_table "$shape" "$regions" 1 "$dir/regions.next"
 	count "$dir/regions.next"
 	log "$shape: $regions regions, $records records counted as $units, $bytes bytes; the reload's table $RECS counted as $COUNT"
 

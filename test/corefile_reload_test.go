@@ -14,7 +14,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mysqlgw/mysqlgw/internal/fakegw"
 	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
@@ -25,13 +24,8 @@ import (
 func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 	const primary, secondary = "127.0.0.31", "127.0.0.32"
 	port := testutil.GatewayPort(t, primary, secondary)
-	for _, a := range []string{primary, secondary} {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), fakegw.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer gw.Close()
-	}
+	standIn(t, primary, port)
+	standIn(t, secondary, port)
 	// Only a regions file keeps the built-in table's public addresses out of
 	// the probes; a Corefile region line would add to them.
 	regions := filepath.Join(t.TempDir(), "regions")
@@ -112,13 +106,8 @@ func TestCorefileReloadLeavesNoProbers(t *testing.T) {
 func TestReloadReleasesDroppedState(t *testing.T) {
 	const primary, secondary = "127.0.0.33", "127.0.0.34"
 	port := testutil.GatewayPort(t, primary, secondary)
-	for _, a := range []string{primary, secondary} {
-		gw, err := fakegw.Listen(fmt.Sprintf("%s:%d", a, port), fakegw.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer gw.Close()
-	}
+	standIn(t, primary, port)
+	standIn(t, secondary, port)
 	dir := t.TempDir()
 	small, big := filepath.Join(dir, "small"), filepath.Join(dir, "big")
 	lab := fmt.Sprintf("lab %s %s\n", primary, secondary)

@@ -5,7 +5,7 @@
 // to the other rebuilds everything. The file is written beside -o and
 // renamed over it. memgen prints "REGIONS ADDRESSES PREFIXES BYTES" on
 // standard output: the gateway and decommissioning addresses, and the
-// subnets.
+// subnets and Redirect prefixes.
 package main
 
 import (
@@ -13,12 +13,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mysqlgw/mysqlgw/internal/shapes"
 )
 
 func main() {
-	shape := flag.String("shape", "ipv4-24", "table shape: ipv4-24, gateways, ipv6-64 or redirect")
+	shape := flag.String("shape", "ipv4-24", "table shape: "+strings.Join(shapes.Names, ", "))
 	regions := flag.Int("regions", 100, "number of regions")
 	variant := flag.Int("variant", 0, "0 or 1: the two variants share no address")
 	out := flag.String("o", "", "regions file to write")

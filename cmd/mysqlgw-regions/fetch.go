@@ -49,7 +49,7 @@ func runFetch(args []string, stdout, stderr io.Writer) (int, error) {
 	case *every < 0 || *every > 0 && *every < time.Minute:
 		return 2, fmt.Errorf("-every must be 0 (once) or at least 1m, got %s", *every)
 	}
-	if err := fetch.CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+	if err := fetch.CheckOptions(opt); err != nil {
 		return 2, err
 	}
 	if *every == 0 {

@@ -85,6 +85,9 @@ func TestFetchCommand(t *testing.T) {
 		// -tag given, even as its default, is for -source service-tags.
 		{[]string{"-redirect", "-tag", "Sql", "-o", file}, "mysqlgw-regions: -redirect reads the Sql.<Region> values, always: -tag is for -source service-tags\n"},
 		{[]string{"-url", url, "-tags-url", srv.URL + "/details.aspx", "-o", file}, "mysqlgw-regions: -tags-url is where -redirect finds the Service Tags file: give -redirect too\n"},
+		// With -every too: refused at once, not logged at every run.
+		{[]string{"-url", url, "-tags-url", srv.URL + "/details.aspx", "-every", "1h", "-o", file}, "mysqlgw-regions: -tags-url is where -redirect finds the Service Tags file: give -redirect too\n"},
+		{[]string{"-source", "aws", "-every", "1h", "-o", file}, `-source "aws"`},
 		// Either download failing: FILE stays as it is.
 		{[]string{"-redirect", "-url", url, "-tags-url", srv.URL + "/details.aspx", "-o", file}, "mysqlgw-regions: " + srv.URL + "/details.aspx: HTTP status 404 Not Found\n"},
 	} {

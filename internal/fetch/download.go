@@ -81,17 +81,18 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	}
 	for _, v := range via {
 		if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
-			return &downgradeError{from: via[len(via)-1].URL.String(), to: req.URL.String()}
+			return &downgradeError{from: via[len(via)-1].URL.String(), how: "redirects to", to: req.URL.String()}
 		}
 	}
 	return nil
 }
 
-// downgradeError is a redirect from https to http, refused.
-type downgradeError struct{ from, to string }
+// downgradeError is a step from https to http, refused: a redirect, or a
+// link on Microsoft's download page (how says which).
+type downgradeError struct{ from, how, to string }
 
 func (e *downgradeError) Error() string {
-	return fmt.Sprintf("%s redirects to %s: refused, a download that began over https does not go on over http", shown(e.from), shown(e.to))
+	return fmt.Sprintf("%s %s %s: refused, a download that began over https does not go on over http", shown(e.from), e.how, shown(e.to))
 }
 
 // shown is a URL as messages and the regions file's comments show it: as

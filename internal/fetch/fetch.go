@@ -75,15 +75,7 @@ type Outcome struct {
 // can no longer replace FILE. Any other error also leaves FILE untouched
 // and names the URL or FILE and the cause.
 func Run(ctx context.Context, opt Options) (Outcome, error) {
-	switch opt.Source {
-	case AzureSQL, "", ServiceTags:
-	default:
-		return Outcome{}, fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
-	}
-	if err := checkRedirectSet(opt); err != nil {
-		return Outcome{}, err
-	}
-	if err := CheckLimits(opt.MaxDrop, opt.MaxGrow); err != nil {
+	if err := CheckOptions(opt); err != nil {
 		return Outcome{}, err
 	}
 	r := &runner{opt: opt}
@@ -246,7 +238,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		if opt.Redirect {
 			withSet := 0
 			for _, region := range res.Table.Regions {
-				if len(region.Redirect) > 0 {
+				if region.HasRedirect() {
 					withSet++
 				}
 			}
@@ -302,12 +294,27 @@ func (r *runner) get(ctx context.Context, client *http.Client, rawURL string, se
 		return nil, "", fmt.Errorf("%s: no link to a ServiceTags_Public_YYYYMMDD.json file on the page", shown(from))
 	}
 	if strings.HasPrefix(from, "https:") && !bytes.HasPrefix(link, []byte("https:")) {
-		return nil, "", fmt.Errorf("%s links to %s: refused, a download that began over https does not go on over http", shown(from), shown(string(link)))
+		return nil, "", &downgradeError{from: from, how: "links to", to: string(link)}
 	}
 	if err := r.step(ctx, "downloading "+shown(string(link))); err != nil {
 		return nil, "", err
 	}
 	return download(ctx, client, string(link))
+}
+
+// CheckOptions reports why opt cannot run, before any download: the
+// source, the options of -redirect, the guard's limits. A command checks
+// them at once, so that fetch -every does not find out at every run.
+func CheckOptions(opt Options) error {
+	switch opt.Source {
+	case AzureSQL, "", ServiceTags:
+	default:
+		return fmt.Errorf("-source %q: want %s or %s", opt.Source, AzureSQL, ServiceTags)
+	}
+	if err := checkRedirectSet(opt); err != nil {
+		return err
+	}
+	return CheckLimits(opt.MaxDrop, opt.MaxGrow)
 }
 
 // checkRedirectSet reports why opt's -redirect, -tag and -tags-url do not go

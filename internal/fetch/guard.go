@@ -24,10 +24,8 @@ type set struct {
 
 var (
 	gatewaySet  = set{"gateway set", gwtable.Region.Allow, gwtable.Region.HasAllow, listed, "addresses and prefixes"}
-	redirectSet = set{"Redirect set", gwtable.Region.RedirectSet, hasRedirect, redirectListed, "prefixes"}
+	redirectSet = set{"Redirect set", gwtable.Region.RedirectSet, gwtable.Region.HasRedirect, redirectListed, "prefixes"}
 )
-
-func hasRedirect(r gwtable.Region) bool { return len(r.Redirect) > 0 }
 
 // anyHas reports whether a region of t has the set s.
 func anyHas(t gwtable.Table, s set) bool { return slices.ContainsFunc(t.Regions, s.has) }

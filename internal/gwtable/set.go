@@ -98,6 +98,16 @@ func (r Region) HasAllow() bool {
 	return len(r.Addrs)+len(r.Decommissioning)+len(r.Subnets) > 0
 }
 
+// Families is Prefixes split by family, IPv4 then IPv6: the order they are
+// in.
+func (s *Set) Families() (v4, v6 []netip.Prefix) {
+	i := sort.Search(len(s.Prefixes), func(i int) bool { return s.Prefixes[i].Addr().Is6() })
+	return s.Prefixes[:i], s.Prefixes[i:]
+}
+
+// HasRedirect reports whether r has a Redirect set.
+func (r Region) HasRedirect() bool { return len(r.Redirect) > 0 }
+
 // Listable reports whether p is narrow enough to list address by address.
 func Listable(p netip.Prefix) bool {
 	if p.Addr().Is4() {

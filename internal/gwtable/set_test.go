@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -178,6 +179,24 @@ func TestAddN(t *testing.T) {
 	}{{"10.0.0.250", 10, "10.0.1.4"}, {"10.0.255.255", 1, "10.1.0.0"}, {"2001:db8::ffff", 2, "2001:db8::1:1"}, {"10.0.0.0", 65536, "10.1.0.0"}} {
 		if got := addN(netip.MustParseAddr(tc.a), tc.n); got.String() != tc.want {
 			t.Errorf("addN(%s, %d) = %s, want %s", tc.a, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestFamilies(t *testing.T) {
+	for _, tc := range []struct{ in, v4, v6 string }{
+		{"192.0.2.0/24 2001:db8::/64 10.0.0.1/32", "[10.0.0.1/32 192.0.2.0/24]", "[2001:db8::/64]"},
+		{"192.0.2.0/24", "[192.0.2.0/24]", "[]"},
+		{"2001:db8::/64", "[]", "[2001:db8::/64]"},
+		{"", "[]", "[]"},
+	} {
+		var ps []netip.Prefix
+		for _, f := range strings.Fields(tc.in) {
+			ps = append(ps, netip.MustParsePrefix(f))
+		}
+		v4, v6 := NewSet(nil, ps).Families()
+		if fmt.Sprint(v4) != tc.v4 || fmt.Sprint(v6) != tc.v6 {
+			t.Errorf("%s: %v %v, want %s %s", tc.in, v4, v6, tc.v4, tc.v6)
 		}
 	}
 }

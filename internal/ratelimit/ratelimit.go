@@ -1,6 +1,7 @@
 // Package ratelimit bounds what clients and faults can make mysqlgw do: log
 // lines (Lines) and HTTP requests (Pace). Both are golang.org/x/time/rate's
-// token bucket; each method takes the time, so tests pass their own clock.
+// token bucket. Lines.Allow and Pace.Turn take the time, so tests pass their
+// own clock; Pace.Wait, which sleeps, reads the clock itself.
 package ratelimit
 
 import (

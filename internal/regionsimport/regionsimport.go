@@ -89,7 +89,7 @@ func (r Result) Bytes() []byte {
 		table = table[i:]
 	}
 	b.WriteString("# NAME [ADDRESS ...] [subnets PREFIX ...] [decommissioning ADDRESS ...]")
-	if slices.ContainsFunc(r.Table.Regions, func(region gwtable.Region) bool { return len(region.Redirect) > 0 }) {
+	if slices.ContainsFunc(r.Table.Regions, gwtable.Region.HasRedirect) {
 		b.WriteString(" [redirect PREFIX ...]")
 	}
 	b.WriteString("\n")
@@ -322,7 +322,7 @@ func (b *regionBuilder) build(warn func(where, format string, args ...any)) (gwt
 	case b.redirectSet && len(r.Redirect) == 0:
 		warn(b.where, "%s lists no prefix; no Redirect set", b.name)
 		return r, false
-	case len(r.Addrs)+len(r.Subnets)+len(r.Decommissioning)+len(r.Redirect) == 0:
+	case !r.HasAllow() && !r.HasRedirect():
 		warn(b.where, "%s has no gateway, subnet or decommissioning address; left out", b.name)
 		return r, false
 	}

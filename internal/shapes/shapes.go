@@ -32,28 +32,40 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
+	"strings"
 )
 
-// Names are the shapes, in the order bench/memory.sh measures them.
-var Names = []string{"ipv4-24", "gateways", "ipv6-64", "redirect"}
+// shapes are the shapes, in the order bench/memory.sh measures them, and
+// the writer of one region of each.
+var shapes = []struct {
+	name  string
+	write func(*gen, *bufio.Writer, int) (addrs, prefixes int)
+}{
+	{"ipv4-24", ipv4Region},
+	{"gateways", gatewaysRegion},
+	{"ipv6-64", ipv6Region},
+	{"redirect", redirectRegion},
+}
+
+// Names are the shapes' names, in the order bench/memory.sh measures them.
+var Names = func() []string {
+	names := make([]string, len(shapes))
+	for i, s := range shapes {
+		names[i] = s.name
+	}
+	return names
+}()
 
 // Write writes a table of shape with n regions, of variant 0 or 1, to w,
 // and returns how many gateway and decommissioning addresses and how many
-// subnets it holds.
+// prefixes (subnets and Redirect prefixes) it holds.
 func Write(w io.Writer, shape string, n, variant int) (addrs, prefixes int, err error) {
-	var write func(*gen, *bufio.Writer, int) (addrs, prefixes int)
-	switch shape {
-	case "ipv4-24":
-		write = ipv4Region
-	case "gateways":
-		write = gatewaysRegion
-	case "ipv6-64":
-		write = ipv6Region
-	case "redirect":
-		write = redirectRegion
-	default:
-		return 0, 0, fmt.Errorf("unknown shape %q (ipv4-24, gateways, ipv6-64, redirect)", shape)
+	i := slices.Index(Names, shape)
+	if i < 0 {
+		return 0, 0, fmt.Errorf("unknown shape %q (%s)", shape, strings.Join(Names, ", "))
 	}
+	write := shapes[i].write
 	if variant != 0 && variant != 1 {
 		return 0, 0, fmt.Errorf("variant %d: 0 or 1", variant)
 	}
