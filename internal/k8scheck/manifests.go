@@ -198,16 +198,32 @@ func ParseCorefile(t testing.TB, text string) Corefile {
 		cf.Zone = strings.TrimSuffix(host, ".") + "."
 	}
 	for name, tokens := range cf.Block.Tokens {
-		var args []string
-		for _, tok := range tokens[1:] {
-			if tok.Line != tokens[0].Line {
-				break
-			}
-			args = append(args, tok.Text)
-		}
-		cf.Plugins[name] = args
+		cf.Plugins[name] = lineArgs(tokens, 0)
 	}
 	return cf
+}
+
+// lineArgs is the words after tokens[i] on its line.
+func lineArgs(tokens []caddyfile.Token, i int) []string {
+	var args []string
+	for _, tok := range tokens[i+1:] {
+		if tok.Line != tokens[i].Line {
+			break
+		}
+		args = append(args, tok.Text)
+	}
+	return args
+}
+
+// portOf is the port of a listen address the Corefile gives what.
+func portOf(t testing.TB, what, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("ConfigMap Corefile: %s %s: %v", what, addr, err)
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // Corefile parses the ConfigMap's Corefile.
@@ -226,12 +242,7 @@ func (cf Corefile) PluginPort(t testing.TB, name string) int {
 	if len(args) == 0 {
 		t.Fatalf("ConfigMap Corefile: %s has no address; give it one such as :8080 so that the probes name it", name)
 	}
-	_, port, err := net.SplitHostPort(args[0])
-	if err != nil {
-		t.Fatalf("ConfigMap Corefile: %s %s: %v", name, args[0], err)
-	}
-	n, _ := strconv.Atoi(port)
-	return n
+	return portOf(t, name, args[0])
 }
 
 // Mysqlgw is the arguments of the mysqlgw block's property name, and whether
@@ -242,14 +253,7 @@ func (cf Corefile) Mysqlgw(name string) ([]string, bool) {
 		if tokens[i].Text != name || tokens[i-1].Line == tokens[i].Line {
 			continue // not the first word of a line
 		}
-		var args []string
-		for _, tok := range tokens[i+1:] {
-			if tok.Line != tokens[i].Line {
-				break
-			}
-			args = append(args, tok.Text)
-		}
-		return args, true
+		return lineArgs(tokens, i), true
 	}
 	return nil, false
 }
@@ -264,12 +268,7 @@ func (cf Corefile) HTTPPort(t testing.TB) int {
 	if len(args) != 1 {
 		t.Fatalf("ConfigMap Corefile: mysqlgw http %q, want one ADDRESS", args)
 	}
-	_, port, err := net.SplitHostPort(args[0])
-	if err != nil {
-		t.Fatalf("ConfigMap Corefile: mysqlgw http %s: %v", args[0], err)
-	}
-	n, _ := strconv.Atoi(port)
-	return n
+	return portOf(t, "mysqlgw http", args[0])
 }
 
 // TransferHealth reports whether the mysqlgw block has transfer_health.

@@ -81,8 +81,9 @@ func StartPod(t testing.TB, m Manifests, bin string) *Pod {
 	cf := m.Corefile(t)
 	p.Corefile = cf
 	listeners := []int{cf.DNSPort, cf.PluginPort(t, "ready"), cf.PluginPort(t, "health"), cf.PluginPort(t, "prometheus")}
-	if hp := cf.HTTPPort(t); hp != 0 {
-		listeners = append(listeners, hp)
+	httpPort := cf.HTTPPort(t)
+	if httpPort != 0 {
+		listeners = append(listeners, httpPort)
 	}
 	for _, port := range listeners {
 		p.ports[port] = testutil.FreePort(t)
@@ -146,7 +147,7 @@ func StartPod(t testing.TB, m Manifests, bin string) *Pod {
 			switch {
 			case port == p.ports[cf.DNSPort]:
 				p.DNS = fmt.Sprintf("127.0.0.1:%d", port)
-			case cf.HTTPPort(t) != 0 && port == p.ports[cf.HTTPPort(t)]:
+			case httpPort != 0 && port == p.ports[httpPort]:
 				p.HTTP = fmt.Sprintf("http://127.0.0.1:%d", port)
 			}
 		}
