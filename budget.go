@@ -17,8 +17,8 @@ import (
 // bound on each RRset, so that no name answers a part of its records or a
 // record no message can carry.
 
-// defaultMaxRecords admits Azure SQL's whole table (19,321 records and, with
-// the HTTP lists, the memory of 20,362 for its 71 regions and 284 subnets)
+// defaultMaxRecords admits Azure SQL's whole table (11,848 records and, with
+// the HTTP lists, the memory of 13,819 for its 71 regions and 249 subnets)
 // and a full Sql service tags import (testdata/import/servicetags.json's
 // three regions count 21,244 for 92 prefixes; Sql's 3,400 prefixes at that
 // rate, about 780,000) with room to spare. docs/operations.md has what a
