@@ -64,7 +64,7 @@ func TestChangesFeed(t *testing.T) {
 	httpPort := freePort(t)
 	s := startServer(t, map[string]string{"Corefile": httpCorefile(httpPort, 300), "regions": httpRegions})
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool { r, err := tryCurl(t, base+"/changes"); return err == nil && r.code == 200 })
+	waitHTTP(t, base+"/changes")
 
 	second := strings.Replace(strings.Replace(httpRegions, "$SERIAL 1", "$SERIAL 2", 1), "192.0.2.2 ", "192.0.2.3 ", 1)
 	s.writeFile("regions", second)

@@ -30,17 +30,8 @@ import (
 func TestFetchServed(t *testing.T) {
 	requireTool(t, "dig")
 	bin := buildRegionsCmd(t)
-	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serving atomic.Value
-	serving.Store(page)
-	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(serving.Load().([]byte))
-	}))
-	defer microsoft.Close()
-	url := microsoft.URL + "/MicrosoftDocs/sql-docs/live/azure-sql/database/includes/gateway-ip-addresses.md"
+	page, serving, base := includeMirror(t)
+	url := base + "/MicrosoftDocs/sql-docs/live/azure-sql/database/includes/gateway-ip-addresses.md"
 
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -163,17 +154,8 @@ func execStart(t *testing.T) []string {
 // FILE keeps its bytes both times.
 func TestFetchWideAndGrowing(t *testing.T) {
 	bin := buildRegionsCmd(t)
-	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serving atomic.Value
-	serving.Store(page)
-	microsoft := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(serving.Load().([]byte))
-	}))
-	defer microsoft.Close()
-	url := microsoft.URL + "/gateway-ip-addresses.md"
+	page, serving, base := includeMirror(t)
+	url := base + "/gateway-ip-addresses.md"
 	dir := t.TempDir()
 	if run := runRegions(t, bin, dir, "", "fetch", "-url", url, "-o", "regions"); run.status != 0 {
 		t.Fatalf("first fetch: %d\n%s%s", run.status, run.stdout, run.stderr)
@@ -386,6 +368,23 @@ func TestFetchRedirectBothSets(t *testing.T) {
 		}
 		unchanged(strings.Join(tc.args, " "))
 	}
+}
+
+// includeMirror serves a real copy of Microsoft's 2026 Azure SQL include at
+// every path of base until the test changes what it serves (serving).
+func includeMirror(t *testing.T) (page []byte, serving *atomic.Value, base string) {
+	t.Helper()
+	page, err := os.ReadFile("../testdata/import/sql-2026-include.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving = new(atomic.Value)
+	serving.Store(page)
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(serving.Load().([]byte))
+	}))
+	t.Cleanup(mirror.Close)
+	return page, serving, mirror.URL
 }
 
 // newRedirectMicrosoft is Microsoft as fetch -redirect meets it, serving real

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // The consumers of docs/firewalls.md's "Proxy or Redirect" and "JSON feeds"
@@ -292,11 +289,7 @@ func TestFirewallJSONFeeds(t *testing.T) {
 	httpPort := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	startServer(t, map[string]string{"Corefile": strings.Replace(sqlCorefile, "HTTP", fmt.Sprintf("127.0.0.1:%d", httpPort), 1), "regions": sqlRegions})
-	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool {
-		out, err := exec.Command(requireTool(t, "curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", base+"/regions.json").Output()
-		return err == nil && string(out) == "200"
-	})
-	doc := curl(t, base+"/regions.json")
+	doc := waitHTTP(t, base+"/regions.json")
 	if doc.code != 200 {
 		t.Fatalf("GET /regions.json: %d", doc.code)
 	}

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // Real consumers of the HTTP lists, in a network namespace of their own:
@@ -358,10 +356,7 @@ func TestHTTPDocCurl(t *testing.T) {
 				files["regions"] = session.regions
 			}
 			startServer(t, files)
-			testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool {
-				out, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8053/regions.json").Output()
-				return err == nil && string(out) == "200"
-			})
+			waitHTTP(t, "http://127.0.0.1:8053/regions.json")
 			for _, shown := range session.commands {
 				command, want, _ := strings.Cut(shown, "\n")
 				out, err := exec.Command("sh", "-c", strings.TrimPrefix(command, "$ ")).CombinedOutput()

@@ -53,6 +53,18 @@ func curl(t *testing.T, args ...string) curlResult {
 	return r
 }
 
+// waitHTTP waits until url answers 200: a listener open and serving.
+func waitHTTP(t *testing.T, url string, args ...string) curlResult {
+	t.Helper()
+	var r curlResult
+	testutil.Until(t, 10*time.Second, "the listener at "+url, func() bool {
+		var err error
+		r, err = tryCurl(t, append(args, url)...)
+		return err == nil && r.code == 200
+	})
+	return r
+}
+
 // tryCurl is curl that returns curl's failure (a listener closed for a
 // Corefile reload, say) instead of ending the test: for polls.
 func tryCurl(t *testing.T, args ...string) (curlResult, error) {
@@ -80,10 +92,7 @@ func TestHTTPWithCurl(t *testing.T) {
 	s := startServer(t, map[string]string{"Corefile": httpCorefile(httpPort, 300), "regions": httpRegions})
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	var r curlResult
-	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool {
-		out, err := exec.Command(requireTool(t, "curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", base+"/all").Output()
-		return err == nil && string(out) == "200"
-	})
+	waitHTTP(t, base+"/all")
 
 	// lists: merged, IPv4 first, any name in any case, a family at a time
 	const labList = "192.0.2.1/32\n192.0.2.2/32\n192.0.2.9/32\n198.51.100.0/28\n2001:db8::/120\n"
@@ -281,12 +290,7 @@ func TestHTTPTLSAuth(t *testing.T) {
 `, httpPort, cert, key)
 	s := startServer(t, map[string]string{"Corefile": corefile, "password": "first secret\n"})
 	url := fmt.Sprintf("https://127.0.0.1:%d/allow/eastus2?family=4", httpPort)
-	var r curlResult
-	testutil.Until(t, 10*time.Second, "the HTTPS listener", func() bool {
-		var err error
-		r, err = tryCurl(t, "--cacert", cert, "-u", "firewall:first secret", url)
-		return err == nil && r.code == 200
-	})
+	r := waitHTTP(t, url, "--cacert", cert, "-u", "firewall:first secret")
 	if r.body != "40.79.84.180/32\n52.167.104.0/32\n191.239.224.107/32\n" {
 		t.Errorf("over HTTPS: %q", r.body)
 	}

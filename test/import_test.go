@@ -342,8 +342,9 @@ func TestImportDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Unstarted until mirror is set: the handler reads its URL.
 	var mirror *httptest.Server
-	mirror = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mirror = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/fetch/servicetags-download-page.html":
 			w.Write(bytes.ReplaceAll(downloadPage, []byte("https://download.microsoft.com"), []byte(mirror.URL)))
@@ -353,6 +354,7 @@ func TestImportDocs(t *testing.T) {
 			files.ServeHTTP(w, r)
 		}
 	}))
+	mirror.Start()
 	defer mirror.Close()
 	mirrorHost := strings.TrimPrefix(mirror.URL, "http://")
 

@@ -27,8 +27,11 @@ func inOwnNamespace(t *testing.T, tools ...string) bool {
 		}
 		t.Skip("network namespaces need root")
 	}
-	cmd := exec.Command("unshare", "--net", "--mount", "--", os.Args[0],
-		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.timeout", "10m")
+	args := []string{"--net", "--mount", "--", os.Args[0], "-test.run", "^" + t.Name() + "$", "-test.v", "-test.timeout", "10m"}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	cmd := exec.Command("unshare", args...)
 	cmd.Env = append(os.Environ(), "MYSQLGW_NETNS=1", "MYSQLGW_COREDNS="+binary)
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a network namespace:\n%s", out)

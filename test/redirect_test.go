@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/mysqlgw/mysqlgw/internal/gwtable"
-	"github.com/mysqlgw/mysqlgw/internal/testutil"
 )
 
 // redirectCorefile serves a table with Redirect sets as examples/azure-sql
@@ -55,7 +53,7 @@ func TestFetchRedirectServed(t *testing.T) {
 	httpPort := freePort(t)
 	s := startServer(t, map[string]string{"Corefile": fmt.Sprintf(redirectCorefile, httpPort), "azure-sql.regions": string(content)})
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	testutil.Until(t, 10*time.Second, "the HTTP listener", func() bool { r, err := tryCurl(t, base+"/regions.json"); return err == nil && r.code == 200 })
+	waitHTTP(t, base+"/regions.json")
 
 	both := 0
 	for _, r := range table.Regions {

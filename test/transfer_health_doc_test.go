@@ -139,19 +139,7 @@ func TestTransferHealthRestart(t *testing.T) {
 	}
 	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
 	knot := startKnotSecondary(t, knotPort, gwPort, s0)
-	active := func(addr string) string { return activeAddrs(addr, "active.eastus2."+xfrZone) }
-	waitKnot := func(want string) {
-		t.Helper()
-		err := testutil.Poll(30*time.Second, knot.Exited, func() error {
-			if got := active(knotAddr); got != want {
-				return fmt.Errorf("Knot answers active.eastus2 %q, want %q", got, want)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, knot.Out.String())
-		}
-	}
+	waitKnot := func(want string) { waitKnotActive(t, knot, knotAddr, want) }
 
 	primaryGW.Close()
 	waitKnot(secondary)
@@ -221,6 +209,11 @@ func TestTransferHealthFlappingRestart(t *testing.T) {
 	if float64(steps) > flapping.Seconds()+3 {
 		t.Errorf("%d serials in %s: more than one a second", steps, flapping)
 	}
+	// Every change still raises the serial, at most one a second: a
+	// flapping that raised none would pass the bounds below.
+	if float64(steps) < flapping.Seconds()/2 {
+		t.Errorf("%d serials in %s of flapping: the changes did not raise the serial", steps, flapping)
+	}
 	if clock := uint32(2026120701) + secondsSinceEpoch(); gwtable.SerialAfter(last, clock) {
 		t.Errorf("after the flapping the serial %d is ahead of the clock's %d", last, clock)
 	}
@@ -240,9 +233,16 @@ func TestTransferHealthFlappingRestart(t *testing.T) {
 	t.Logf("restarted at serial %d, above the %d served last", restarted, last)
 
 	// The next failover reaches Knot: the primary stays down now.
-	err = testutil.Poll(30*time.Second, knot.Exited, func() error {
-		if got := activeAddrs(knotAddr, "active.eastus2."+xfrZone); got != secondary {
-			return fmt.Errorf("Knot answers active.eastus2 %q, want %q", got, secondary)
+	waitKnotActive(t, knot, knotAddr, secondary)
+}
+
+// waitKnotActive waits until the Knot secondary at addr answers
+// active.eastus2 with want.
+func waitKnotActive(t *testing.T, knot *testutil.Process, addr, want string) {
+	t.Helper()
+	err := testutil.Poll(30*time.Second, knot.Exited, func() error {
+		if got := activeAddrs(addr, "active.eastus2."+xfrZone); got != want {
+			return fmt.Errorf("Knot answers active.eastus2 %q, want %q", got, want)
 		}
 		return nil
 	})

@@ -2,10 +2,13 @@ package lists
 
 import (
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysqlgw/mysqlgw/internal/gwtable"
 )
 
 // parsedFeed is what RFC 4287 requires of a feed and its entries, read
@@ -140,4 +143,46 @@ func TestXMLText(t *testing.T) {
 			t.Errorf("xmlText(%q) does not parse: %v", in, err)
 		}
 	}
+}
+
+// rotatedTable is 1,000 regions of 16 IPv6 gateways each, their roles
+// rotated by k: a change of it moves every gateway's role, and Diff writes
+// each region a line of some 900 bytes.
+func rotatedTable(serial, k int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$SERIAL %d\n", serial)
+	for r := range 1000 {
+		fmt.Fprintf(&b, "r%d", r)
+		for g := range gwtable.MaxRoles {
+			fmt.Fprintf(&b, " 2001:db8:%x:ffff:ffff:ffff:ffff:%x", r, 1+(g+k)%gwtable.MaxRoles)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestChangesBytesBound: when the entries' lines are long, the history
+// keeps fewer than maxChanges versions, the oldest dropped first, so that
+// /changes and /changes.atom together stay under maxChangesBytes.
+func TestChangesBytesBound(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	prev := version(t, rotatedTable(1, 0), nil)
+	s := newServer(t, Config{}, prev, t0)
+	for i := 1; i <= maxChanges; i++ {
+		v := version(t, rotatedTable(1+i, i), &prev)
+		s.publish(Build(v), t0.Add(time.Duration(i)*time.Minute))
+		prev = v
+	}
+	f, resp := feedOf(t, s)
+	jsonBytes := int64(len(bodyOf(t, get(t, s, "GET", "/changes"))))
+	if total := resp.ContentLength + jsonBytes; total > maxChangesBytes || len(f.Entries) >= maxChanges || len(f.Entries) < 2 {
+		t.Fatalf("%d entries in %d bytes, want fewer than %d in at most %d", len(f.Entries), total, maxChanges, maxChangesBytes)
+	}
+	changes := changesOf(t, s)
+	for i, c := range changes {
+		if want := uint32(1 + maxChanges - i); c.Serial != want {
+			t.Errorf("entry %d: serial %d, want %d (the newest kept, the oldest dropped)", i, c.Serial, want)
+		}
+	}
+	t.Logf("%d changes of 1,000 regions' roles: %d entries kept, /changes.atom %d bytes, /changes %d", maxChanges, len(f.Entries), resp.ContentLength, jsonBytes)
 }
