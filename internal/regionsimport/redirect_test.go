@@ -190,21 +190,3 @@ func TestAddRedirect(t *testing.T) {
 		t.Errorf("AddRedirect changed its input: %+v", gateways.Table.Regions[30])
 	}
 }
-
-// A region that repeats a prefix many times gets maxRepeatWarnings warnings
-// naming them and one counting the rest.
-func TestRepeatWarningsBounded(t *testing.T) {
-	var prefixes []string
-	for range 100 {
-		prefixes = append(prefixes, `"192.0.2.0/29"`)
-	}
-	doc := `{"values": [{"name": "Sql.EastUS2", "properties": {"addressPrefixes": [` + strings.Join(prefixes, ", ") + `]}}]}`
-	res, err := Import(strings.NewReader(doc), "in.json", Options{Redirect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts := warningTexts(res)
-	if len(texts) != maxRepeatWarnings+1 || !strings.HasSuffix(texts[len(texts)-1], "eastus2: 79 more redirects listed twice; kept once") {
-		t.Errorf("%d warnings, the last %q", len(texts), texts[len(texts)-1])
-	}
-}

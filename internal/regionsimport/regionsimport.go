@@ -330,31 +330,20 @@ func (b *regionBuilder) build(warn func(where, format string, args ...any)) (gwt
 }
 
 // uniquePrefixes is entries' prefixes, each once, with a warning for each
-// repeat naming the region and the set (kind), up to maxRepeatWarnings.
+// repeat naming the region and the set (kind).
 func uniquePrefixes(region, kind string, entries []entry[netip.Prefix], warn func(where, format string, args ...any)) []netip.Prefix {
 	var prefixes []netip.Prefix
 	seen := make(map[netip.Prefix]bool)
-	more, last := 0, ""
 	for _, e := range entries {
-		if !seen[e.value] {
-			seen[e.value] = true
-			prefixes = append(prefixes, e.value)
+		if seen[e.value] {
+			warn(e.where, "%s: %s %s is listed twice; kept once", region, kind, e.value)
 			continue
 		}
-		if more++; more <= maxRepeatWarnings {
-			warn(e.where, "%s: %s %s is listed twice; kept once", region, kind, e.value)
-		}
-		last = e.where
-	}
-	if more > maxRepeatWarnings {
-		warn(last, "%s: %d more %ss listed twice; kept once", region, more-maxRepeatWarnings, kind)
+		seen[e.value] = true
+		prefixes = append(prefixes, e.value)
 	}
 	return prefixes
 }
-
-// maxRepeatWarnings bounds the warnings of one region's repeated prefixes
-// of one kind: the rest are counted in one more.
-const maxRepeatWarnings = 20
 
 // warnings collects warnings; add has the signature build wants.
 type warnings []Warning
