@@ -93,9 +93,11 @@ func fetchOnce(ctx context.Context, opt fetch.Options, timeout time.Duration, st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out, err := fetch.Run(ctx, opt)
-	for _, w := range out.Warnings {
-		fmt.Fprintf(stderr, "%swarning: %s\n", prefix, gwtable.EscapeControls(w))
+	warnings := make([]string, len(out.Warnings))
+	for i, w := range out.Warnings {
+		warnings[i] = gwtable.EscapeControls(w)
 	}
+	printWarnings(stderr, prefix, warnings)
 	if err != nil {
 		return 2, errors.New(gwtable.EscapeControls(err.Error()))
 	}

@@ -139,6 +139,14 @@ func TestFetchCommandRedirect(t *testing.T) {
 	if status, out := fetch(); status != 3 || !strings.Contains(out, "left as it is: Redirect set: it would stop covering 512 of 4555 IPv4 addresses") {
 		t.Fatalf("shrink: %d %q", status, out)
 	}
+	// A prefix repeated 300 times: a warning each (and the run's 5 others),
+	// and fetch prints the first maxWarnings as import does.
+	serving.Store(bytes.Replace(tags, []byte(`"20.15.12.0/24",`), []byte(strings.Repeat(`"20.15.12.0/24",`, 301)), 1))
+	file = filepath.Join(t.TempDir(), "regions")
+	status, out := fetch()
+	if status != 0 || strings.Count(out, "warning: ") != maxWarnings+1 || !strings.Contains(out, "\nwarning: 205 more warnings not shown\n") {
+		t.Errorf("300 repeats: %d, %d warning lines, ending\n%s", status, strings.Count(out, "warning: "), out[max(0, len(out)-300):])
+	}
 }
 
 // TestFetchEvery: the sidecar's loop runs again at each interval, stamps

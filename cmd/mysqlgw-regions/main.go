@@ -46,9 +46,22 @@ const usage = `usage: mysqlgw-regions import [-tag NAME] [-serial N] FILE
        mysqlgw-regions seed -o FILE SRC
 `
 
-// maxWarnings bounds the warnings import prints: a page has a handful, and
-// a cell repeating one address a million times must not print a million.
+// maxWarnings bounds the warnings import and fetch print: a page has a
+// handful, and a cell repeating one address a million times must not print
+// a million.
 const maxWarnings = 100
+
+// printWarnings prints warnings, each after prefix, up to maxWarnings, and
+// then how many more there are.
+func printWarnings[W any](stderr io.Writer, prefix string, warnings []W) {
+	for i, w := range warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(stderr, "%swarning: %d more warnings not shown\n", prefix, len(warnings)-i)
+			return
+		}
+		fmt.Fprintf(stderr, "%swarning: %v\n", prefix, w)
+	}
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -117,13 +130,7 @@ func runImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		in = f
 	}
 	res, err := regionsimport.Import(in, source, opt)
-	for i, w := range res.Warnings {
-		if i == maxWarnings {
-			fmt.Fprintf(stderr, "warning: %d more warnings not shown\n", len(res.Warnings)-i)
-			break
-		}
-		fmt.Fprintln(stderr, "warning:", w)
-	}
+	printWarnings(stderr, "", res.Warnings)
 	if err != nil {
 		return err
 	}
